@@ -1,0 +1,11 @@
+// Package callengine runs Matrix VoIP v1 (MSC2746) one-to-one calls.
+//
+// It owns the call state machine and the pion PeerConnection of each call,
+// and bridges Matrix call events (m.call.*) to WebRTC. It must not import
+// Fyne, mautrix or any capture/decoding code: signalling reaches it through
+// the Signaller interface and Engine.HandleEvents, local media arrives as
+// pion TrackLocals and remote media leaves as pion TrackRemotes.
+//
+// Each Call is owned by one goroutine; every other goroutine (pion
+// callbacks, timers, the Engine's public methods) sends it messages.
+package callengine
