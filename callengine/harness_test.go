@@ -1,0 +1,316 @@
+package callengine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+)
+
+// room is an in-memory Matrix room: every event sent by a member is
+// delivered, as JSON, to every member (the sender too, as a homeserver
+// echoes it), each through its own ordered queue.
+type room struct {
+	id string
+
+	mu      sync.Mutex
+	members []*member
+	sent    []RoomEvent
+	paused  bool
+	held    []RoomEvent
+	// rewrite, if set, may change or drop (nil) an event a member sends.
+	rewrite func(from *member, evType string, content map[string]any) map[string]any
+}
+
+type member struct {
+	t      testing.TB
+	r      *room
+	userID string
+	eng    *Engine
+	q      *mailbox
+	done   chan struct{}
+
+	mu      sync.Mutex
+	updates []CallInfo
+	changed chan struct{}
+	rtp     sync.Map // callID -> *atomic.Int64 packets received
+}
+
+func newRoom(id string) *room { return &room{id: id} }
+
+// sig is the Signaller of one member.
+type sig struct{ m *member }
+
+func (s sig) SendCallEvent(ctx context.Context, roomID, evType string, content any) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(content)
+	if err != nil {
+		return err
+	}
+	r := s.m.r
+	if r.rewrite != nil {
+		var obj map[string]any
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return err
+		}
+		obj = r.rewrite(s.m, evType, obj)
+		if obj == nil {
+			return nil
+		}
+		if raw, err = json.Marshal(obj); err != nil {
+			return err
+		}
+	}
+	r.deliver(RoomEvent{RoomID: roomID, Sender: s.m.userID, Type: evType, Content: raw})
+	return nil
+}
+
+func (r *room) deliver(ev RoomEvent) {
+	r.mu.Lock()
+	r.sent = append(r.sent, ev)
+	if r.paused {
+		r.held = append(r.held, ev)
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
+	r.fanout(ev)
+}
+
+func (r *room) fanout(ev RoomEvent) {
+	r.mu.Lock()
+	members := append([]*member(nil), r.members...)
+	r.mu.Unlock()
+	for _, m := range members {
+		ev := ev
+		ev.Received = time.Now()
+		m.q.post(func() { m.eng.HandleEvents(context.Background(), []RoomEvent{ev}) })
+	}
+}
+
+// pause holds events until resume (for glare).
+func (r *room) pause() {
+	r.mu.Lock()
+	r.paused = true
+	r.mu.Unlock()
+}
+
+func (r *room) resume() {
+	r.mu.Lock()
+	r.paused = false
+	held := r.held
+	r.held = nil
+	r.mu.Unlock()
+	for _, ev := range held {
+		r.fanout(ev)
+	}
+}
+
+// eventsOfType returns the events of one type sent so far.
+func (r *room) eventsOfType(evType string) []RoomEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []RoomEvent
+	for _, ev := range r.sent {
+		if ev.Type == evType {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// loopbackSettings keeps pion on 127.0.0.1.
+func loopbackSettings() webrtc.SettingEngine {
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(0)
+	return se
+}
+
+// join adds a member with a fresh engine. Options come after the test
+// defaults, so they win.
+func (r *room) join(t testing.TB, userID string, opts ...Option) *member {
+	t.Helper()
+	m := &member{t: t, r: r, userID: userID, q: newMailbox(), done: make(chan struct{}), changed: make(chan struct{}, 1)}
+	base := []Option{
+		WithSettingEngine(loopbackSettings()),
+		WithCandidateTimings(50*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond),
+		WithOnUpdate(m.onUpdate),
+		WithOnTrack(m.onTrack),
+	}
+	eng, err := New(userID, sig{m}, append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.eng = eng
+	go func() {
+		defer close(m.done)
+		m.q.run(nil)
+	}()
+	r.mu.Lock()
+	r.members = append(r.members, m)
+	r.mu.Unlock()
+	t.Cleanup(m.close)
+	return m
+}
+
+func (m *member) close() {
+	m.q.close()
+	<-m.done
+	_ = m.eng.Close()
+}
+
+func (m *member) onUpdate(ci CallInfo) {
+	m.mu.Lock()
+	m.updates = append(m.updates, ci)
+	m.mu.Unlock()
+	select {
+	case m.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (m *member) onTrack(rt RemoteTrack) {
+	v, _ := m.rtp.LoadOrStore(rt.CallID, new(atomic.Int64))
+	n := v.(*atomic.Int64)
+	for {
+		if _, _, err := rt.Track.ReadRTP(); err != nil {
+			return
+		}
+		n.Add(1)
+	}
+}
+
+func (m *member) packets(callID string) int64 {
+	v, ok := m.rtp.Load(callID)
+	if !ok {
+		return 0
+	}
+	return v.(*atomic.Int64).Load()
+}
+
+// waitFor waits until some update satisfies ok and returns it.
+func (m *member) waitFor(what string, ok func(CallInfo) bool) CallInfo {
+	m.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		m.mu.Lock()
+		for _, u := range m.updates {
+			if ok(u) {
+				m.mu.Unlock()
+				return u
+			}
+		}
+		m.mu.Unlock()
+		select {
+		case <-m.changed:
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline:
+			m.t.Fatalf("%s: timed out waiting for %s; updates: %v", m.userID, what, m.summary())
+		}
+	}
+}
+
+func (m *member) waitState(callID string, s State) CallInfo {
+	m.t.Helper()
+	return m.waitFor(fmt.Sprintf("call %s %s", callID, s), func(ci CallInfo) bool {
+		return (callID == "" || ci.ID == callID) && ci.State == s
+	})
+}
+
+func (m *member) ringing() CallInfo {
+	m.t.Helper()
+	return m.waitFor("ringing", func(ci CallInfo) bool { return ci.State == StateRinging })
+}
+
+func (m *member) sawState(s State) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, u := range m.updates {
+		if u.State == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *member) summary() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := ""
+	for _, u := range m.updates {
+		s += fmt.Sprintf(" [%s %s %s %s/%s]", u.ID, u.Direction, u.State, u.EndedBy, u.EndReason)
+	}
+	return s
+}
+
+// waitPackets waits until the member received n RTP packets in callID.
+func (m *member) waitPackets(callID string, n int64) {
+	m.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for m.packets(callID) < n {
+		if time.Now().After(deadline) {
+			m.t.Fatalf("%s: only %d RTP packets in %s", m.userID, m.packets(callID), callID)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// testMedia makes an audio and a video track that write samples until stop.
+type testMedia struct {
+	Media
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newTestMedia(t testing.TB, stream string) *testMedia {
+	t.Helper()
+	a, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := &testMedia{Media: Media{Audio: a, Video: v}, stop: make(chan struct{})}
+	write := func(tr *webrtc.TrackLocalStaticSample, every time.Duration, size int) {
+		defer tm.wg.Done()
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		buf := make([]byte, size)
+		buf[0] = 0x10 // VP8: start of partition; harmless for Opus
+		for {
+			select {
+			case <-tm.stop:
+				return
+			case <-tick.C:
+				_ = tr.WriteSample(media.Sample{Data: buf, Duration: every})
+			}
+		}
+	}
+	tm.wg.Add(2)
+	go write(a, 20*time.Millisecond, 40)
+	go write(v, 33*time.Millisecond, 200)
+	t.Cleanup(tm.close)
+	return tm
+}
+
+func (tm *testMedia) close() {
+	select {
+	case <-tm.stop:
+	default:
+		close(tm.stop)
+	}
+	tm.wg.Wait()
+}

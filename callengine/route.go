@@ -1,0 +1,160 @@
+package callengine
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+type parsedEvent struct {
+	ev      RoomEvent
+	content Content
+}
+
+// HandleEvents takes one whole sync batch (after decryption). Call events
+// are parsed and routed by room, call_id and party_id; everything else is
+// ignored. Malformed events are dropped. An invite rings only if no later
+// event of the same batch already ended, answered or rejected it, if it is
+// meant for us and if enough of its lifetime is left.
+func (e *Engine) HandleEvents(ctx context.Context, events []RoomEvent) {
+	var batch []parsedEvent
+	settled := make(map[string]bool) // call IDs whose ringing the batch already ends
+	for _, ev := range events {
+		if !strings.HasPrefix(ev.Type, "m.call.") {
+			continue
+		}
+		content, err := ParseContent(ev.Type, ev.Content)
+		if err != nil {
+			e.opts.log.Debug("dropping call event", "type", ev.Type, "sender", ev.Sender, "err", err)
+			continue
+		}
+		b := content.base()
+		if ev.Sender == e.userID && b.PartyID == e.partyID {
+			continue // our own echo
+		}
+		batch = append(batch, parsedEvent{ev, content})
+		switch v := content.(type) {
+		case *Hangup, *Reject:
+			settled[b.CallID] = true
+		case *Answer:
+			if ev.Sender == e.userID {
+				settled[b.CallID] = true
+			}
+		case *SelectAnswer:
+			if v.SelectedPartyID != e.partyID {
+				settled[b.CallID] = true
+			}
+		}
+	}
+	for _, p := range batch {
+		if inv, ok := p.content.(*Invite); ok {
+			if settled[inv.CallID] {
+				e.opts.log.Debug("invite already settled in its batch", "call_id", inv.CallID)
+				e.remember(p.ev, inv)
+				continue
+			}
+			e.handleInvite(ctx, p.ev, inv)
+			continue
+		}
+		e.route(p.ev, p.content)
+	}
+}
+
+// route hands a non-invite event to its call.
+func (e *Engine) route(ev RoomEvent, content Content) {
+	e.mu.Lock()
+	c := e.calls[content.base().CallID]
+	e.mu.Unlock()
+	if c == nil || c.roomID != ev.RoomID {
+		return
+	}
+	c.post(func() { c.onEvent(ev.Sender, content) })
+}
+
+// remember records a call we will never ring for, so that the same invite
+// seen again (re-dispatched after decryption, say) is ignored too.
+func (e *Engine) remember(ev RoomEvent, inv *Invite) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.calls[inv.CallID]; ok {
+		return
+	}
+	c := newCall(e, inv.CallID, ev.RoomID, ev.Sender, Incoming, false)
+	c.ci.State, c.st = StateEnded, StateEnded
+	c.info.Store(&c.ci)
+	c.endTime.Store(e.opts.now().UnixNano())
+	close(c.finished)
+	e.calls[inv.CallID] = c
+}
+
+func (e *Engine) handleInvite(ctx context.Context, ev RoomEvent, inv *Invite) {
+	log := e.opts.log.With("call_id", inv.CallID, "room", ev.RoomID, "sender", ev.Sender)
+	if inv.Invitee != "" && inv.Invitee != e.userID {
+		log.Debug("invite for someone else")
+		return
+	}
+	if ev.Sender == e.userID && inv.Invitee != e.userID {
+		return // our other device calling someone else
+	}
+	received := ev.Received
+	if received.IsZero() {
+		received = e.opts.now()
+	}
+	elapsed := ev.Age + e.opts.now().Sub(received)
+	remaining := time.Duration(inv.Lifetime)*time.Millisecond - max(elapsed, 0)
+	if remaining < e.opts.minRingTime {
+		log.Info("ignoring stale invite", "age", elapsed, "lifetime_ms", inv.Lifetime)
+		e.remember(ev, inv)
+		return
+	}
+
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return
+	}
+	if _, known := e.calls[inv.CallID]; known {
+		e.mu.Unlock()
+		return
+	}
+	active := e.activeLocked()
+	glare := active != nil && active.dir == Outgoing && active.roomID == ev.RoomID && active.peer == ev.Sender
+	if active != nil && !glare {
+		e.mu.Unlock()
+		log.Info("busy: declining invite")
+		e.remember(ev, inv)
+		e.sendBusy(ctx, ev.RoomID, inv)
+		return
+	}
+	video := strings.Contains(inv.Offer.SDP, "m=video")
+	c := newCall(e, inv.CallID, ev.RoomID, ev.Sender, Incoming, video)
+	c.hidden = glare
+	e.calls[inv.CallID] = c
+	e.pruneLocked()
+	e.mu.Unlock()
+
+	c.start(func() { c.startIncoming(inv, remaining) })
+	if glare {
+		log.Info("glare with our outgoing call", "ours", active.id)
+		active.post(func() { active.onGlare(c) })
+	}
+}
+
+// sendBusy answers an invite we cannot take with a user_busy hangup.
+func (e *Engine) sendBusy(ctx context.Context, roomID string, inv *Invite) {
+	content := &Hangup{
+		Base:   Base{CallID: inv.CallID, PartyID: e.partyID, Version: Version1},
+		Reason: ReasonUserBusy,
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+		defer cancel()
+		stop := context.AfterFunc(e.sendCtx, cancel)
+		defer stop()
+		if err := e.sig.SendCallEvent(sctx, roomID, EventHangup, content); err != nil {
+			e.opts.log.Warn("sending user_busy", "err", err)
+		}
+	}()
+}
