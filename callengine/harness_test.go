@@ -30,7 +30,7 @@ type room struct {
 
 type member struct {
 	t      testing.TB
-	r      *room
+	rooms  map[string]*room
 	userID string
 	eng    *Engine
 	q      *mailbox
@@ -55,7 +55,10 @@ func (s sig) SendCallEvent(ctx context.Context, roomID, evType string, content a
 	if err != nil {
 		return err
 	}
-	r := s.m.r
+	r := s.m.rooms[roomID]
+	if r == nil {
+		return fmt.Errorf("%s is not in room %s", s.m.userID, roomID)
+	}
 	if r.rewrite != nil {
 		var obj map[string]any
 		if err := json.Unmarshal(raw, &obj); err != nil {
@@ -141,7 +144,7 @@ func loopbackSettings() webrtc.SettingEngine {
 // defaults, so they win.
 func (r *room) join(t testing.TB, userID string, opts ...Option) *member {
 	t.Helper()
-	m := &member{t: t, r: r, userID: userID, q: newMailbox(), done: make(chan struct{}), changed: make(chan struct{}, 1)}
+	m := &member{t: t, rooms: map[string]*room{r.id: r}, userID: userID, q: newMailbox(), done: make(chan struct{}), changed: make(chan struct{}, 1)}
 	base := []Option{
 		WithSettingEngine(loopbackSettings()),
 		WithCandidateTimings(50*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond),
@@ -162,6 +165,14 @@ func (r *room) join(t testing.TB, userID string, opts ...Option) *member {
 	r.mu.Unlock()
 	t.Cleanup(m.close)
 	return m
+}
+
+// alsoIn makes m a member of another room too.
+func (m *member) alsoIn(r *room) {
+	m.rooms[r.id] = r
+	r.mu.Lock()
+	r.members = append(r.members, m)
+	r.mu.Unlock()
 }
 
 func (m *member) close() {

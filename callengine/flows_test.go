@@ -1,0 +1,335 @@
+package callengine
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// connect places a call from a to b and waits until both are connected.
+func connect(t *testing.T, r *room, a, b *member, am, bm *testMedia) string {
+	t.Helper()
+	ctx := context.Background()
+	id, err := a.eng.PlaceCall(ctx, r.id, b.userID, true, am.Media)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.ringing()
+	if err := b.eng.Answer(ctx, id, true, bm.Media); err != nil {
+		t.Fatal(err)
+	}
+	a.waitState(id, StateConnected)
+	b.waitState(id, StateConnected)
+	return id
+}
+
+func TestReject(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	alice, bob := r.join(t, "@alice:test"), r.join(t, "@bob:test")
+	am := newTestMedia(t, "a")
+	id, err := alice.eng.PlaceCall(ctx, r.id, bob.userID, false, Media{Audio: am.Audio})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ring := bob.ringing(); ring.Video {
+		t.Error("voice call rings as video")
+	}
+	if err := bob.eng.Reject(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if got := alice.waitState(id, StateEnded); got.EndReason != ReasonRejected || got.EndedBy != PartyRemote {
+		t.Errorf("caller ended with %s/%s", got.EndedBy, got.EndReason)
+	}
+	if got := bob.waitState(id, StateEnded); got.EndReason != ReasonRejected || got.EndedBy != PartyLocal {
+		t.Errorf("callee ended with %s/%s", got.EndedBy, got.EndReason)
+	}
+	if n := len(r.eventsOfType(EventReject)); n != 1 {
+		t.Errorf("%d reject events", n)
+	}
+}
+
+func TestInviteTimeout(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	alice := r.join(t, "@alice:test", WithInviteLifetime(1500*time.Millisecond))
+	bob := r.join(t, "@bob:test", WithMinRingTime(100*time.Millisecond))
+	am := newTestMedia(t, "a")
+	id, err := alice.eng.PlaceCall(ctx, r.id, bob.userID, true, am.Media)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.ringing()
+	if got := alice.waitState(id, StateEnded); got.EndReason != ReasonInviteTimeout || got.EndedBy != PartyLocal {
+		t.Errorf("caller ended with %s/%s", got.EndedBy, got.EndReason)
+	}
+	if got := bob.waitState(id, StateEnded); got.EndReason != ReasonInviteTimeout {
+		t.Errorf("callee ended with %s/%s", got.EndedBy, got.EndReason)
+	}
+	hs := r.eventsOfType(EventHangup)
+	if len(hs) != 1 || !strings.Contains(string(hs[0].Content), `"invite_timeout"`) {
+		t.Errorf("hangups: %v", hs)
+	}
+}
+
+func TestAnsweredElsewhereStopsSecondDevice(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	alice := r.join(t, "@alice:test")
+	bob1 := r.join(t, "@bob:test")
+	bob2 := r.join(t, "@bob:test")
+	am, bm := newTestMedia(t, "a"), newTestMedia(t, "b")
+	id, err := alice.eng.PlaceCall(ctx, r.id, bob1.userID, true, am.Media)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob1.ringing()
+	bob2.ringing()
+	if err := bob1.eng.Answer(ctx, id, true, bm.Media); err != nil {
+		t.Fatal(err)
+	}
+	if got := bob2.waitState(id, StateEnded); got.EndReason != ReasonAnsweredElsewhere {
+		t.Errorf("second device ended with %s/%s", got.EndedBy, got.EndReason)
+	}
+	alice.waitState(id, StateConnected)
+	bob1.waitState(id, StateConnected)
+	alice.waitPackets(id, 10)
+	bob1.waitPackets(id, 10)
+	if bob2.packets(id) != 0 {
+		t.Error("second device got media")
+	}
+	sel := r.eventsOfType(EventSelectAnswer)
+	if len(sel) != 1 || !strings.Contains(string(sel[0].Content), bob1.eng.PartyID()) {
+		t.Errorf("select_answer: %v", sel)
+	}
+}
+
+func TestSelectAnswerForOtherDeviceEndsLateAnswer(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	alice := r.join(t, "@alice:test")
+	bob1, bob2 := r.join(t, "@bob:test"), r.join(t, "@bob:test")
+	am, b1, b2 := newTestMedia(t, "a"), newTestMedia(t, "b1"), newTestMedia(t, "b2")
+	id, err := alice.eng.PlaceCall(ctx, r.id, bob1.userID, true, am.Media)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob1.ringing()
+	bob2.ringing()
+	// Both answer before seeing each other's answer.
+	r.pause()
+	if err := bob1.eng.Answer(ctx, id, true, b1.Media); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob2.eng.Answer(ctx, id, true, b2.Media); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond) // let both answers be sent
+	r.resume()
+	alice.waitState(id, StateConnected)
+	ends := 0
+	for _, b := range []*member{bob1, bob2} {
+		b.waitFor("connected or ended", func(ci CallInfo) bool {
+			return ci.State == StateConnected || ci.State == StateEnded
+		})
+	}
+	for _, b := range []*member{bob1, bob2} {
+		if b.sawState(StateEnded) {
+			ends++
+			if got := b.waitState(id, StateEnded); got.EndReason != ReasonAnsweredElsewhere {
+				t.Errorf("loser ended with %s", got.EndReason)
+			}
+		}
+	}
+	if ends != 1 {
+		t.Errorf("%d devices ended, want exactly 1", ends)
+	}
+}
+
+func TestStaleInviteNeverRings(t *testing.T) {
+	guard(t)
+	r := newRoom("!r:test")
+	bob := r.join(t, "@bob:test")
+	invite := func(callID string, age time.Duration) RoomEvent {
+		raw, _ := json.Marshal(&Invite{
+			Base:     Base{CallID: callID, PartyID: "ALICEDEVICE", Version: Version1},
+			Offer:    SessionDescription{Type: "offer", SDP: "v=0\r\n"},
+			Lifetime: 60000,
+		})
+		return RoomEvent{RoomID: r.id, Sender: "@alice:test", Type: EventInvite, Content: raw, Age: age, Received: time.Now()}
+	}
+	ctx := context.Background()
+	bob.eng.HandleEvents(ctx, []RoomEvent{invite("stale1", 58*time.Second)})
+	bob.eng.HandleEvents(ctx, []RoomEvent{invite("stale2", 2*time.Hour)})
+	// Fresh, but the same batch already hangs it up.
+	hangup, _ := json.Marshal(&Hangup{Base: Base{CallID: "settled", PartyID: "ALICEDEVICE", Version: Version1}})
+	bob.eng.HandleEvents(ctx, []RoomEvent{invite("settled", 0), {RoomID: r.id, Sender: "@alice:test", Type: EventHangup, Content: hangup}})
+	// And the same invite seen again later does not ring either.
+	bob.eng.HandleEvents(ctx, []RoomEvent{invite("settled", 0)})
+	time.Sleep(200 * time.Millisecond)
+	if bob.sawState(StateRinging) {
+		t.Fatalf("a stale or settled invite rang: %s", bob.summary())
+	}
+	if _, ok := bob.eng.Active(); ok {
+		t.Fatal("engine has an active call")
+	}
+}
+
+func TestInviteForSomeoneElseIgnored(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	alice, bob, carol := r.join(t, "@alice:test"), r.join(t, "@bob:test"), r.join(t, "@carol:test")
+	am := newTestMedia(t, "a")
+	if _, err := alice.eng.PlaceCall(ctx, r.id, bob.userID, true, am.Media); err != nil {
+		t.Fatal(err)
+	}
+	bob.ringing()
+	time.Sleep(100 * time.Millisecond)
+	if carol.sawState(StateRinging) {
+		t.Fatal("carol rang for an invite addressed to bob")
+	}
+}
+
+func TestBusyGetsUserBusy(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	r2 := newRoom("!r2:test")
+	alice, bob := r.join(t, "@alice:test"), r.join(t, "@bob:test")
+	carol := r2.join(t, "@carol:test")
+	// bob's engine also listens to room 2.
+	bob.alsoIn(r2)
+	am, bm, cm := newTestMedia(t, "a"), newTestMedia(t, "b"), newTestMedia(t, "c")
+	connect(t, r, alice, bob, am, bm)
+	id2, err := carol.eng.PlaceCall(ctx, r2.id, bob.userID, true, cm.Media)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := carol.waitState(id2, StateEnded); got.EndReason != ReasonUserBusy || got.EndedBy != PartyRemote {
+		t.Errorf("carol's call ended with %s/%s", got.EndedBy, got.EndReason)
+	}
+	if _, err := bob.eng.PlaceCall(ctx, r.id, alice.userID, false, Media{}); err == nil {
+		t.Error("second outgoing call allowed while busy")
+	}
+}
+
+func TestMuteMetadataSeenByPeer(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	alice, bob := r.join(t, "@alice:test"), r.join(t, "@bob:test")
+	am, bm := newTestMedia(t, "a"), newTestMedia(t, "b")
+	id := connect(t, r, alice, bob, am, bm)
+	if err := alice.eng.SetAudioMuted(ctx, id, true); err != nil {
+		t.Fatal(err)
+	}
+	bob.waitFor("remote audio muted", func(ci CallInfo) bool { return ci.RemoteAudioMuted && !ci.RemoteVideoMuted })
+	if err := bob.eng.SetVideoMuted(ctx, id, true); err != nil {
+		t.Fatal(err)
+	}
+	alice.waitFor("remote video muted", func(ci CallInfo) bool { return ci.RemoteVideoMuted })
+	if err := alice.eng.SetAudioMuted(ctx, id, false); err != nil {
+		t.Fatal(err)
+	}
+	n := len(bob.updates)
+	bob.waitFor("remote audio unmuted", func(ci CallInfo) bool { return !ci.RemoteAudioMuted && len(bob.updates) > n })
+	if got, _ := alice.eng.Call(id); got.AudioMuted {
+		t.Error("alice still muted")
+	}
+}
+
+func TestHoldAndResume(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	alice, bob := r.join(t, "@alice:test"), r.join(t, "@bob:test")
+	am, bm := newTestMedia(t, "a"), newTestMedia(t, "b")
+	id := connect(t, r, alice, bob, am, bm)
+	bob.waitPackets(id, 10)
+	if err := alice.eng.SetHold(ctx, id, true); err != nil {
+		t.Fatal(err)
+	}
+	bob.waitFor("remote on hold", func(ci CallInfo) bool { return ci.RemoteOnHold })
+	time.Sleep(200 * time.Millisecond)
+	before := bob.packets(id)
+	time.Sleep(300 * time.Millisecond)
+	if got := bob.packets(id) - before; got > 2 {
+		t.Errorf("bob got %d packets from alice while on hold", got)
+	}
+	if err := alice.eng.SetHold(ctx, id, false); err != nil {
+		t.Fatal(err)
+	}
+	mark := len(bob.updates)
+	bob.waitFor("remote resumed", func(ci CallInfo) bool { return !ci.RemoteOnHold && len(bob.updates) > mark })
+	bob.waitPackets(id, bob.packets(id)+10)
+	alice.waitState(id, StateConnected)
+}
+
+func TestAddVideoToVoiceCall(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	alice, bob := r.join(t, "@alice:test"), r.join(t, "@bob:test")
+	am, bm := newTestMedia(t, "a"), newTestMedia(t, "b")
+	id, err := alice.eng.PlaceCall(ctx, r.id, bob.userID, false, Media{Audio: am.Audio})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.ringing()
+	if err := bob.eng.Answer(ctx, id, false, Media{Audio: bm.Audio}); err != nil {
+		t.Fatal(err)
+	}
+	alice.waitState(id, StateConnected)
+	bob.waitPackets(id, 10)
+	if err := alice.eng.ReplaceTrack(ctx, id, am.Video); err != nil {
+		t.Fatal(err)
+	}
+	bob.waitFor("video", func(ci CallInfo) bool { return ci.ID == id && ci.State == StateConnected })
+	// Video packets arrive on a second remote track: the count keeps rising
+	// faster than audio alone (50/s) would.
+	start := bob.packets(id)
+	time.Sleep(time.Second)
+	if got := bob.packets(id) - start; got < 65 {
+		t.Errorf("only %d packets/s after adding video", got)
+	}
+	if len(r.eventsOfType(EventNegotiate)) < 2 {
+		t.Error("no renegotiation offer/answer seen")
+	}
+}
+
+func TestMalformedEventsAreDropped(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	alice, bob := r.join(t, "@alice:test"), r.join(t, "@bob:test")
+	am, bm := newTestMedia(t, "a"), newTestMedia(t, "b")
+	id := connect(t, r, alice, bob, am, bm)
+	bad := []string{
+		`{`, `[]`, `{"call_id":"` + id + `","party_id":"x y","version":"1"}`,
+		`{"call_id":"` + id + `","party_id":"XXXXXXXX","version":"1","lifetime":"sixty"}`,
+		`{"call_id":"` + id + `","party_id":"XXXXXXXX","version":"1","candidates":"nope"}`,
+		`{"call_id":"` + id + `","party_id":"XXXXXXXX","version":"1","description":{"type":"offer","sdp":"garbage"}}`,
+	}
+	var evs []RoomEvent
+	for _, typ := range []string{EventInvite, EventCandidates, EventNegotiate, EventHangup, EventAnswer, "m.call.unknown"} {
+		for _, b := range bad {
+			evs = append(evs, RoomEvent{RoomID: r.id, Sender: alice.userID, Type: typ, Content: json.RawMessage(b)})
+		}
+	}
+	// A negotiate from a party that is not the chosen one is ignored too.
+	evs = append(evs, RoomEvent{RoomID: r.id, Sender: "@mallory:test", Type: EventHangup,
+		Content: json.RawMessage(`{"call_id":"` + id + `","party_id":"MALLORYDEV","version":"1"}`)})
+	bob.eng.HandleEvents(ctx, evs)
+	time.Sleep(200 * time.Millisecond)
+	if got, _ := bob.eng.Call(id); got.State != StateConnected {
+		t.Fatalf("call state %s after malformed events", got.State)
+	}
+	bob.waitPackets(id, bob.packets(id)+10)
+}
