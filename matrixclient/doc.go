@@ -1,0 +1,14 @@
+// Package matrixclient is mxcall's Matrix side: login (with .well-known
+// discovery), the session kept only in the OS keyring, the sync loop with
+// reconnect, the room list model (joined rooms, DMs, invites), TURN
+// credentials from the homeserver, and the transport of m.call.* events.
+//
+// It implements callengine.Signaller for outgoing call events and hands
+// incoming ones, one whole sync batch at a time, to a CallHandler (the
+// callengine.Engine). It may import callengine for its event types; it must
+// not import ui, media or Fyne.
+//
+// Secrets: the access token and TURN passwords never appear in logs, in
+// String/LogValue output or in any file; the session lives only in the
+// keyring (or only in memory when no keyring is available).
+package matrixclient

@@ -1,0 +1,31 @@
+package matrixclient
+
+import "errors"
+
+// Sentinel errors returned (wrapped with %w) by this package.
+var (
+	// ErrNoKeyring means the OS keyring could not be used; the session is
+	// then kept in memory only and is lost when the process exits.
+	ErrNoKeyring = errors.New("matrixclient: OS keyring unavailable, session kept in memory only")
+	// ErrNotLoggedIn means the action needs a session and there is none.
+	ErrNotLoggedIn = errors.New("matrixclient: not logged in")
+	// ErrAlreadyStarted means Start was called twice without Stop.
+	ErrAlreadyStarted = errors.New("matrixclient: already started")
+	// ErrInvalidUserID means a string is not a Matrix user ID (@local:server).
+	ErrInvalidUserID = errors.New("matrixclient: invalid Matrix user ID")
+	// ErrDiscovery means the homeserver could not be found from the user ID.
+	ErrDiscovery = errors.New("matrixclient: homeserver discovery failed")
+	// ErrLogin means the homeserver refused the login.
+	ErrLogin = errors.New("matrixclient: login failed")
+	// ErrSessionExpired means the homeserver no longer accepts the access token.
+	ErrSessionExpired = errors.New("matrixclient: session expired, log in again")
+	// ErrNotCallable means the room is not a one-to-one room (exactly two
+	// joined members) and cannot be called.
+	ErrNotCallable = errors.New("matrixclient: room cannot be called (needs exactly two joined members)")
+	// ErrUnknownRoom means the room is not in the room list.
+	ErrUnknownRoom = errors.New("matrixclient: unknown room")
+	// ErrSendFailed means a call event could not be sent even after retries.
+	ErrSendFailed = errors.New("matrixclient: sending event failed")
+	// ErrClosed means the client has been closed.
+	ErrClosed = errors.New("matrixclient: closed")
+)

@@ -1,0 +1,235 @@
+package matrixclient
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
+)
+
+// ServerName returns the server part of a Matrix user ID.
+func ServerName(userID string) (string, error) {
+	_, server, err := id.UserID(userID).ParseAndValidateRelaxed()
+	if err != nil || server == "" || !strings.HasPrefix(userID, "@") {
+		return "", fmt.Errorf("%w: %q", ErrInvalidUserID, userID)
+	}
+	return server, nil
+}
+
+// Discover finds the client API base URL for a server name through
+// https://<server>/.well-known/matrix/client; with no .well-known it falls
+// back to https://<server>. The result is checked with /versions.
+func (c *Client) Discover(ctx context.Context, serverName string) (string, error) {
+	hc := c.cfg.httpClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 15 * time.Second}
+	}
+	base := c.cfg.discoverScheme + "://" + serverName
+	wk, err := getJSON[struct {
+		Homeserver struct {
+			BaseURL string `json:"base_url"`
+		} `json:"m.homeserver"`
+	}](ctx, hc, base+"/.well-known/matrix/client")
+	var hs string
+	switch {
+	case errors.Is(err, errHTTPNotFound):
+		hs = base
+	case err != nil:
+		return "", fmt.Errorf("%w: %s: %v", ErrDiscovery, serverName, err)
+	case wk.Homeserver.BaseURL == "":
+		return "", fmt.Errorf("%w: %s: .well-known has no m.homeserver.base_url", ErrDiscovery, serverName)
+	default:
+		hs = strings.TrimRight(wk.Homeserver.BaseURL, "/")
+	}
+	u, err := url.Parse(hs)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("%w: %s: bad base_url", ErrDiscovery, serverName)
+	}
+	if _, err := getJSON[struct {
+		Versions []string `json:"versions"`
+	}](ctx, hc, hs+"/_matrix/client/versions"); err != nil {
+		return "", fmt.Errorf("%w: %s is not a Matrix homeserver: %v", ErrDiscovery, hs, err)
+	}
+	return hs, nil
+}
+
+var errHTTPNotFound = errors.New("not found")
+
+func getJSON[T any](ctx context.Context, hc *http.Client, u string) (T, error) {
+	var v T
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return v, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return v, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return v, errHTTPNotFound
+	}
+	if resp.StatusCode != http.StatusOK {
+		return v, fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&v)
+	return v, err
+}
+
+// Login logs in with a user ID and password. homeserverURL may be empty:
+// the homeserver is then discovered from the user ID's server name. The
+// session is stored in the keyring; if that fails, Login still succeeds,
+// and Status().Keyring says the session is kept in memory only. Call Start
+// afterwards.
+func (c *Client) Login(ctx context.Context, userID, password, homeserverURL string) error {
+	server, err := ServerName(userID)
+	if err != nil {
+		return err
+	}
+	c.Stop() // a running (or expired) session is replaced
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	hs := strings.TrimRight(homeserverURL, "/")
+	if hs == "" {
+		if hs, err = c.Discover(ctx, server); err != nil {
+			return err
+		}
+	}
+	mx, err := c.newMautrix(Session{HomeserverURL: hs})
+	if err != nil {
+		return err
+	}
+	resp, err := mx.Login(ctx, &mautrix.ReqLogin{
+		Type:                     mautrix.AuthTypePassword,
+		Identifier:               mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: userID},
+		Password:                 password,
+		InitialDeviceDisplayName: c.cfg.deviceName,
+		StoreCredentials:         true,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrLogin, err)
+	}
+	s := Session{HomeserverURL: hs, UserID: resp.UserID.String(), DeviceID: resp.DeviceID.String(), AccessToken: resp.AccessToken}
+	kerr := saveSession(c.cfg.keyring, c.cfg.service, s)
+	if kerr != nil {
+		c.log.Warn("session not stored", "err", kerr)
+	}
+	c.mu.Lock()
+	c.mx, c.sess, c.keyringErr, c.expired = mx, s, kerr, false
+	c.rooms = newRoomModel()
+	c.mu.Unlock()
+	c.log.Info("logged in", "session", s)
+	c.notify(ChangeSession)
+	return nil
+}
+
+// Restore loads the session stored in the keyring. It reports whether one
+// was found; it does not contact the homeserver (Start's sync notices an
+// expired token). With no usable keyring it returns an error wrapping
+// ErrNoKeyring, and Status().Keyring says so too.
+func (c *Client) Restore(ctx context.Context) (bool, error) {
+	s, found, err := loadSession(c.cfg.keyring, c.cfg.service)
+	c.mu.Lock()
+	c.keyringErr = err
+	c.mu.Unlock()
+	if err != nil || !found {
+		c.notify(ChangeSession)
+		return false, err
+	}
+	mx, err := c.newMautrix(s)
+	if err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	c.mx, c.sess, c.expired = mx, s, false
+	c.rooms = newRoomModel()
+	c.mu.Unlock()
+	c.log.Info("session restored", "session", s)
+	c.notify(ChangeSession)
+	return true, nil
+}
+
+// Logout stops syncing, invalidates the access token on the homeserver and
+// deletes the stored session. The local session is dropped even when the
+// homeserver cannot be reached; the error then says so.
+func (c *Client) Logout(ctx context.Context) error {
+	c.Stop()
+	c.mu.Lock()
+	mx := c.mx
+	c.mu.Unlock()
+	if mx == nil {
+		return ErrNotLoggedIn
+	}
+	var errs []error
+	if _, err := mx.Logout(ctx); err != nil && !errors.Is(err, mautrix.MUnknownToken) {
+		errs = append(errs, fmt.Errorf("matrixclient: logout on homeserver: %w", err))
+	}
+	if err := deleteSession(c.cfg.keyring, c.cfg.service); err != nil {
+		errs = append(errs, err)
+	}
+	c.clearSession(false)
+	c.log.Info("logged out")
+	return errors.Join(errs...)
+}
+
+// clearSession forgets the session locally (after logout or expiry).
+func (c *Client) clearSession(expired bool) {
+	c.mu.Lock()
+	if c.mx != nil {
+		c.mx.AccessToken = ""
+	}
+	c.mx, c.sess, c.expired = nil, Session{}, expired
+	c.rooms = newRoomModel()
+	c.ice, c.turn = nil, TURNStatus{}
+	c.mu.Unlock()
+	c.notify(ChangeSession)
+	c.notify(ChangeRooms)
+}
+
+// sessionExpired handles M_UNKNOWN_TOKEN from the sync loop: the token is
+// dead, so the stored copy is deleted and the user must log in again.
+func (c *Client) sessionExpired() {
+	c.log.Warn("access token rejected by homeserver; session expired")
+	if err := deleteSession(c.cfg.keyring, c.cfg.service); err != nil {
+		c.log.Warn("deleting expired session", "err", err)
+	}
+	c.mu.Lock()
+	if c.run != nil {
+		c.run.cancel() // the loops exit on their own (we run in one); Stop waits for them
+	}
+	c.mu.Unlock()
+	c.clearSession(true)
+	c.setConn(ConnStopped, ErrSessionExpired)
+}
+
+func randFloat() float64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return float64(binary.LittleEndian.Uint64(b[:])>>11) / (1 << 53)
+}
+
+const idAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+// randomID returns n random alphanumerics.
+func randomID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
+	}
+	return string(b)
+}

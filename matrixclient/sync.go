@@ -1,0 +1,260 @@
+package matrixclient
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+
+	"github.com/mxcall/mxcall/callengine"
+)
+
+// batch is what one sync response yields, decoded by the sync handlers
+// and applied by the dispatcher goroutine.
+type batch struct {
+	received time.Time
+	initial  bool
+	joined   []string
+	invited  []string
+	left     []string
+	items    []item
+}
+
+type itemKind int
+
+const (
+	itemMember itemKind = iota + 1
+	itemName
+	itemAlias
+	itemJoinRules
+	itemEncryption
+	itemDirect
+	itemCall
+)
+
+// item is one decoded event of interest.
+type item struct {
+	kind        itemKind
+	roomID      string
+	source      event.Source
+	sender      string
+	stateKey    string
+	membership  string
+	displayName string
+	isDirect    bool
+	text        string              // room name, alias or join rule
+	direct      map[string][]string // m.direct
+	call        callengine.RoomEvent
+}
+
+type batchKey struct{}
+
+func batchFrom(ctx context.Context) *batch {
+	b, _ := ctx.Value(batchKey{}).(*batch)
+	return b
+}
+
+// newSyncer returns mautrix's syncer with handlers that only decode into
+// the batch riding on the context. Decrypted events re-dispatched later
+// (outside a sync response) become a batch of their own through late.
+func (c *Client) newSyncer(late func(*batch)) *mautrix.DefaultSyncer {
+	s := mautrix.NewDefaultSyncer()
+	// mautrix's typed m.call.* structs drop content that does not fit them;
+	// we parse the raw content ourselves, so let every event through.
+	s.ParseErrorHandler = func(*event.Event, error) bool { return true }
+	s.OnSync(func(ctx context.Context, resp *mautrix.RespSync, _ string) bool {
+		b := batchFrom(ctx)
+		if b == nil {
+			return true
+		}
+		for r := range resp.Rooms.Join {
+			b.joined = append(b.joined, r.String())
+		}
+		for r := range resp.Rooms.Invite {
+			b.invited = append(b.invited, r.String())
+		}
+		for r := range resp.Rooms.Leave {
+			b.left = append(b.left, r.String())
+		}
+		return true
+	})
+	s.OnEvent(func(ctx context.Context, evt *event.Event) {
+		it, ok := decodeEvent(evt)
+		if !ok {
+			return
+		}
+		if b := batchFrom(ctx); b != nil {
+			if it.kind == itemCall {
+				it.call.Received = b.received
+			}
+			b.items = append(b.items, it)
+			return
+		}
+		if it.kind == itemCall {
+			it.call.Received = time.Now()
+		}
+		late(&batch{received: time.Now(), items: []item{it}})
+	})
+	return s
+}
+
+// decodeEvent picks out the events the room model and the engine need.
+func decodeEvent(evt *event.Event) (item, bool) {
+	it := item{roomID: evt.RoomID.String(), source: evt.Mautrix.EventSource, sender: evt.Sender.String()}
+	raw := evt.Content.VeryRaw
+	if evt.StateKey != nil {
+		it.stateKey = *evt.StateKey
+	}
+	switch {
+	case evt.Type == event.AccountDataDirectChats && evt.Mautrix.EventSource&event.SourceAccountData != 0 && evt.RoomID == "":
+		var m map[string][]string
+		if json.Unmarshal(raw, &m) != nil {
+			return it, false
+		}
+		it.kind, it.direct = itemDirect, m
+	case evt.StateKey != nil && evt.Type.Type == event.StateMember.Type:
+		var m struct {
+			Membership  string `json:"membership"`
+			DisplayName string `json:"displayname"`
+			IsDirect    bool   `json:"is_direct"`
+		}
+		if json.Unmarshal(raw, &m) != nil {
+			return it, false
+		}
+		it.kind, it.membership, it.displayName, it.isDirect = itemMember, m.Membership, m.DisplayName, m.IsDirect
+	case evt.StateKey != nil && evt.Type.Type == event.StateRoomName.Type:
+		var m struct {
+			Name string `json:"name"`
+		}
+		_ = json.Unmarshal(raw, &m)
+		it.kind, it.text = itemName, m.Name
+	case evt.StateKey != nil && evt.Type.Type == event.StateCanonicalAlias.Type:
+		var m struct {
+			Alias string `json:"alias"`
+		}
+		_ = json.Unmarshal(raw, &m)
+		it.kind, it.text = itemAlias, m.Alias
+	case evt.StateKey != nil && evt.Type.Type == event.StateJoinRules.Type:
+		var m struct {
+			JoinRule string `json:"join_rule"`
+		}
+		_ = json.Unmarshal(raw, &m)
+		it.kind, it.text = itemJoinRules, m.JoinRule
+	case evt.StateKey != nil && evt.Type.Type == event.StateEncryption.Type:
+		it.kind = itemEncryption
+	case evt.StateKey == nil && strings.HasPrefix(evt.Type.Type, "m.call.") &&
+		evt.Mautrix.EventSource&event.SourceTimeline != 0 && evt.Mautrix.EventSource&event.SourceJoin != 0:
+		it.kind = itemCall
+		it.call = callengine.RoomEvent{
+			RoomID:  evt.RoomID.String(),
+			EventID: evt.ID.String(),
+			Sender:  evt.Sender.String(),
+			Type:    evt.Type.Type,
+			Content: append(json.RawMessage(nil), raw...),
+			Age:     time.Duration(evt.Unsigned.Age) * time.Millisecond,
+		}
+	default:
+		return it, false
+	}
+	return it, true
+}
+
+// syncLoop long-polls /sync, decodes each response into a batch and hands
+// it to the dispatcher. Failures are retried with backoff.
+func (c *Client) syncLoop(ctx context.Context, mx *mautrix.Client, out chan<- *batch) {
+	syncer, _ := mx.Syncer.(*mautrix.DefaultSyncer)
+	since := ""
+	failures := 0
+	c.setConn(ConnConnecting, nil)
+	for ctx.Err() == nil {
+		timeout := c.cfg.syncTimeout
+		if since == "" || failures > 0 {
+			timeout = 0
+		}
+		reqCtx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
+		resp, err := mx.FullSyncRequest(reqCtx, mautrix.ReqSync{Since: since, Timeout: int(timeout.Milliseconds())})
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, mautrix.MUnknownToken) {
+				c.sessionExpired()
+				return
+			}
+			failures++
+			state := ConnReconnecting
+			if failures >= c.cfg.offlineAfter {
+				state = ConnOffline
+			}
+			if since == "" && failures < c.cfg.offlineAfter {
+				state = ConnConnecting
+			}
+			c.setConn(state, err)
+			wait := backoff(failures, c.cfg.backoffMin, c.cfg.backoffMax)
+			c.log.Debug("sync failed", "err", err, "failures", failures, "retry_in", wait)
+			if !sleepCtx(ctx, wait) {
+				return
+			}
+			continue
+		}
+		if failures > 0 {
+			c.log.Info("sync reconnected", "after_failures", failures)
+		}
+		failures = 0
+		b := &batch{received: time.Now(), initial: since == ""}
+		if err := syncer.ProcessResponse(context.WithValue(ctx, batchKey{}, b), resp, since); err != nil {
+			c.log.Error("processing sync response", "err", err)
+		}
+		since = resp.NextBatch
+		c.setConn(ConnOnline, nil)
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// dispatchLoop applies batches to the room model, then gives the call
+// events of the whole batch to the handler, then reports peers who left.
+func (c *Client) dispatchLoop(ctx context.Context, in <-chan *batch) {
+	for {
+		var b *batch
+		select {
+		case b = <-in:
+		case <-ctx.Done():
+			return
+		}
+		calls, left, changed := c.applyBatch(b)
+		if changed {
+			c.notify(ChangeRooms)
+		}
+		h := c.callHandler()
+		if h == nil {
+			continue
+		}
+		if len(calls) > 0 {
+			h.HandleEvents(ctx, calls)
+		}
+		for _, p := range left {
+			h.PeerLeft(ctx, p.roomID, p.userID)
+		}
+	}
+}
+
+type peerLeft struct{ roomID, userID string }
+
+func (c *Client) applyBatch(b *batch) (calls []callengine.RoomEvent, left []peerLeft, changed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	me := c.sess.UserID
+	if c.mx == nil {
+		return nil, nil, false
+	}
+	return c.rooms.apply(me, b)
+}
