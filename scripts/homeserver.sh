@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Runs a local Matrix homeserver (Dendrite v0.13.8, built by
+# scripts/build-homeserver.sh) and a TURN server (coturn) on 127.0.0.1 for
+# mxcall's integration tests and demo.
+#
+#   scripts/homeserver.sh start|stop|status|restart-dendrite [DATA_DIR]
+#
+# DATA_DIR (or $MXCALL_HS_DIR; default ./.cache/homeserver) receives the
+# generated config, databases, logs and pid files. The first start
+# generates the config; later starts reuse it (and its accounts).
+# Environment:
+#   MXCALL_HS_PORT        Dendrite client API port       (default 8008)
+#   MXCALL_TURN_PORT      coturn listening port          (default 3478)
+#   MXCALL_TURN_MIN_PORT  first relay port               (default 49160)
+#   MXCALL_TURN_MAX_PORT  last relay port                (default 49200)
+# `start` waits until both servers answer, then prints shell assignments
+# (MXCALL_HS_URL, MXCALL_HS_DIR, MXCALL_SERVER_NAME, MXCALL_TURN_URI) and
+# writes them to DATA_DIR/env. `stop` ends both (TERM, then KILL after 10 s)
+# and leaves no process behind. Both are idempotent.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="$root/.cache/bin"
+cmd="${1:-status}"
+data="${2:-${MXCALL_HS_DIR:-$root/.cache/homeserver}}"
+hs_port="${MXCALL_HS_PORT:-8008}"
+turn_port="${MXCALL_TURN_PORT:-3478}"
+turn_min="${MXCALL_TURN_MIN_PORT:-49160}"
+turn_max="${MXCALL_TURN_MAX_PORT:-49200}"
+
+die() { echo "homeserver.sh: $*" >&2; exit 1; }
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+http_ok() { # http_ok PORT PATH: true when GET answers 200
+  local line
+  { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+  printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3
+  IFS= read -r -t 2 line <&3 || true
+  exec 3<&- 3>&-
+  [[ "$line" == *" 200 "* ]]
+}
+
+udp_listening() { ss -Hlun "sport = :$1" 2>/dev/null | grep -q "127.0.0.1:$1"; }
+
+configure() {
+  mkdir -p "$data"
+  data="$(cd "$data" && pwd)"
+  [ -f "$data/dendrite.yaml" ] && return 0
+  for c in dendrite generate-config generate-keys; do
+    [ -x "$bin/$c" ] || die "$bin/$c missing: run scripts/build-homeserver.sh"
+  done
+  umask 077
+  local secret
+  secret="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  "$bin/generate-keys" --private-key "$data/matrix_key.pem" >/dev/null
+  "$bin/generate-config" -ci -dir "$data" |
+    sed -e "s|^  private_key: .*|  private_key: $data/matrix_key.pem|" \
+        -e "s|^  disable_federation: .*|  disable_federation: true|" \
+        -e "s|^    turn_user_lifetime: .*|    turn_user_lifetime: \"1h\"|" \
+        -e "s|^    turn_uris: .*|    turn_uris: [\"turn:127.0.0.1:$turn_port?transport=udp\", \"turn:127.0.0.1:$turn_port?transport=tcp\"]|" \
+        -e "s|^    turn_shared_secret: .*|    turn_shared_secret: \"$secret\"|" \
+        -e "s|^  level: trace|  level: info|" \
+        -e "s|^    path: .*/log$|    path: $data/log|" \
+        >"$data/dendrite.yaml"
+  grep -q "turn_shared_secret: \"$secret\"" "$data/dendrite.yaml" || die "patching dendrite.yaml failed"
+  grep -q "disable_federation: true" "$data/dendrite.yaml" || die "patching dendrite.yaml failed"
+  cat >"$data/turnserver.conf" <<EOF
+listening-ip=127.0.0.1
+relay-ip=127.0.0.1
+listening-port=$turn_port
+min-port=$turn_min
+max-port=$turn_max
+realm=localhost
+use-auth-secret
+static-auth-secret=$secret
+no-tls
+no-dtls
+no-cli
+allow-loopback-peers
+no-multicast-peers
+userdb=$data/turndb
+log-file=$data/turnserver.log
+simple-log
+no-stdout-log
+pidfile=$data/turnserver.own.pid
+EOF
+}
+
+start_dendrite() {
+  if ! alive "$data/dendrite.pid"; then
+    (cd "$data" && exec "$bin/dendrite" -config "$data/dendrite.yaml" \
+      -http-bind-address "127.0.0.1:$hs_port" -really-enable-open-registration \
+      >>"$data/dendrite.out" 2>&1 </dev/null) &
+    echo $! >"$data/dendrite.pid"
+  fi
+  for _ in $(seq 1 300); do
+    http_ok "$hs_port" /_matrix/client/versions && return 0
+    alive "$data/dendrite.pid" || { tail -20 "$data/dendrite.out" >&2; die "dendrite exited"; }
+    sleep 0.1
+  done
+  die "dendrite not ready on 127.0.0.1:$hs_port after 30 s"
+}
+
+start_turn() {
+  if ! alive "$data/turnserver.pid"; then
+    (exec turnserver -c "$data/turnserver.conf" >>"$data/turnserver.out" 2>&1 </dev/null) &
+    echo $! >"$data/turnserver.pid"
+  fi
+  for _ in $(seq 1 100); do
+    udp_listening "$turn_port" && return 0
+    alive "$data/turnserver.pid" || { tail -20 "$data/turnserver.out" >&2; die "turnserver exited"; }
+    sleep 0.1
+  done
+  die "turnserver not listening on 127.0.0.1:$turn_port after 10 s"
+}
+
+stop_one() { # stop_one PIDFILE
+  local f="$1" pid
+  [ -f "$f" ] || return 0
+  pid="$(cat "$f")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$f"
+}
+
+print_env() {
+  cat <<EOF | tee "$data/env"
+MXCALL_HS_URL=http://127.0.0.1:$hs_port
+MXCALL_HS_DIR=$data
+MXCALL_SERVER_NAME=localhost
+MXCALL_TURN_URI=turn:127.0.0.1:$turn_port?transport=udp
+EOF
+}
+
+case "$cmd" in
+  start)
+    configure
+    data="$(cd "$data" && pwd)"
+    start_turn
+    start_dendrite
+    print_env
+    ;;
+  stop)
+    [ -d "$data" ] || exit 0
+    stop_one "$data/dendrite.pid"
+    stop_one "$data/turnserver.pid"
+    ;;
+  restart-dendrite)
+    data="$(cd "$data" && pwd)"
+    stop_one "$data/dendrite.pid"
+    start_dendrite
+    ;;
+  stop-dendrite)
+    stop_one "$data/dendrite.pid"
+    ;;
+  start-dendrite)
+    data="$(cd "$data" && pwd)"
+    start_dendrite
+    ;;
+  status)
+    ok=0
+    if alive "$data/dendrite.pid" && http_ok "$hs_port" /_matrix/client/versions; then
+      echo "dendrite: running (pid $(cat "$data/dendrite.pid"), http://127.0.0.1:$hs_port)"
+    else echo "dendrite: stopped"; ok=1; fi
+    if alive "$data/turnserver.pid"; then
+      echo "coturn: running (pid $(cat "$data/turnserver.pid"), 127.0.0.1:$turn_port)"
+    else echo "coturn: stopped"; ok=1; fi
+    exit $ok
+    ;;
+  *) die "usage: $0 start|stop|status|restart-dendrite|stop-dendrite|start-dendrite [DATA_DIR]" ;;
+esac
