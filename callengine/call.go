@@ -820,6 +820,17 @@ func (c *Call) onICEState(pc *webrtc.PeerConnection, s webrtc.ICEConnectionState
 	}
 }
 
+func (c *Call) refreshICEServers() {
+	if c.pc == nil || c.st == StateEnded {
+		return
+	}
+	cfg := c.pc.GetConfiguration()
+	cfg.ICEServers = c.e.rtcConfig().ICEServers
+	if err := c.pc.SetConfiguration(cfg); err != nil {
+		c.log.Debug("updating ICE servers", "err", err)
+	}
+}
+
 func (c *Call) selectedPairIsRelay() bool {
 	sctp := c.pc.SCTP()
 	if sctp == nil || sctp.Transport() == nil {

@@ -96,12 +96,18 @@ func (e *Engine) PartyID() string { return e.partyID }
 // UserID returns the user this engine calls as.
 func (e *Engine) UserID() string { return e.userID }
 
-// SetICEServers replaces the STUN/TURN servers used by calls created from
-// now on (for example after a TURN credential refresh).
+// SetICEServers replaces the STUN/TURN servers (for example after a TURN
+// credential refresh), for new calls and the next ICE restart of the call
+// in progress.
 func (e *Engine) SetICEServers(servers []webrtc.ICEServer) {
 	e.mu.Lock()
 	e.iceServers = append([]webrtc.ICEServer(nil), servers...)
+	active := e.activeLocked()
 	e.mu.Unlock()
+	if active != nil {
+		// The call in progress uses them at its next ICE restart.
+		active.post(active.refreshICEServers)
+	}
 }
 
 func (e *Engine) rtcConfig() webrtc.Configuration {

@@ -452,6 +452,10 @@ func TestICERestartAfterNetworkChange(t *testing.T) {
 				repair()
 			}
 
+			// With the automatic path the call went to connecting and must
+			// come back; with the explicit one it may have stayed
+			// connected (ICE "checking" is not shown), so the media check
+			// below is what proves the path works again.
 			ac := alice.waitAfter(aMark, "connected again", func(ci CallInfo) bool {
 				return ci.ID == id && ci.State == StateConnected
 			})
@@ -466,11 +470,12 @@ func TestICERestartAfterNetworkChange(t *testing.T) {
 			aPkts, bPkts := alice.packets(id), bob.packets(id)
 			alice.waitPackets(id, aPkts+vnetMinMedia)
 			bob.waitPackets(id, bPkts+vnetMinMedia)
+			resumed := time.Since(changed)
 
 			ap := selectedPair(t, alice, id)
-			t.Logf("restart offer by %s after %v, connected again after %v; negotiations %+v; alice pair %s",
+			t.Logf("restart offer by %s after %v, connected state after %v, %d more packets each way after %v; negotiations %+v; alice pair %s",
 				offer.sender, restartOffer.Round(time.Millisecond), reconnected.Round(time.Millisecond),
-				negotiations(t, r), pairString(ap))
+				vnetMinMedia, resumed.Round(time.Millisecond), negotiations(t, r), pairString(ap))
 			if tc.newAddr && ap.Local.Address != aliceNew {
 				t.Errorf("alice's selected pair %s does not use her new address %s", pairString(ap), aliceNew)
 			}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every mxcall test: static checks, unit tests, the parser fuzz smoke
+# test, the integration tests against the real homeserver and TURN server,
+# and the GUI smoke test under Xvfb. Tests that move packets run inside a
+# loopback-only network namespace (scripts/netns.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CGO_ENABLED=1 GOTOOLCHAIN=local
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "build"
+go mod download
+go build ./...
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' | grep -v '^tools/') 2>/dev/null || true)
+if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
+
+step "go vet"
+go vet ./...
+
+step "golangci-lint"
+./scripts/lint.sh
+
+step "unit tests (loopback-only network namespace)"
+./scripts/netns.sh env GOPROXY=off GOFLAGS=-mod=readonly go test -count=1 ./...
+
+step "fuzz smoke: callengine.FuzzParseContent for 20s"
+GOPROXY=off go test -run '^$' -fuzz '^FuzzParseContent$' -fuzztime 20s ./callengine
+
+for extra in scripts/test-media.sh scripts/test-integration.sh scripts/test-gui.sh; do
+  if [ -x "$extra" ]; then
+    step "$extra"
+    "./$extra"
+  fi
+done
+step "all tests passed"
