@@ -52,8 +52,10 @@ var ErrKeyNotFound = keyring.ErrNotFound
 type systemKeyring struct{}
 
 func (systemKeyring) Get(service, user string) (string, error) { return keyring.Get(service, user) }
-func (systemKeyring) Set(service, user, secret string) error   { return keyring.Set(service, user, secret) }
-func (systemKeyring) Delete(service, user string) error        { return keyring.Delete(service, user) }
+func (systemKeyring) Set(service, user, secret string) error {
+	return keyring.Set(service, user, secret)
+}
+func (systemKeyring) Delete(service, user string) error { return keyring.Delete(service, user) }
 
 // SystemKeyring returns the OS keyring through github.com/zalando/go-keyring.
 func SystemKeyring() Keyring { return systemKeyring{} }
