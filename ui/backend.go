@@ -1,0 +1,221 @@
+package ui
+
+import (
+	"context"
+	"image"
+	"time"
+
+	"github.com/mxcall/mxcall/callengine"
+)
+
+// Session describes the logged-in account.
+type Session struct {
+	UserID      string // @alice:example.org
+	DeviceID    string
+	Homeserver  string // base URL, e.g. https://matrix.example.org
+	DisplayName string // may be empty
+}
+
+// Auth logs in and out.
+type Auth interface {
+	// Discover returns the homeserver base URL for userID, found through
+	// the server's /.well-known/matrix/client (or https://<server> when it
+	// has none). Errors wrap ErrInvalidUserID or ErrUnreachable.
+	Discover(ctx context.Context, userID string) (homeserverURL string, err error)
+	// Login logs in with a password and starts syncing. Errors wrap
+	// ErrBadCredentials, ErrUnreachable or ErrNotMatrix when they apply.
+	Login(ctx context.Context, homeserverURL, userID, password string) (Session, error)
+	// Resume restores a stored session (from the keyring) and starts
+	// syncing; ok is false when there is none.
+	Resume(ctx context.Context) (s Session, ok bool, err error)
+	// Logout ends the session on the server and forgets it locally.
+	Logout(ctx context.Context) error
+}
+
+// Room is one joined room as the room list shows it.
+type Room struct {
+	ID   string
+	Name string // display name of the room (for a DM: the peer's display name)
+	// Peer is the other member's user ID when the room is a direct chat.
+	Peer string
+	// DM is true for direct chats (m.direct or a two-member is_direct room).
+	DM bool
+	// Avatar is the room or peer avatar, already downloaded; nil means
+	// the UI draws initials.
+	Avatar image.Image
+	// LastActive orders rooms inside their group (newest first).
+	LastActive time.Time
+}
+
+// Invite is a pending room invite.
+type Invite struct {
+	RoomID      string
+	RoomName    string // may be empty
+	Inviter     string // user ID
+	InviterName string // display name, may be empty
+	DM          bool
+}
+
+// SyncStatus is the state of the connection to the homeserver.
+type SyncStatus int
+
+// Sync states. The zero value is unknown (shown like SyncOK until the
+// first sync finished).
+const (
+	SyncUnknown SyncStatus = iota
+	SyncOK
+	SyncConnecting // first sync or reconnecting after an error
+	SyncOffline    // the last sync failed; the backend keeps retrying
+)
+
+// String returns a lower-case name of the status.
+func (s SyncStatus) String() string {
+	switch s {
+	case SyncOK:
+		return "ok"
+	case SyncConnecting:
+		return "connecting"
+	case SyncOffline:
+		return "offline"
+	}
+	return "unknown"
+}
+
+// RoomsSnapshot is everything the room list shows, as one immutable value.
+type RoomsSnapshot struct {
+	Rooms   []Room
+	Invites []Invite
+	Sync    SyncStatus
+	// NoTURN is true when the homeserver offers no TURN server, so calls
+	// across NATs may fail.
+	NoTURN bool
+}
+
+// Rooms is the room list side of the Matrix client.
+type Rooms interface {
+	// SubscribeRooms calls fn with the current snapshot at once and again
+	// after every change, until cancel is called. fn may run on any
+	// goroutine and must not block; the UI hands it to fyne.Do.
+	SubscribeRooms(fn func(RoomsSnapshot)) (cancel func())
+	// CreateDM returns the direct chat with userID, creating it (and
+	// inviting userID) when none exists.
+	CreateDM(ctx context.Context, userID string) (roomID string, err error)
+	// AcceptInvite joins the invited room.
+	AcceptInvite(ctx context.Context, roomID string) error
+	// DeclineInvite leaves the invited room.
+	DeclineInvite(ctx context.Context, roomID string) error
+}
+
+// Calls places and controls calls; main.go backs it with callengine.Engine
+// and the media pipeline (which it picks from the current Settings).
+type Calls interface {
+	// PlaceCall calls peerUserID in roomID, with or without video.
+	PlaceCall(ctx context.Context, roomID, peerUserID string, video bool) (callID string, err error)
+	// Answer answers an incoming call, with or without sending video.
+	Answer(ctx context.Context, callID string, video bool) error
+	// Reject declines an incoming call.
+	Reject(ctx context.Context, callID string) error
+	// Hangup ends a call.
+	Hangup(ctx context.Context, callID string) error
+	// SetAudioMuted mutes or unmutes our microphone.
+	SetAudioMuted(ctx context.Context, callID string, muted bool) error
+	// SetVideoMuted turns our camera off (true) or on.
+	SetVideoMuted(ctx context.Context, callID string, muted bool) error
+	// SetHold puts the call on hold or resumes it.
+	SetHold(ctx context.Context, callID string, hold bool) error
+	// SubscribeCalls calls fn with every CallInfo update of every call
+	// (callengine's OnUpdate) until cancel is called. fn may run on any
+	// goroutine and must not block.
+	SubscribeCalls(fn func(callengine.CallInfo)) (cancel func())
+}
+
+// FrameSource is a latest-frame slot: a decoder (or the camera) keeps
+// storing its newest frame, the UI takes the newest one when it draws.
+// Frames are never queued; a frame the UI did not take in time is dropped.
+type FrameSource interface {
+	// FrameInto copies the newest frame into dst when its sequence number
+	// is greater than after, and returns the buffer that now holds it
+	// (dst, or a new buffer when dst is nil or of another size) and its
+	// sequence number. ok is false, and dst is returned untouched, when no
+	// newer frame exists. Safe for concurrent use with the producer.
+	FrameInto(dst *image.RGBA, after uint64) (out *image.RGBA, seq uint64, ok bool)
+}
+
+// DeviceKind says what a media device is for.
+type DeviceKind int
+
+// Device kinds.
+const (
+	DeviceUnknown DeviceKind = iota
+	Camera
+	Microphone
+	Speaker
+)
+
+// String returns a lower-case name of the kind.
+func (k DeviceKind) String() string {
+	switch k {
+	case Camera:
+		return "camera"
+	case Microphone:
+		return "microphone"
+	case Speaker:
+		return "speaker"
+	}
+	return "unknown"
+}
+
+// Device is one camera, microphone or speaker.
+type Device struct {
+	ID    string // stable identifier the backend understands
+	Label string // human readable
+}
+
+// Resolution is a video capture size.
+type Resolution struct{ Width, Height int }
+
+// Settings are the user's media choices. Empty IDs mean the system default.
+type Settings struct {
+	Camera, Microphone, Speaker string
+	Resolution                  Resolution
+}
+
+// Media is the capture/playback side: devices, settings and video frames.
+type Media interface {
+	// Devices lists the devices of one kind.
+	Devices(ctx context.Context, kind DeviceKind) ([]Device, error)
+	// Resolutions lists the capture sizes the user may pick from.
+	Resolutions() []Resolution
+	// Settings returns the current choices.
+	Settings() Settings
+	// ApplySettings stores new choices; they apply to the next call and,
+	// where possible, to the running call and preview.
+	ApplySettings(ctx context.Context, s Settings) error
+	// RemoteVideo is the latest-frame slot of the call's decoded remote
+	// video; nil when the call has none (yet).
+	RemoteVideo(callID string) FrameSource
+	// LocalVideo is the latest-frame slot of our own camera, filled while a
+	// call sends video or a preview runs; nil when no camera is available.
+	LocalVideo() FrameSource
+	// StartPreview opens the camera for the settings screen's live
+	// preview (LocalVideo then yields frames) until stop is called.
+	StartPreview(ctx context.Context) (stop func(), err error)
+}
+
+// Sounds plays the UI's short sounds (ringtone, ringback) on the selected
+// speaker. The UI passes the bundled WAV files (assets.Ringtone etc.).
+type Sounds interface {
+	// Play plays a WAV file, again and again when loop is true, until stop
+	// is called or (without loop) it ends. stop is idempotent.
+	Play(wav []byte, loop bool) (stop func())
+}
+
+// Backend bundles what the UI needs; main.go fills it in. Sounds may be
+// nil (no ringtone).
+type Backend struct {
+	Auth   Auth
+	Rooms  Rooms
+	Calls  Calls
+	Media  Media
+	Sounds Sounds
+}

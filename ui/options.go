@@ -1,0 +1,38 @@
+package ui
+
+import "time"
+
+// config holds what Options change; screens read it.
+type config struct {
+	now       func() time.Time
+	run       func(func())
+	videoRate int
+	endDelay  time.Duration
+}
+
+func defaultConfig() *config {
+	return &config{
+		now:       time.Now,
+		run:       func(f func()) { go f() },
+		videoRate: DefaultVideoRate,
+		endDelay:  3 * time.Second,
+	}
+}
+
+// Option changes how the UI runs; tests use them for determinism.
+type Option func(*config)
+
+// WithClock sets the clock used for call timers.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithRunner sets how backend calls are started. The default runs each on
+// a new goroutine; tests pass func(f func()) { f() } to run them inline.
+func WithRunner(run func(func())) Option { return func(c *config) { c.run = run } }
+
+// WithVideoRate sets how many times a second video views look for a new
+// frame (default DefaultVideoRate).
+func WithVideoRate(hz int) Option { return func(c *config) { c.videoRate = hz } }
+
+// WithEndDelay sets how long an ended call stays on screen before the room
+// list returns (default 3 s; 0 waits for the user's "Back").
+func WithEndDelay(d time.Duration) Option { return func(c *config) { c.endDelay = d } }

@@ -1,0 +1,457 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/mxcall/mxcall/assets"
+	"github.com/mxcall/mxcall/callengine"
+)
+
+// UI is the whole desktop app: the main window, which shows one screen at a
+// time (login, room list, call, settings), and the incoming-call windows.
+//
+// All of its methods run on the Fyne UI goroutine; backend callbacks are
+// handed to it through fyne.Do.
+type UI struct {
+	app fyne.App
+	win fyne.Window
+	be  Backend
+	cfg *config
+
+	session     Session
+	login       *LoginScreen
+	rooms       *RoomListScreen
+	lastRooms   RoomsSnapshot
+	call        *CallScreen
+	settings    *SettingsScreen
+	incoming    map[string]*incomingWindow
+	stopRooms   func()
+	stopCalls   func()
+	stopRing    func()                         // ringtone
+	stopBack    func()                         // ringback
+	stopCurrent func()                         // stops the shown screen's pollers
+	latest      map[string]callengine.CallInfo // newest info of each live call
+}
+
+type incomingWindow struct {
+	win    fyne.Window
+	screen *IncomingScreen
+}
+
+// New builds the UI on app with the given backend. Nothing is shown until
+// Run (or Start).
+func New(app fyne.App, be Backend, opts ...Option) *UI {
+	u := &UI{app: app, be: be, cfg: applyOpts(opts), incoming: map[string]*incomingWindow{}}
+	app.SetIcon(assets.Icon)
+	u.win = app.NewWindow("MX Call")
+	u.win.SetMaster()
+	u.win.Resize(fyne.NewSize(960, 640))
+	u.win.SetCloseIntercept(u.quit)
+	return u
+}
+
+// Window returns the main window.
+func (u *UI) Window() fyne.Window { return u.win }
+
+// Run shows the main window, restores a stored session or shows the login
+// screen, and runs the Fyne event loop until the app quits.
+func (u *UI) Run() {
+	u.Start()
+	u.app.Run()
+}
+
+// Start shows the main window and restores a stored session (or shows the
+// login screen) without running the event loop; tests and Run use it.
+func (u *UI) Start() {
+	u.setScreen(container.NewCenter(widget.NewLabel("Starting…")), nil)
+	u.win.Show()
+	u.cfg.run(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s, ok, err := u.be.Auth.Resume(ctx)
+		fyne.Do(func() {
+			if ok && err == nil {
+				u.loggedIn(s)
+				return
+			}
+			u.ShowLogin()
+			if err != nil {
+				u.login.showError("Could not restore your session: " + err.Error())
+			}
+		})
+	})
+}
+
+// setScreen replaces the main window's content; stop (may be nil) is
+// called when the next screen replaces it.
+func (u *UI) setScreen(o fyne.CanvasObject, stop func()) {
+	if u.stopCurrent != nil {
+		u.stopCurrent()
+	}
+	u.stopCurrent = stop
+	u.win.SetContent(o)
+}
+
+// ShowLogin shows the login screen.
+func (u *UI) ShowLogin() {
+	u.login = newLoginScreen(u.be.Auth, u.loggedIn, u.cfg)
+	u.setScreen(u.login, nil)
+	u.win.Canvas().Focus(u.login.UserID)
+}
+
+// Login returns the login screen, if it was shown.
+func (u *UI) Login() *LoginScreen { return u.login }
+
+// Rooms returns the room list screen, once logged in.
+func (u *UI) Rooms() *RoomListScreen { return u.rooms }
+
+// Call returns the call screen of the current (or just ended) call.
+func (u *UI) Call() *CallScreen { return u.call }
+
+// Settings returns the settings screen while it is shown.
+func (u *UI) Settings() *SettingsScreen { return u.settings }
+
+// Incoming returns the incoming-call screen of a ringing call.
+func (u *UI) Incoming(callID string) (*IncomingScreen, fyne.Window, bool) {
+	iw, ok := u.incoming[callID]
+	if !ok {
+		return nil, nil, false
+	}
+	return iw.screen, iw.win, true
+}
+
+func (u *UI) loggedIn(s Session) {
+	u.session = s
+	u.rooms = newRoomListScreen(s, u.be.Rooms, RoomListActions{
+		Call:     u.PlaceCall,
+		Settings: u.ShowSettings,
+		Logout:   u.Logout,
+	}, u.cfg)
+	u.stopRooms = u.be.Rooms.SubscribeRooms(func(snap RoomsSnapshot) {
+		fyne.Do(func() {
+			u.lastRooms = snap
+			if u.rooms != nil {
+				u.rooms.Update(snap)
+			}
+		})
+	})
+	u.stopCalls = u.be.Calls.SubscribeCalls(func(info callengine.CallInfo) {
+		fyne.Do(func() { u.handleCall(info) })
+	})
+	u.ShowRooms()
+}
+
+// ShowRooms shows the room list.
+func (u *UI) ShowRooms() {
+	if u.rooms == nil {
+		return
+	}
+	u.setScreen(u.rooms, nil)
+}
+
+// ShowSettings shows the settings screen with a live camera preview.
+func (u *UI) ShowSettings() {
+	if u.be.Media == nil {
+		return
+	}
+	s := newSettingsScreen(u.be.Media, func() {
+		if u.call != nil && u.call.Info().State != callengine.StateEnded {
+			u.showCall()
+			return
+		}
+		u.ShowRooms()
+	}, u.cfg)
+	u.settings = s
+	u.setScreen(s, func() { s.Stop(); u.settings = nil })
+	s.Start()
+}
+
+// Logout logs out and returns to the login screen.
+func (u *UI) Logout() {
+	u.cfg.run(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		err := u.be.Auth.Logout(ctx)
+		fyne.Do(func() {
+			if err != nil {
+				dialog.ShowError(errors.New("Logging out failed: "+err.Error()), u.win)
+				return
+			}
+			u.unsubscribe()
+			u.rooms = nil
+			u.ShowLogin()
+		})
+	})
+}
+
+func (u *UI) unsubscribe() {
+	if u.stopRooms != nil {
+		u.stopRooms()
+		u.stopRooms = nil
+	}
+	if u.stopCalls != nil {
+		u.stopCalls()
+		u.stopCalls = nil
+	}
+	for id := range u.incoming {
+		u.closeIncoming(id)
+	}
+	u.stopRingback()
+}
+
+// peer returns how to show the other party of a call.
+func (u *UI) peer(roomID, userID string) Peer {
+	p := Peer{ID: userID, Name: userID}
+	for _, r := range u.lastRooms.Rooms {
+		if r.ID == roomID {
+			if r.DM && r.Name != "" {
+				p.Name = r.Name
+			}
+			p.Avatar = r.Avatar
+		}
+	}
+	return p
+}
+
+// PlaceCall calls the peer of a direct chat.
+func (u *UI) PlaceCall(r Room, video bool) {
+	if u.call != nil && u.call.Info().State != callengine.StateEnded {
+		u.showCall()
+		return
+	}
+	info := callengine.CallInfo{RoomID: r.ID, Peer: r.Peer, Direction: callengine.Outgoing,
+		State: callengine.StateGathering, Video: video, Created: u.cfg.now()}
+	u.openCall(info)
+	u.cfg.run(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		id, err := u.be.Calls.PlaceCall(ctx, r.ID, r.Peer, video)
+		fyne.Do(func() {
+			if err != nil {
+				info.State = callengine.StateEnded
+				info.EndedBy = callengine.PartyLocal
+				info.EndReason = callengine.ReasonSignallingFailed
+				if errors.Is(err, callengine.ErrBusy) {
+					info.EndReason = callengine.ReasonUserBusy
+				}
+				if u.call != nil && u.call.Info().ID == "" {
+					u.call.info = info
+					u.call.apply()
+					u.scheduleBack(u.call)
+				}
+				dialog.ShowError(errors.New("Could not place the call: "+err.Error()), u.win)
+				return
+			}
+			if u.call != nil && u.call.Info().ID == "" {
+				u.call.info.ID = id
+				if cur, ok := u.latest[id]; ok {
+					u.handleCall(cur)
+				}
+			}
+		})
+	})
+}
+
+// openCall shows a new call screen for info.
+func (u *UI) openCall(info callengine.CallInfo) {
+	if u.call != nil {
+		u.call.Stop()
+	}
+	u.call = newCallScreen(info, u.peer(info.RoomID, info.Peer), u.be.Calls, u.be.Media, CallActions{
+		FullScreen: func() { u.win.SetFullScreen(!u.win.FullScreen()) },
+		Back:       u.leaveCall,
+	}, u.cfg)
+	u.showCall()
+}
+
+func (u *UI) showCall() {
+	c := u.call
+	u.setScreen(c, nil)
+	c.Start()
+}
+
+// leaveCall goes from an ended call back to the room list.
+func (u *UI) leaveCall() {
+	if u.call != nil {
+		u.call.Stop()
+	}
+	u.call = nil
+	if u.win.FullScreen() {
+		u.win.SetFullScreen(false)
+	}
+	u.ShowRooms()
+}
+
+func (u *UI) scheduleBack(c *CallScreen) {
+	if u.cfg.endDelay <= 0 {
+		return
+	}
+	time.AfterFunc(u.cfg.endDelay, func() {
+		fyne.Do(func() {
+			if u.call == c {
+				u.leaveCall()
+			}
+		})
+	})
+}
+
+// handleCall reacts to one CallInfo update (on the UI goroutine).
+func (u *UI) handleCall(info callengine.CallInfo) {
+	if u.latest == nil {
+		u.latest = map[string]callengine.CallInfo{}
+	}
+	u.latest[info.ID] = info
+	if info.State == callengine.StateEnded {
+		delete(u.latest, info.ID)
+	}
+
+	// Incoming calls ring in a window of their own.
+	if info.Direction == callengine.Incoming {
+		if info.State == callengine.StateRinging {
+			u.ring(info)
+			return
+		}
+		u.closeIncoming(info.ID)
+	}
+
+	// An outgoing call placed from this UI: bind the update to the screen
+	// shown while PlaceCall ran.
+	c := u.call
+	if c != nil && c.Info().ID == "" && info.Direction == callengine.Outgoing && info.RoomID == c.Info().RoomID {
+		c.info.ID = info.ID
+	}
+	if c == nil || c.Info().ID != info.ID {
+		return
+	}
+	if info.Direction == callengine.Outgoing && info.State == callengine.StateInviteSent {
+		u.startRingback()
+	} else {
+		u.stopRingback()
+	}
+	wasEnded := c.Info().State == callengine.StateEnded
+	c.Update(info)
+	if info.State == callengine.StateEnded && !wasEnded {
+		u.scheduleBack(c)
+	}
+}
+
+// ring opens the incoming-call window, plays the ringtone and sends a
+// desktop notification.
+func (u *UI) ring(info callengine.CallInfo) {
+	if _, ok := u.incoming[info.ID]; ok {
+		return
+	}
+	p := u.peer(info.RoomID, info.Peer)
+	id := info.ID
+	scr := NewIncomingScreen(info, p, IncomingActions{
+		Accept:  func(video bool) { u.Answer(id, video) },
+		Decline: func() { u.Decline(id) },
+	})
+	w := u.app.NewWindow("Incoming call – MX Call")
+	w.SetContent(scr)
+	w.Resize(fyne.NewSize(380, 340))
+	w.SetFixedSize(true)
+	w.SetCloseIntercept(func() { u.Decline(id) })
+	u.incoming[id] = &incomingWindow{win: w, screen: scr}
+	w.CenterOnScreen()
+	w.Show()
+	w.RequestFocus()
+
+	kind := "voice"
+	if info.Video {
+		kind = "video"
+	}
+	u.app.SendNotification(fyne.NewNotification("Incoming "+kind+" call", p.Name+" is calling you"))
+	if u.stopRing == nil && u.be.Sounds != nil {
+		u.stopRing = u.be.Sounds.Play(assets.Ringtone.Content(), true)
+	}
+}
+
+func (u *UI) closeIncoming(id string) {
+	iw, ok := u.incoming[id]
+	if !ok {
+		return
+	}
+	delete(u.incoming, id)
+	iw.win.Close()
+	if len(u.incoming) == 0 && u.stopRing != nil {
+		u.stopRing()
+		u.stopRing = nil
+	}
+}
+
+// Answer accepts a ringing call and shows the call screen.
+func (u *UI) Answer(callID string, video bool) {
+	info, ok := u.latest[callID]
+	if !ok {
+		u.closeIncoming(callID)
+		return
+	}
+	u.closeIncoming(callID)
+	info.Video = video && info.Video
+	info.State = callengine.StateAnswering
+	u.openCall(info)
+	u.cfg.run(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := u.be.Calls.Answer(ctx, callID, video); err != nil {
+			fyne.Do(func() { dialog.ShowError(errors.New("Could not answer: "+err.Error()), u.win) })
+		}
+	})
+}
+
+// Decline rejects a ringing call.
+func (u *UI) Decline(callID string) {
+	u.closeIncoming(callID)
+	u.cfg.run(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		_ = u.be.Calls.Reject(ctx, callID) // the call ends either way; the engine logs failures
+	})
+}
+
+func (u *UI) startRingback() {
+	if u.stopBack == nil && u.be.Sounds != nil {
+		u.stopBack = u.be.Sounds.Play(assets.Ringback.Content(), true)
+	}
+}
+
+func (u *UI) stopRingback() {
+	if u.stopBack != nil {
+		u.stopBack()
+		u.stopBack = nil
+	}
+}
+
+// quit hangs up a running call, then closes the app.
+func (u *UI) quit() {
+	var id string
+	if u.call != nil && u.call.Info().State != callengine.StateEnded {
+		id = u.call.Info().ID
+	}
+	u.unsubscribe()
+	if u.call != nil {
+		u.call.Stop()
+	}
+	if u.stopCurrent != nil {
+		u.stopCurrent()
+		u.stopCurrent = nil
+	}
+	if id == "" {
+		u.win.Close()
+		return
+	}
+	u.cfg.run(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = u.be.Calls.Hangup(ctx, id)
+		fyne.Do(u.win.Close)
+	})
+}

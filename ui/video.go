@@ -1,0 +1,197 @@
+package ui
+
+import (
+	"image"
+	"image/color"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/widget"
+)
+
+// DefaultVideoRate is how often a VideoView looks for a new frame: once per
+// display frame of a 60 Hz screen. It repaints only when a frame arrived.
+const DefaultVideoRate = 60
+
+// VideoView draws the frames of a FrameSource into a canvas.Image, keeping
+// their aspect ratio, over a black background. While no frame has arrived it
+// shows its placeholder (if any).
+//
+// It owns two *image.RGBA buffers: frames are copied into the one not on
+// screen, then swapped in through fyne.Do. A new copy starts only after the
+// previous swap ran, so the painter never reads a buffer being written.
+type VideoView struct {
+	widget.BaseWidget
+
+	img         *canvas.Image
+	bg          *canvas.Rectangle
+	placeholder fyne.CanvasObject
+
+	mu     sync.Mutex // guards src and stop
+	src    FrameSource
+	stop   chan struct{}
+	closed sync.WaitGroup
+
+	// Owned by the polling goroutine (or the caller of Poll).
+	bufs [2]*image.RGBA
+	next int
+	seq  uint64
+
+	pending  atomic.Bool // a swap is queued in fyne.Do
+	repaints atomic.Uint64
+	shown    atomic.Bool
+}
+
+// NewVideoView returns an empty view; placeholder (may be nil) is shown
+// until the first frame.
+func NewVideoView(placeholder fyne.CanvasObject) *VideoView {
+	v := &VideoView{placeholder: placeholder}
+	v.bg = canvas.NewRectangle(color.Black)
+	v.img = canvas.NewImageFromImage(nil)
+	v.img.FillMode = canvas.ImageFillContain
+	v.img.Hide()
+	v.ExtendBaseWidget(v)
+	return v
+}
+
+// SetSource changes the frame source (nil for none). The view keeps the
+// last frame of the old source until the new one delivers.
+func (v *VideoView) SetSource(src FrameSource) {
+	v.mu.Lock()
+	v.src = src
+	v.mu.Unlock()
+}
+
+// Start polls the source rate times a second on a goroutine of its own
+// until Stop. Calling Start on a running view does nothing.
+func (v *VideoView) Start(rate int) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.stop != nil {
+		return
+	}
+	if rate <= 0 {
+		rate = DefaultVideoRate
+	}
+	stop := make(chan struct{})
+	v.stop = stop
+	v.closed.Add(1)
+	go func() {
+		defer v.closed.Done()
+		t := time.NewTicker(time.Second / time.Duration(rate))
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				v.Poll()
+			}
+		}
+	}()
+}
+
+// Stop ends polling and waits for the poller to exit. Idempotent.
+func (v *VideoView) Stop() {
+	v.mu.Lock()
+	stop := v.stop
+	v.stop = nil
+	v.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		v.closed.Wait()
+	}
+}
+
+// Poll takes the newest frame from the source, if there is one the view
+// has not shown yet, and swaps it in through fyne.Do. It reports whether a
+// repaint was queued. Only one goroutine may call Poll at a time (the
+// poller started by Start, or a test).
+func (v *VideoView) Poll() bool {
+	if v.pending.Load() {
+		return false // the previous frame is not on screen yet: drop this tick
+	}
+	v.mu.Lock()
+	src := v.src
+	v.mu.Unlock()
+	if src == nil {
+		return false
+	}
+	out, seq, ok := src.FrameInto(v.bufs[v.next], v.seq)
+	if !ok || out == nil {
+		return false
+	}
+	v.bufs[v.next] = out
+	v.next = 1 - v.next
+	v.seq = seq
+	v.pending.Store(true)
+	fyne.Do(func() {
+		v.img.Image = out
+		if !v.shown.Swap(true) {
+			v.img.Show()
+			if v.placeholder != nil {
+				v.placeholder.Hide()
+			}
+		}
+		v.img.Refresh()
+		v.repaints.Add(1)
+		v.pending.Store(false)
+	})
+	return true
+}
+
+// Clear goes back to the placeholder, e.g. when the peer turns its camera
+// off. Call it on the UI goroutine.
+func (v *VideoView) Clear() {
+	v.shown.Store(false)
+	v.img.Hide()
+	if v.placeholder != nil {
+		v.placeholder.Show()
+	}
+}
+
+// Showing reports whether a frame (not the placeholder) is on screen.
+func (v *VideoView) Showing() bool { return v.shown.Load() }
+
+// Repaints returns how many frames have been put on screen.
+func (v *VideoView) Repaints() uint64 { return v.repaints.Load() }
+
+// CreateRenderer implements fyne.Widget.
+func (v *VideoView) CreateRenderer() fyne.WidgetRenderer {
+	objs := []fyne.CanvasObject{v.bg, v.img}
+	if v.placeholder != nil {
+		objs = append(objs, v.placeholder)
+	}
+	return &videoRenderer{v: v, objs: objs}
+}
+
+type videoRenderer struct {
+	v    *VideoView
+	objs []fyne.CanvasObject
+}
+
+func (r *videoRenderer) Layout(s fyne.Size) {
+	for _, o := range r.objs {
+		o.Move(fyne.Position{})
+		o.Resize(s)
+	}
+}
+
+func (r *videoRenderer) MinSize() fyne.Size {
+	if r.v.placeholder != nil {
+		return r.v.placeholder.MinSize()
+	}
+	return fyne.NewSize(32, 24)
+}
+
+func (r *videoRenderer) Refresh() {
+	for _, o := range r.objs {
+		o.Refresh()
+	}
+}
+
+func (r *videoRenderer) Objects() []fyne.CanvasObject { return r.objs }
+func (r *videoRenderer) Destroy()                     {}
