@@ -276,6 +276,7 @@ type spy struct {
 	inner *Client
 	e     *callengine.Engine
 	mu    sync.Mutex
+	start map[string]time.Time // "type call_id" → send started
 	sent  map[string]time.Time // "type call_id" → send returned
 	recv  map[string]time.Time // "type call_id" → HandleEvents called
 	calls []string             // call IDs of invites received
@@ -283,7 +284,7 @@ type spy struct {
 
 func (s *spy) handlerFor(c *Client, e *callengine.Engine) {
 	s.e = e
-	s.sent, s.recv = map[string]time.Time{}, map[string]time.Time{}
+	s.start, s.sent, s.recv = map[string]time.Time{}, map[string]time.Time{}, map[string]time.Time{}
 	c.SetCallHandler(s)
 }
 
@@ -294,10 +295,16 @@ func callID(raw []byte) string {
 }
 
 func (s *spy) SendCallEvent(ctx context.Context, roomID, evType string, content any) error {
-	err := s.inner.SendCallEvent(ctx, roomID, evType, content)
 	raw, _ := json.Marshal(content)
+	key := evType + " " + callID(raw)
 	s.mu.Lock()
-	s.sent[evType+" "+callID(raw)] = time.Now()
+	if _, ok := s.start[key]; !ok {
+		s.start[key] = time.Now()
+	}
+	s.mu.Unlock()
+	err := s.inner.SendCallEvent(ctx, roomID, evType, content)
+	s.mu.Lock()
+	s.sent[key] = time.Now()
 	s.mu.Unlock()
 	return err
 }
@@ -328,10 +335,21 @@ func (s *spy) SetICEServers(servers []webrtc.ICEServer) {
 	s.e.SetICEServers(servers)
 }
 
-func (s *spy) times(key string) (sent, recv time.Time) {
+func (s *spy) times(key string) (start, sent, recv time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.sent[key], s.recv[key]
+	return s.start[key], s.sent[key], s.recv[key]
+}
+
+// waitTimes waits until key was sent (by s) and received (by r).
+func waitTimes(d *device, s, r *spy, key string) (start, sent, recv time.Time) {
+	d.t.Helper()
+	d.waitFor("timestamps of "+key, func() bool {
+		start, sent, _ = s.times(key)
+		_, _, recv = r.times(key)
+		return !start.IsZero() && !sent.IsZero() && !recv.IsZero()
+	})
+	return start, sent, recv
 }
 
 // testMedia writes Opus- and VP8-typed samples until closed.
@@ -490,7 +508,7 @@ func TestIntegrationCallWithRealKeyring(t *testing.T) {
 	a.waitState(id, callengine.StateConnected)
 	b.waitState(id, callengine.StateConnected)
 	// Candidates went both ways over the homeserver.
-	if s, r := b.spy.times(callengine.EventCandidates + " " + id); s.IsZero() && r.IsZero() {
+	if _, s, r := b.spy.times(callengine.EventCandidates + " " + id); s.IsZero() && r.IsZero() {
 		t.Log("no m.call.candidates exchanged (all candidates were in the SDP)")
 	}
 	mediaFlows(t, a, b)
@@ -637,28 +655,35 @@ func TestIntegrationLatency(t *testing.T) {
 	b := login(t, "bob", bob, devOpts{})
 	roomID := dm(t, a, b)
 	const n = 20
-	var inviteLat, answerConnB, answerConnA []time.Duration
+	var invStart, invEnd, ansB, ansA, ansBEnd []time.Duration
 	for i := 0; i < n; i++ {
 		id := place(t, a, roomID, b)
-		sent, _ := a.spy.times(callengine.EventInvite + " " + id)
-		_, recv := b.spy.times(callengine.EventInvite + " " + id)
-		inviteLat = append(inviteLat, recv.Sub(sent))
+		start, sent, recv := waitTimes(b, a.spy, b.spy, callengine.EventInvite+" "+id)
+		invStart = append(invStart, recv.Sub(start))
+		invEnd = append(invEnd, recv.Sub(sent))
 		answer(t, b, id)
 		cb := b.waitState(id, callengine.StateConnected)
 		ca := a.waitState(id, callengine.StateConnected)
-		ansSent, _ := b.spy.times(callengine.EventAnswer + " " + id)
-		answerConnB = append(answerConnB, cb.ConnectedAt.Sub(ansSent))
-		answerConnA = append(answerConnA, ca.ConnectedAt.Sub(ansSent))
+		aStart, aSent, _ := waitTimes(a, b.spy, a.spy, callengine.EventAnswer+" "+id)
+		ansB = append(ansB, cb.ConnectedAt.Sub(aStart))
+		ansA = append(ansA, ca.ConnectedAt.Sub(aStart))
+		ansBEnd = append(ansBEnd, cb.ConnectedAt.Sub(aSent))
 		hangupAndCheck(t, a, b, id)
 	}
-	report := fmt.Sprintf("over real Dendrite, %d calls: invite sent → callee engine has it: median %v (min %v, max %v); "+
-		"answer sent → ICE connected: callee median %v (min %v max %v), caller median %v (min %v max %v)",
-		n, median(inviteLat), slices.Min(inviteLat), slices.Max(inviteLat),
-		median(answerConnB), slices.Min(answerConnB), slices.Max(answerConnB),
-		median(answerConnA), slices.Min(answerConnA), slices.Max(answerConnA))
+	f := func(d []time.Duration) string {
+		return fmt.Sprintf("median %v (min %v, max %v)", median(d).Round(10*time.Microsecond),
+			slices.Min(d).Round(10*time.Microsecond), slices.Max(d).Round(10*time.Microsecond))
+	}
+	report := fmt.Sprintf("over real Dendrite, %d calls (clients in one process, same clock):\n"+
+		"  invite: caller starts the send -> callee engine gets the batch: %s\n"+
+		"  invite: caller's send returned -> callee engine gets the batch: %s\n"+
+		"  answer: callee starts the send -> callee ICE connected: %s\n"+
+		"  answer: callee starts the send -> caller ICE connected: %s\n"+
+		"  answer: callee's send returned -> callee ICE connected: %s\n",
+		n, f(invStart), f(invEnd), f(ansB), f(ansA), f(ansBEnd))
 	t.Log(report)
 	if dir := os.Getenv("MXCALL_LOG_DIR"); dir != "" {
-		_ = os.WriteFile(filepath.Join(dir, "latency.txt"), []byte(report+"\n"), 0o644)
+		_ = os.WriteFile(filepath.Join(dir, "latency.txt"), []byte(report), 0o644)
 	}
 }
 
