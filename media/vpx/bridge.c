@@ -31,7 +31,7 @@ int mx_enc_new(mx_enc **out, int w, int h, int fps, int kbps, int threads, int c
 	e->cfg.kf_mode = VPX_KF_AUTO;
 	e->cfg.kf_min_dist = 0;
 	e->cfg.kf_max_dist = kf_max_dist;
-	(void)fps;
+	e->frame_ms = fps > 0 ? 1000 / fps : 33;
 	err = vpx_codec_enc_init(&e->ctx, vpx_codec_vp8_cx(), &e->cfg, 0);
 	if (err) { free(e); return -(int)err - 100; }
 	vpx_codec_control(&e->ctx, VP8E_SET_CPUUSED, cpu_used);
@@ -52,7 +52,7 @@ int mx_enc_encode(mx_enc *e, const uint8_t *y, const uint8_t *u, const uint8_t *
 	e->img.stride[VPX_PLANE_Y] = ystride;
 	e->img.stride[VPX_PLANE_U] = uvstride;
 	e->img.stride[VPX_PLANE_V] = uvstride;
-	vpx_codec_err_t err = vpx_codec_encode(&e->ctx, &e->img, pts, 1,
+	vpx_codec_err_t err = vpx_codec_encode(&e->ctx, &e->img, pts, e->frame_ms,
 		force_key ? VPX_EFLAG_FORCE_KF : 0, VPX_DL_REALTIME);
 	// The planes are Go memory: libvpx copied them (no lag), drop the pointers.
 	e->img.planes[VPX_PLANE_Y] = e->img.planes[VPX_PLANE_U] = e->img.planes[VPX_PLANE_V] = NULL;

@@ -15,6 +15,7 @@ typedef struct mx_enc {
 	const uint8_t *out;   // last compressed frame (owned by libvpx)
 	size_t out_len;
 	int out_key;
+	unsigned long frame_ms; // nominal frame duration in timebase units
 } mx_enc;
 
 typedef struct mx_dec {

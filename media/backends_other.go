@@ -1,0 +1,7 @@
+//go:build !linux && !darwin && !windows
+
+package media
+
+import "github.com/gen2brain/malgo"
+
+var realAudioBackends = []malgo.Backend{malgo.BackendPulseaudio, malgo.BackendAlsa, malgo.BackendSndio, malgo.BackendOss}

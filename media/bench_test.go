@@ -1,0 +1,94 @@
+package media
+
+import (
+	"testing"
+
+	"github.com/mxcall/mxcall/media/vpx"
+	"gopkg.in/hraban/opus.v2"
+)
+
+func benchPatternEncode(b *testing.B, w, h int) {
+	p := newPattern(w, h)
+	enc, err := vpx.NewEncoder(vpx.EncoderConfig{Width: w, Height: h, BitrateKbps: 1500})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer enc.Close()
+	frames := make([][3][]byte, 16)
+	for i := range frames {
+		p.draw(i)
+		frames[i] = [3][]byte{append([]byte(nil), p.y...), append([]byte(nil), p.u...), append([]byte(nil), p.v...)}
+	}
+	for i := range 10 {
+		f := frames[i%16]
+		enc.Encode(f[0], f[1], f[2], int64(i*33))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f := frames[i%16]
+		if _, _, err := enc.Encode(f[0], f[1], f[2], int64((i+10)*33)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncodePattern480p encodes the test pattern (what CI sends).
+func BenchmarkEncodePattern480p(b *testing.B) { benchPatternEncode(b, 640, 480) }
+
+// BenchmarkEncodePattern720p encodes the test pattern at 720p.
+func BenchmarkEncodePattern720p(b *testing.B) { benchPatternEncode(b, 1280, 720) }
+
+// BenchmarkPatternDraw is the cost of generating one test-pattern frame.
+func BenchmarkPatternDraw(b *testing.B) {
+	p := newPattern(640, 480)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		p.draw(i)
+	}
+}
+
+// BenchmarkOpusEncode20ms encodes one 20 ms mono 48 kHz packet.
+func BenchmarkOpusEncode20ms(b *testing.B) {
+	enc, err := opus.NewEncoder(sampleRate, 1, opus.AppVoIP)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = enc.SetBitrate(32000)
+	_ = enc.SetInBandFEC(true)
+	t := tone{freq: 440, amp: 0.3}
+	pcm := make([]int16, frameSamples)
+	out := make([]byte, 1500)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		t.fill(pcm)
+		if _, err := enc.Encode(pcm, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOpusDecode20ms decodes one 20 ms packet.
+func BenchmarkOpusDecode20ms(b *testing.B) {
+	enc, _ := opus.NewEncoder(sampleRate, 1, opus.AppVoIP)
+	dec, err := opus.NewDecoder(sampleRate, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	t := tone{freq: 440, amp: 0.3}
+	pcm := make([]int16, frameSamples)
+	pkts := make([][]byte, 50)
+	for i := range pkts {
+		t.fill(pcm)
+		out := make([]byte, 1500)
+		n, _ := enc.Encode(pcm, out)
+		pkts[i] = out[:n]
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := dec.Decode(pkts[i%len(pkts)], pcm); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,37 @@
+// Package media is mxcall's media pipeline: capture, encoding, decoding
+// and playback. It owns devices (cameras through pion/mediadevices' driver
+// registry, microphones and speakers through miniaudio/malgo), the VP8
+// (libvpx, package media/vpx) and Opus (libopus) codecs, and the
+// latest-frame slots the UI paints from. It must not import Fyne, mautrix,
+// matrixclient or callengine: it hands out plain webrtc.TrackLocal values
+// and takes *webrtc.TrackRemote values.
+//
+// Sending: NewSource gives a VP8 video track and an Opus audio track with
+// one StreamID (callengine.Media{Audio: src.Audio(), Video: src.Video()}).
+// Capture starts when a track is bound to a sender and stops (releasing
+// the device) when it is unbound, muted or the Source is closed. Without a
+// camera the video is a generated test pattern, without a microphone the
+// audio is silence (or a tone with WithTone); Fallback and AudioFallback
+// report it. Keyframes are forced on PLI/FIR; the bitrate follows REMB,
+// receiver-report loss and SetBandwidthEstimate, under a cap.
+//
+// Receiving: NewVideoSink decodes a remote VP8 track into a FrameSlot
+// (triple-buffered *image.RGBA, stale frames dropped) and sends PLIs when
+// frames are lost; NewAudioSink decodes Opus (with loss concealment) into
+// an AudioOutput such as a Player, which plays through a 40 ms jitter
+// buffer and degrades to discarding audio when no sound device exists.
+// RegisterCodecs sets up a MediaEngine with VP8 first and Opus; H.264 is
+// not offered or accepted because there is no H.264 decoder here.
+//
+// Echo cancellation: not done in-app. On Linux, run PipeWire/PulseAudio's
+// module-echo-cancel (67–92 dB ERLE on a tone in our measurements, no app
+// code, and it must not be stacked with an in-app canceller). An in-app
+// canceller for macOS/Windows would be WebRTC AEC3 through
+// github.com/livekit/livekit-cli/v2/pkg/apm (42.7 dB, but 177 s first build
+// and +14 MB) or speexdsp (21.8–38.6 dB, small); Player.WriteAudio is the
+// far-end tap such a canceller needs, and the microphone path in
+// Source.captureAudio is where it would run.
+//
+// Close order: close PeerConnections before the Source (the senders read
+// RTCP through the tracks until they stop).
+package media

@@ -1,0 +1,290 @@
+package media
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+	"gopkg.in/hraban/opus.v2"
+
+	"github.com/mxcall/mxcall/media/vpx"
+)
+
+// RTCPWriterFor returns a function that sends RTCP (PLI) to the peer over
+// the transport of receiver, for NewVideoSink. With callengine:
+// media.RTCPWriterFor(rt.Receiver).
+func RTCPWriterFor(receiver *webrtc.RTPReceiver) func([]rtcp.Packet) error {
+	return func(pkts []rtcp.Packet) error {
+		t := receiver.Transport()
+		if t == nil {
+			return ErrClosed
+		}
+		_, err := t.WriteRTCP(pkts)
+		return err
+	}
+}
+
+// RegisterCodecs registers the codecs mxcall can decode: VP8 (payload type
+// 96, with NACK, PLI, FIR, REMB and transport-cc feedback) and Opus (111,
+// in-band FEC). H.264 is deliberately not registered: there is no H.264
+// decoder here, so the SDP never offers or accepts it and peers send VP8.
+func RegisterCodecs(m *webrtc.MediaEngine) error {
+	fb := []webrtc.RTCPFeedback{
+		{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"},
+		{Type: "nack", Parameter: "pli"}, {Type: "transport-cc"},
+	}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb},
+		PayloadType:        96,
+	}, webrtc.RTPCodecTypeVideo); err != nil {
+		return err
+	}
+	return m.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+			SDPFmtpLine: "minptime=10;useinbandfec=1", RTCPFeedback: []webrtc.RTCPFeedback{{Type: "transport-cc"}}},
+		PayloadType: 111,
+	}, webrtc.RTPCodecTypeAudio)
+}
+
+// VideoStats counts what a VideoSink did.
+type VideoStats struct {
+	Frames        uint64 // pictures published to the slot
+	Keyframes     uint64 // keyframes decoded
+	LostFrames    uint64 // frames the sample builder gave up on (packets lost)
+	Skipped       uint64 // frames not decoded while waiting for a keyframe
+	DecodeErrors  uint64
+	PLIs          uint64 // picture loss indications sent
+	Width, Height int
+}
+
+// VideoSink receives a remote VP8 track: RTP → frame reassembly (pion
+// samplebuilder) → libvpx decode → RGBA into a FrameSlot. When a frame is
+// lost or undecodable it stops decoding until the next keyframe and asks
+// for one with a PLI (repeated every 150 ms while waiting).
+type VideoSink struct {
+	track    *webrtc.TrackRemote
+	sendRTCP func([]rtcp.Packet) error
+	slot     *FrameSlot
+	done     chan struct{}
+	closing  atomic.Bool
+	once     sync.Once
+
+	mu    sync.Mutex
+	stats VideoStats
+}
+
+// NewVideoSink starts decoding track into a new FrameSlot. sendRTCP sends
+// PLIs to the peer (RTCPWriterFor(receiver) or PeerConnection.WriteRTCP);
+// nil disables them. The sink stops when the track ends or on Close.
+func NewVideoSink(track *webrtc.TrackRemote, sendRTCP func([]rtcp.Packet) error) (*VideoSink, error) {
+	if !strings.EqualFold(track.Codec().MimeType, webrtc.MimeTypeVP8) {
+		return nil, fmt.Errorf("%w: %s", ErrUnsupportedCodec, track.Codec().MimeType)
+	}
+	s := &VideoSink{track: track, sendRTCP: sendRTCP, slot: NewFrameSlot(), done: make(chan struct{})}
+	dec, err := vpx.NewDecoder(1)
+	if err != nil {
+		return nil, err
+	}
+	go s.run(dec)
+	return s, nil
+}
+
+// Frames returns the slot the decoded pictures go to.
+func (s *VideoSink) Frames() *FrameSlot { return s.slot }
+
+// Stats returns a snapshot of the counters.
+func (s *VideoSink) Stats() VideoStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Done is closed when the sink has stopped (track ended or Close).
+func (s *VideoSink) Done() <-chan struct{} { return s.done }
+
+// Close stops the sink and waits for its goroutine. It is idempotent.
+func (s *VideoSink) Close() error {
+	s.once.Do(func() {
+		s.closing.Store(true)
+		_ = s.track.SetReadDeadline(time.Now())
+	})
+	<-s.done
+	return nil
+}
+
+func (s *VideoSink) count(f func(*VideoStats)) {
+	s.mu.Lock()
+	f(&s.stats)
+	s.mu.Unlock()
+}
+
+func (s *VideoSink) run(dec *vpx.Decoder) {
+	defer close(s.done)
+	defer dec.Close()
+	conv := vpx.NewConverter(2)
+	defer conv.Close()
+	sb := samplebuilder.New(512, &codecs.VP8Packet{}, 90000, samplebuilder.WithMaxTimeDelay(100*time.Millisecond))
+	buf := make([]byte, 1500)
+	needKey := true
+	var lastPLI time.Time
+	pli := func(force bool) {
+		if s.sendRTCP == nil || (!force && time.Since(lastPLI) < 150*time.Millisecond) {
+			return
+		}
+		lastPLI = time.Now()
+		if err := s.sendRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(s.track.SSRC())}}); err == nil {
+			s.count(func(st *VideoStats) { st.PLIs++ })
+		}
+	}
+	for {
+		n, _, err := s.track.Read(buf)
+		if err != nil {
+			return // track ended, or Close set a past read deadline
+		}
+		pkt := &rtp.Packet{}
+		if err := pkt.Unmarshal(append([]byte(nil), buf[:n]...)); err != nil {
+			continue
+		}
+		sb.Push(pkt)
+		for smp := sb.Pop(); smp != nil; smp = sb.Pop() {
+			if smp.PrevDroppedPackets > 0 {
+				s.count(func(st *VideoStats) { st.LostFrames++ })
+				if !needKey {
+					needKey = true
+					pli(true)
+				}
+			}
+			key := vpx.IsKeyframe(smp.Data)
+			if needKey && !key {
+				s.count(func(st *VideoStats) { st.Skipped++ })
+				pli(false)
+				continue
+			}
+			pic, ok, err := dec.Decode(smp.Data)
+			if err != nil {
+				s.count(func(st *VideoStats) { st.DecodeErrors++ })
+				needKey = true
+				pli(false)
+				continue
+			}
+			needKey = false
+			if !ok {
+				continue
+			}
+			dst := s.slot.writeBuffer(pic.Width, pic.Height)
+			if conv.Convert(pic, dst) != nil {
+				continue
+			}
+			s.slot.publish()
+			s.count(func(st *VideoStats) {
+				st.Frames++
+				if key {
+					st.Keyframes++
+				}
+				st.Width, st.Height = pic.Width, pic.Height
+			})
+		}
+		if needKey {
+			pli(false)
+		}
+	}
+}
+
+// AudioSink receives a remote Opus track, decodes it (libopus, with packet
+// loss concealment and FEC for gaps) and writes 48 kHz mono PCM to an
+// AudioOutput (a Player, or anything else).
+type AudioSink struct {
+	track   *webrtc.TrackRemote
+	out     AudioOutput
+	done    chan struct{}
+	closing atomic.Bool
+	once    sync.Once
+	packets atomic.Uint64
+	lost    atomic.Uint64
+}
+
+// NewAudioSink starts decoding track into out. It stops when the track
+// ends or on Close.
+func NewAudioSink(track *webrtc.TrackRemote, out AudioOutput) (*AudioSink, error) {
+	if !strings.EqualFold(track.Codec().MimeType, webrtc.MimeTypeOpus) {
+		return nil, fmt.Errorf("%w: %s", ErrUnsupportedCodec, track.Codec().MimeType)
+	}
+	dec, err := opus.NewDecoder(sampleRate, 1)
+	if err != nil {
+		return nil, err
+	}
+	s := &AudioSink{track: track, out: out, done: make(chan struct{})}
+	go s.run(dec)
+	return s, nil
+}
+
+// Packets returns how many packets were decoded; Lost how many were
+// concealed.
+func (s *AudioSink) Packets() (decoded, lost uint64) { return s.packets.Load(), s.lost.Load() }
+
+// Done is closed when the sink has stopped.
+func (s *AudioSink) Done() <-chan struct{} { return s.done }
+
+// Close stops the sink and waits for its goroutine. It is idempotent.
+func (s *AudioSink) Close() error {
+	s.once.Do(func() {
+		s.closing.Store(true)
+		_ = s.track.SetReadDeadline(time.Now())
+	})
+	<-s.done
+	return nil
+}
+
+func (s *AudioSink) run(dec *opus.Decoder) {
+	defer close(s.done)
+	pcm := make([]int16, sampleRate*120/1000) // longest Opus packet
+	var pkt rtp.Packet
+	buf := make([]byte, 1500)
+	var next uint16
+	started := false
+	for {
+		n, _, err := s.track.Read(buf)
+		if err != nil {
+			return
+		}
+		if err := pkt.Unmarshal(buf[:n]); err != nil || len(pkt.Payload) == 0 {
+			continue
+		}
+		if started {
+			gap := int16(pkt.SequenceNumber - next)
+			if gap < 0 {
+				continue // late or duplicate: already concealed
+			}
+			if gap > 0 && gap <= 10 {
+				for i := 0; i < int(gap); i++ {
+					fr := pcm[:frameSamples]
+					var err error
+					if i == int(gap)-1 {
+						err = dec.DecodeFEC(pkt.Payload, fr)
+					} else {
+						err = dec.DecodePLC(fr)
+					}
+					if err == nil {
+						s.out.WriteAudio(fr)
+					}
+					s.lost.Add(1)
+				}
+			}
+		}
+		started = true
+		next = pkt.SequenceNumber + 1
+		k, err := dec.Decode(pkt.Payload, pcm)
+		if err != nil {
+			continue
+		}
+		s.packets.Add(1)
+		s.out.WriteAudio(pcm[:k])
+	}
+}

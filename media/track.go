@@ -1,0 +1,131 @@
+package media
+
+import (
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+	pmedia "github.com/pion/webrtc/v4/pkg/media"
+)
+
+// localTrack is a webrtc.TrackLocal backed by a TrackLocalStaticSample
+// that tells its owner when it is bound to a sender (so capture runs only
+// while someone sends it) and hands it the sender's incoming RTCP
+// (PLI/FIR, REMB, receiver reports).
+//
+// It reads RTCP through TrackLocalContext.RTCPReader itself, as pion's
+// mediadevices tracks do: the caller need not (and should not) drain
+// RTPSender.Read for these tracks.
+type localTrack struct {
+	sample *webrtc.TrackLocalStaticSample
+	onBind func(bound int)
+	onRTCP func([]rtcp.Packet)
+
+	mu      sync.Mutex
+	bound   map[string]bool // sender ID → bound
+	readers map[string]bool // sender ID → RTCP reader running
+	wg      sync.WaitGroup
+}
+
+func newLocalTrack(c webrtc.RTPCodecCapability, id, streamID string, onBind func(int), onRTCP func([]rtcp.Packet)) (*localTrack, error) {
+	s, err := webrtc.NewTrackLocalStaticSample(c, id, streamID)
+	if err != nil {
+		return nil, err
+	}
+	return &localTrack{sample: s, onBind: onBind, onRTCP: onRTCP, bound: map[string]bool{}, readers: map[string]bool{}}, nil
+}
+
+// Bind implements webrtc.TrackLocal.
+func (t *localTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	p, err := t.sample.Bind(ctx)
+	if err != nil {
+		return p, err
+	}
+	t.mu.Lock()
+	t.bound[ctx.ID()] = true
+	n := len(t.bound)
+	startReader := ctx.RTCPReader() != nil && !t.readers[ctx.ID()]
+	if startReader {
+		t.readers[ctx.ID()] = true
+		t.wg.Add(1)
+	}
+	t.mu.Unlock()
+	if startReader {
+		go t.readRTCP(ctx.ID(), ctx.RTCPReader())
+	}
+	if t.onBind != nil {
+		t.onBind(n)
+	}
+	return p, nil
+}
+
+// Unbind implements webrtc.TrackLocal.
+func (t *localTrack) Unbind(ctx webrtc.TrackLocalContext) error {
+	err := t.sample.Unbind(ctx)
+	t.mu.Lock()
+	delete(t.bound, ctx.ID())
+	n := len(t.bound)
+	t.mu.Unlock()
+	if t.onBind != nil {
+		t.onBind(n)
+	}
+	return err
+}
+
+// readRTCP runs until the sender's RTCP stream ends (sender stopped or
+// PeerConnection closed).
+func (t *localTrack) readRTCP(id string, r interceptor.RTCPReader) {
+	defer t.wg.Done()
+	defer func() {
+		t.mu.Lock()
+		delete(t.readers, id)
+		t.mu.Unlock()
+	}()
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := r.Read(buf, interceptor.Attributes{})
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				return
+			}
+			return
+		}
+		t.mu.Lock()
+		live := t.bound[id]
+		t.mu.Unlock()
+		if !live || t.onRTCP == nil {
+			continue
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		t.onRTCP(pkts)
+	}
+}
+
+func (t *localTrack) isBound() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.bound) > 0
+}
+
+func (t *localTrack) write(data []byte, d time.Duration) error {
+	return t.sample.WriteSample(pmedia.Sample{Data: data, Duration: d})
+}
+
+// ID implements webrtc.TrackLocal.
+func (t *localTrack) ID() string { return t.sample.ID() }
+
+// RID implements webrtc.TrackLocal.
+func (t *localTrack) RID() string { return t.sample.RID() }
+
+// StreamID implements webrtc.TrackLocal.
+func (t *localTrack) StreamID() string { return t.sample.StreamID() }
+
+// Kind implements webrtc.TrackLocal.
+func (t *localTrack) Kind() webrtc.RTPCodecType { return t.sample.Kind() }
