@@ -65,8 +65,6 @@ type Call struct {
 	iceDeadline    *time.Timer
 	iceRestarted   bool
 	remoteMeta     map[string]StreamMetadata
-	offerInProcess bool
-	glarePending   *Call
 }
 
 type outEvent struct {
@@ -132,6 +130,12 @@ func (c *Call) post(f func()) { c.inbox.post(f) }
 
 // exec runs f on the loop goroutine and waits for its result.
 func (c *Call) exec(ctx context.Context, f func() error) error {
+	return c.wait(ctx.Done(), f)
+}
+
+// wait runs f on the loop goroutine and waits for its result, the end of
+// the call, or cancel.
+func (c *Call) wait(cancel <-chan struct{}, f func() error) error {
 	res := make(chan error, 1)
 	if !c.inbox.post(func() { res <- f() }) {
 		return fmt.Errorf("%w: call %s has ended", ErrWrongState, c.id)
@@ -146,8 +150,8 @@ func (c *Call) exec(ctx context.Context, f func() error) error {
 		default:
 			return fmt.Errorf("%w: call %s has ended", ErrWrongState, c.id)
 		}
-	case <-ctx.Done():
-		return ctx.Err()
+	case <-cancel:
+		return context.Canceled
 	}
 }
 
@@ -342,7 +346,7 @@ func (c *Call) localMetadata() map[string]StreamMetadata {
 
 func (c *Call) onTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 	var purpose string
-	ok := c.exec(context.Background(), func() error {
+	ok := c.wait(nil, func() error {
 		p, keep := c.trackPurpose(t.StreamID())
 		if !keep {
 			return ErrWrongState
@@ -655,32 +659,33 @@ func (c *Call) answer(video bool, m Media) error {
 	return nil
 }
 
-func (c *Call) reject() error {
+func (c *Call) reject() {
 	switch {
 	case c.st != StateRinging:
-		return c.hangup(ReasonUserHangup)
+		c.hangup(ReasonUserHangup)
+		return
 	case c.opponentVer == Version0:
 		c.send(EventHangup, &Hangup{Base: c.base(), Reason: ReasonUserHangup}, false)
 	default:
 		c.send(EventReject, &Reject{Base: c.base()}, false)
 	}
 	c.end(PartyLocal, ReasonRejected)
-	return nil
 }
 
 // hangup ends the call from our side, telling the peer when it knows of it.
-func (c *Call) hangup(reason EndReason) error {
+func (c *Call) hangup(reason EndReason) {
 	switch c.st {
 	case StateEnded:
-		return nil
+		return
 	case StateRinging:
 		if reason == ReasonUserHangup {
-			return c.reject()
+			c.reject()
+			return
 		}
 	case StateGathering, StateUnknown:
 		// Nothing was sent yet: nobody to tell.
 		c.end(PartyLocal, reason)
-		return nil
+		return
 	}
 	wire := reason
 	switch reason {
@@ -692,7 +697,6 @@ func (c *Call) hangup(reason EndReason) error {
 	}
 	c.send(EventHangup, &Hangup{Base: c.base(), Reason: wire}, false)
 	c.end(PartyLocal, reason)
-	return nil
 }
 
 // ---- remote events ----

@@ -18,6 +18,7 @@ func TestParseContent(t *testing.T) {
 	}{
 		{"invite v1", EventInvite, `{"call_id":"c1","party_id":"PARTY123","version":"1","lifetime":60000,"invitee":"@b:x","offer":{"type":"offer","sdp":"v=0"}}`, nil,
 			func(t *testing.T, c Content) {
+				t.Helper()
 				inv := c.(*Invite)
 				if inv.Version != Version1 || inv.Lifetime != 60000 || inv.Invitee != "@b:x" {
 					t.Errorf("%+v", inv)
@@ -25,30 +26,35 @@ func TestParseContent(t *testing.T) {
 			}},
 		{"invite numeric v0, no party", EventInvite, `{"call_id":"c1","version":0,"lifetime":60000,"offer":{"type":"offer","sdp":"v=0"}}`, nil,
 			func(t *testing.T, c Content) {
+				t.Helper()
 				if c.(*Invite).Version != Version0 {
 					t.Error("not v0")
 				}
 			}},
 		{"version other value is v1", EventHangup, `{"call_id":"c1","party_id":"p1234567","version":"2"}`, nil,
 			func(t *testing.T, c Content) {
+				t.Helper()
 				if c.(*Hangup).Version != Version1 {
 					t.Error("not v1")
 				}
 			}},
 		{"unstable metadata", EventAnswer, `{"call_id":"c1","party_id":"p1234567","version":"1","answer":{"type":"answer","sdp":"v=0"},"org.matrix.msc3077.sdp_stream_metadata":{"s1":{"purpose":"m.usermedia","audio_muted":true}}}`, nil,
 			func(t *testing.T, c Content) {
+				t.Helper()
 				if m := c.(*Answer).StreamMetadata["s1"]; !m.AudioMuted || m.Purpose != PurposeUserMedia {
 					t.Errorf("%+v", m)
 				}
 			}},
 		{"end of candidates", EventCandidates, `{"call_id":"c1","party_id":"p1234567","version":"1","candidates":[{"candidate":"","sdpMid":"0"}]}`, nil,
 			func(t *testing.T, c Content) {
+				t.Helper()
 				if cs := c.(*Candidates).Candidates; len(cs) != 1 || cs[0].Candidate != "" {
 					t.Errorf("%+v", cs)
 				}
 			}},
 		{"lifetime clamped", EventInvite, `{"call_id":"c1","party_id":"p1234567","version":"1","lifetime":9007199254740991,"offer":{"type":"offer","sdp":"v=0"}}`, nil,
 			func(t *testing.T, c Content) {
+				t.Helper()
 				if c.(*Invite).Lifetime != MaxLifetime {
 					t.Error("not clamped")
 				}

@@ -142,8 +142,9 @@ func loopbackSettings() webrtc.SettingEngine {
 
 // join adds a member with a fresh engine. Options come after the test
 // defaults, so they win.
-func (r *room) join(t testing.TB, userID string, opts ...Option) *member {
-	t.Helper()
+func (r *room) join(tb testing.TB, userID string, opts ...Option) *member {
+	tb.Helper()
+	t := tb
 	m := &member{t: t, rooms: map[string]*room{r.id: r}, userID: userID, q: newMailbox(), done: make(chan struct{}), changed: make(chan struct{}, 1)}
 	base := []Option{
 		WithSettingEngine(loopbackSettings()),
@@ -284,8 +285,9 @@ type testMedia struct {
 	wg   sync.WaitGroup
 }
 
-func newTestMedia(t testing.TB, stream string) *testMedia {
-	t.Helper()
+func newTestMedia(tb testing.TB, stream string) *testMedia {
+	tb.Helper()
+	t := tb
 	a, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", stream)
 	if err != nil {
 		t.Fatal(err)

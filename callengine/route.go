@@ -123,7 +123,7 @@ func (e *Engine) handleInvite(ctx context.Context, ev RoomEvent, inv *Invite) {
 		e.mu.Unlock()
 		log.Info("busy: declining invite")
 		e.remember(ev, inv)
-		e.sendBusy(ctx, ev.RoomID, inv)
+		e.sendBusy(ev.RoomID, inv) //nolint:contextcheck // bounded by the engine's context, not the sync's
 		return
 	}
 	video := strings.Contains(inv.Offer.SDP, "m=video")
@@ -133,7 +133,7 @@ func (e *Engine) handleInvite(ctx context.Context, ev RoomEvent, inv *Invite) {
 	e.pruneLocked()
 	e.mu.Unlock()
 
-	c.start(func() { c.startIncoming(inv, remaining) })
+	c.start(func() { c.startIncoming(inv, remaining) }) //nolint:contextcheck // the call outlives the sync batch
 	if glare {
 		log.Info("glare with our outgoing call", "ours", active.id)
 		active.post(func() { active.onGlare(c) })
@@ -141,7 +141,7 @@ func (e *Engine) handleInvite(ctx context.Context, ev RoomEvent, inv *Invite) {
 }
 
 // sendBusy answers an invite we cannot take with a user_busy hangup.
-func (e *Engine) sendBusy(ctx context.Context, roomID string, inv *Invite) {
+func (e *Engine) sendBusy(roomID string, inv *Invite) {
 	content := &Hangup{
 		Base:   Base{CallID: inv.CallID, PartyID: e.partyID, Version: Version1},
 		Reason: ReasonUserBusy,
@@ -149,10 +149,8 @@ func (e *Engine) sendBusy(ctx context.Context, roomID string, inv *Invite) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+		sctx, cancel := context.WithTimeout(e.sendCtx, sendTimeout)
 		defer cancel()
-		stop := context.AfterFunc(e.sendCtx, cancel)
-		defer stop()
 		if err := e.sig.SendCallEvent(sctx, roomID, EventHangup, content); err != nil {
 			e.opts.log.Warn("sending user_busy", "err", err)
 		}

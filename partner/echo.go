@@ -1,0 +1,167 @@
+// Package partner is mxcall's call partner: a headless client that answers
+// every call in its rooms and sends the caller's own audio and video back,
+// so a user can test a setup against a homeserver. It is the `mxcall echo`
+// subcommand and the demo's partner.
+//
+// It uses the same callengine and matrixclient as the app, and touches
+// media only as RTP: packets are forwarded, never decoded, so it costs
+// almost no CPU. It must not import Fyne.
+package partner
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/mxcall/mxcall/callengine"
+)
+
+// pliInterval is how often the echo asks the caller for a keyframe, so the
+// caller's decoder recovers quickly from loss on the way back.
+const pliInterval = 2 * time.Second
+
+// Engine is the part of callengine the echo drives.
+type Engine interface {
+	Answer(ctx context.Context, callID string, video bool, m callengine.Media) error
+}
+
+// Echo answers calls and reflects their media. Its OnUpdate and OnTrack
+// methods are meant for callengine.WithOnUpdate and WithOnTrack.
+type Echo struct {
+	log *slog.Logger
+
+	mu     sync.Mutex
+	eng    Engine
+	calls  map[string]*echoCall
+	closed bool
+	wg     sync.WaitGroup
+}
+
+type echoCall struct {
+	audio, video *webrtc.TrackLocalStaticRTP
+}
+
+// New returns an Echo; attach its engine with SetEngine before calls come.
+func New(log *slog.Logger) *Echo {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Echo{log: log, calls: make(map[string]*echoCall)}
+}
+
+// SetEngine sets the engine that answers calls.
+func (e *Echo) SetEngine(eng Engine) {
+	e.mu.Lock()
+	e.eng = eng
+	e.mu.Unlock()
+}
+
+// OnUpdate answers ringing calls and forgets ended ones.
+func (e *Echo) OnUpdate(ci callengine.CallInfo) {
+	switch ci.State {
+	case callengine.StateRinging:
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.closed || e.eng == nil || e.calls[ci.ID] != nil {
+			return
+		}
+		ec, err := newEchoCall(ci.ID)
+		if err != nil {
+			e.log.Error("echo tracks", "err", err)
+			return
+		}
+		e.calls[ci.ID] = ec
+		eng := e.eng
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			m := callengine.Media{Audio: ec.audio}
+			if ci.Video {
+				m.Video = ec.video
+			}
+			if err := eng.Answer(ctx, ci.ID, ci.Video, m); err != nil {
+				e.log.Warn("echo: answering", "call_id", ci.ID, "err", err)
+			}
+		}()
+		e.log.Info("echo: answering", "call_id", ci.ID, "peer", ci.Peer, "video", ci.Video)
+	case callengine.StateEnded:
+		e.mu.Lock()
+		delete(e.calls, ci.ID)
+		e.mu.Unlock()
+	}
+}
+
+func newEchoCall(callID string) (*echoCall, error) {
+	stream := "echo-" + callID
+	a, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "echo-audio", stream)
+	if err != nil {
+		return nil, err
+	}
+	v, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "echo-video", stream)
+	if err != nil {
+		return nil, err
+	}
+	return &echoCall{audio: a, video: v}, nil
+}
+
+// OnTrack forwards a remote track's packets into the matching echo track
+// until the track ends.
+func (e *Echo) OnTrack(rt callengine.RemoteTrack) {
+	e.mu.Lock()
+	ec := e.calls[rt.CallID]
+	e.mu.Unlock()
+	if ec == nil {
+		return
+	}
+	out := ec.audio
+	if rt.Track.Kind() == webrtc.RTPCodecTypeVideo {
+		out = ec.video
+		stop := make(chan struct{})
+		defer close(stop)
+		go askKeyframes(rt, stop)
+	}
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := rt.Track.Read(buf)
+		if err != nil {
+			return
+		}
+		if _, err := out.Write(buf[:n]); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			e.log.Debug("echo: write", "err", err)
+		}
+	}
+}
+
+// askKeyframes sends a PLI for the caller's video now and then.
+func askKeyframes(rt callengine.RemoteTrack, stop <-chan struct{}) {
+	t := time.NewTicker(pliInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			pli := &rtcp.PictureLossIndication{MediaSSRC: uint32(rt.Track.SSRC())}
+			if tr := rt.Receiver.Transport(); tr != nil {
+				_, _ = tr.WriteRTCP([]rtcp.Packet{pli})
+			}
+		}
+	}
+}
+
+// Close stops answering and waits for pending answers. It is idempotent.
+func (e *Echo) Close() error {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	e.wg.Wait()
+	return nil
+}
