@@ -216,10 +216,10 @@ func (s *CallScreen) apply() {
 	if info.Video && info.RemoteVideoMuted {
 		muted = append(muted, "camera")
 	}
-	switch len(muted) {
-	case 0:
+	switch {
+	case ended || len(muted) == 0:
 		s.peerMuted.Text = ""
-	case 1:
+	case len(muted) == 1:
 		s.peerMuted.Text = fmt.Sprintf("%s turned off their %s", s.peer.Name, muted[0])
 	default:
 		s.peerMuted.Text = fmt.Sprintf("%s turned off their microphone and camera", s.peer.Name)

@@ -111,7 +111,7 @@ func newLoginScreen(auth Auth, onLogin func(Session), cfg *config) *LoginScreen 
 	)
 	progress := container.NewHBox(s.activity, s.Status)
 	box := container.NewVBox(logo, title, sub, form, s.Error, container.NewCenter(progress), s.Submit)
-	s.content = container.NewCenter(container.NewGridWrap(fyne.NewSize(420, box.MinSize().Height), box))
+	s.content = container.NewVScroll(container.NewCenter(container.New(fixedWidth(420), box)))
 	s.ExtendBaseWidget(s)
 	return s
 }
@@ -205,6 +205,7 @@ func (s *LoginScreen) setBusy(msg string) {
 func (s *LoginScreen) showError(msg string) {
 	s.Error.SetText(msg)
 	s.Error.Show()
+	s.content.Refresh()
 }
 
 func (s *LoginScreen) login() {
@@ -270,3 +271,24 @@ func describeLoginError(err error, hs string) string {
 
 // dangerColor is used for warnings drawn with canvas primitives.
 func dangerColor() color.Color { return theme.Color(theme.ColorNameError) }
+
+// fixedWidth lays out its objects stacked, all as wide as its value (or
+// the space there is, if less) and as tall as the tallest MinSize.
+type fixedWidth float32
+
+func (w fixedWidth) Layout(objs []fyne.CanvasObject, s fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.Position{})
+		o.Resize(s)
+	}
+}
+
+func (w fixedWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	h := float32(0)
+	for _, o := range objs {
+		if o.Visible() {
+			h = fyne.Max(h, o.MinSize().Height)
+		}
+	}
+	return fyne.NewSize(float32(w), h)
+}

@@ -151,6 +151,7 @@ func (s *RoomListScreen) Update(snap RoomsSnapshot) {
 		s.TURNWarn.Hide()
 	}
 	s.rebuild()
+	s.content.Refresh()
 }
 
 // sortedRooms returns the rooms matching the search, DMs first, newest first.

@@ -1,0 +1,84 @@
+package ui_test
+
+import (
+	"context"
+	"image"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2/test"
+
+	"github.com/mxcall/mxcall/ui"
+	"github.com/mxcall/mxcall/ui/fake"
+)
+
+// TestVideoViewLive runs the poller against a 30 fps producer: it must
+// repaint, never more often than frames arrive, and stop cleanly.
+func TestVideoViewLive(t *testing.T) {
+	test.NewTempApp(t)
+	slot := &fake.FrameSlot{}
+	v := ui.NewVideoView(nil)
+	v.SetSource(slot)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { fake.Produce(ctx, slot, 320, 240, 30, fake.RemoteColors); close(done) }()
+	v.Start(60)
+	deadline := time.Now().Add(5 * time.Second)
+	for v.Repaints() < 5 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	v.Stop()
+	v.Stop() // idempotent
+	cancel()
+	<-done
+	if v.Repaints() < 5 {
+		t.Fatalf("only %d repaints", v.Repaints())
+	}
+	if v.Repaints() > slot.Seq() {
+		t.Fatalf("%d repaints for %d frames", v.Repaints(), slot.Seq())
+	}
+	if !v.Showing() {
+		t.Fatal("frame not shown")
+	}
+}
+
+func TestVideoViewResize(t *testing.T) {
+	test.NewTempApp(t)
+	slot := &fake.FrameSlot{}
+	v := ui.NewVideoView(nil)
+	v.SetSource(slot)
+	for _, sz := range []image.Point{{64, 48}, {128, 72}, {64, 48}} {
+		slot.Put(image.NewRGBA(image.Rectangle{Max: sz}))
+		if !v.Poll() {
+			t.Fatalf("no repaint for a %v frame", sz)
+		}
+	}
+	if v.Poll() {
+		t.Fatal("repaint without a new frame")
+	}
+}
+
+// BenchmarkVideoViewPoll720p measures one frame's trip from the slot to
+// the canvas.Image (copy into the spare buffer and swap).
+func BenchmarkVideoViewPoll720p(b *testing.B) {
+	test.NewTempApp(b)
+	slot := &fake.FrameSlot{}
+	frame := image.NewRGBA(image.Rect(0, 0, 1280, 720))
+	v := ui.NewVideoView(nil)
+	v.SetSource(slot)
+	b.SetBytes(int64(len(frame.Pix)))
+	for i := 0; i < b.N; i++ {
+		slot.Put(frame)
+		if !v.Poll() {
+			b.Fatal("no repaint")
+		}
+	}
+}
+
+// BenchmarkScene720p is the cost of drawing one synthetic preview frame.
+func BenchmarkScene720p(b *testing.B) {
+	img := image.NewRGBA(image.Rect(0, 0, 1280, 720))
+	for i := 0; i < b.N; i++ {
+		fake.Scene(img, time.Duration(i)*time.Millisecond, fake.RemoteColors[0], fake.RemoteColors[1], fake.RemoteColors[2])
+	}
+}
