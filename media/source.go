@@ -725,7 +725,7 @@ type bandwidth struct {
 func (b *bandwidth) clamp() int {
 	hi := b.max
 	if b.limit > 0 && b.limit < hi {
-		hi = b.limit
+		hi = max(b.limit, b.min)
 	}
 	b.cur = min(max(b.cur, b.min), hi)
 	return b.cur

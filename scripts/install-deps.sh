@@ -6,6 +6,7 @@ pkgs=(
   gcc pkg-config libgl1-mesa-dev xorg-dev libvpx-dev libopus-dev libopusfile-dev libasound2-dev
   xvfb xauth imagemagick dbus dbus-x11 dbus-user-session gnome-keyring libsecret-tools
   coturn iproute2 util-linux procps
+  pipewire pipewire-bin pipewire-pulse wireplumber pulseaudio-utils libasound2-plugins
 )
 missing=()
 for p in "${pkgs[@]}"; do
