@@ -1,0 +1,158 @@
+package partner
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/transport/v5/test"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/mxcall/mxcall/callengine"
+)
+
+// bus delivers every sent event to every engine, each in order on its own
+// goroutine, like a homeserver room.
+type bus struct {
+	mu      sync.Mutex
+	engines []*callengine.Engine
+	queues  []chan callengine.RoomEvent
+	wg      sync.WaitGroup
+}
+
+type busSig struct {
+	b    *bus
+	user string
+}
+
+func (s busSig) SendCallEvent(_ context.Context, roomID, evType string, content any) error {
+	raw, err := json.Marshal(content)
+	if err != nil {
+		return err
+	}
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	for _, q := range s.b.queues {
+		q <- callengine.RoomEvent{RoomID: roomID, Sender: s.user, Type: evType, Content: raw, Received: time.Now()}
+	}
+	return nil
+}
+
+func (b *bus) add(e *callengine.Engine) {
+	q := make(chan callengine.RoomEvent, 256)
+	b.mu.Lock()
+	b.engines, b.queues = append(b.engines, e), append(b.queues, q)
+	b.mu.Unlock()
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		for ev := range q {
+			e.HandleEvents(context.Background(), []callengine.RoomEvent{ev})
+		}
+	}()
+}
+
+func (b *bus) close() {
+	b.mu.Lock()
+	for _, q := range b.queues {
+		close(q)
+	}
+	b.queues = nil
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+func loopback() callengine.Option {
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(n string) bool { return n == "lo" })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return callengine.WithSettingEngine(se)
+}
+
+func TestEchoSendsCallerMediaBack(t *testing.T) {
+	lim := test.TimeOut(30 * time.Second)
+	defer lim.Stop()
+	defer test.CheckRoutines(t)()
+
+	b := &bus{}
+	echo := New(nil)
+	echoEng, err := callengine.New("@echo:test", busSig{b, "@echo:test"}, loopback(),
+		callengine.WithOnUpdate(echo.OnUpdate), callengine.WithOnTrack(echo.OnTrack))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo.SetEngine(echoEng)
+
+	var back [2]atomic.Int64 // audio, video packets echoed to the caller
+	connected := make(chan string, 4)
+	caller, err := callengine.New("@alice:test", busSig{b, "@alice:test"}, loopback(),
+		callengine.WithOnUpdate(func(ci callengine.CallInfo) {
+			if ci.State == callengine.StateConnected {
+				connected <- ci.ID
+			}
+		}),
+		callengine.WithOnTrack(func(rt callengine.RemoteTrack) {
+			i := 0
+			if rt.Track.Kind() == webrtc.RTPCodecTypeVideo {
+				i = 1
+			}
+			for {
+				if _, _, err := rt.Track.ReadRTP(); err != nil {
+					return
+				}
+				back[i].Add(1)
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.add(echoEng)
+	b.add(caller)
+
+	a, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "a", "s")
+	v, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "v", "s")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				_ = a.WriteSample(media.Sample{Data: make([]byte, 40), Duration: 20 * time.Millisecond})
+				_ = v.WriteSample(media.Sample{Data: []byte{0x10, 1, 2, 3}, Duration: 20 * time.Millisecond})
+			}
+		}
+	}()
+
+	id, err := caller.PlaceCall(context.Background(), "!r:test", "@echo:test", true, callengine.Media{Audio: a, Video: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := <-connected; got != id {
+		t.Fatalf("connected %s, placed %s", got, id)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for back[0].Load() < 20 || back[1].Load() < 20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("echoed packets: audio %d, video %d", back[0].Load(), back[1].Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = caller.Hangup(context.Background(), id)
+	_ = caller.Close()
+	_ = echoEng.Close()
+	_ = echo.Close()
+	b.close()
+	close(stop)
+	wg.Wait()
+}

@@ -1,0 +1,120 @@
+package partner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/mxcall/mxcall/callengine"
+	"github.com/mxcall/mxcall/matrixclient"
+)
+
+// ErrNoCredentials means neither a password nor a stored session was given.
+var ErrNoCredentials = errors.New("partner: no password and no stored session")
+
+// Config says how the echo partner logs in.
+type Config struct {
+	UserID     string
+	Password   string // empty: restore the session stored in Keyring
+	Homeserver string // empty: discovered from the user ID
+	// Keyring stores the session; nil keeps it in memory only.
+	Keyring matrixclient.Keyring
+	Log     *slog.Logger
+	// EngineOptions are added to the call engine's options (tests pass
+	// loopback settings here).
+	EngineOptions []callengine.Option
+	// Ready, if set, is called once the partner is logged in and syncing.
+	Ready func(userID string)
+}
+
+// Run logs in, accepts room invites and answers every call with an echo
+// of the caller's media, until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	k := cfg.Keyring
+	if k == nil {
+		k = matrixclient.NewMemoryKeyring()
+	}
+	changed := make(chan struct{}, 1)
+	mc := matrixclient.New(
+		matrixclient.WithKeyring(k),
+		matrixclient.WithLogger(log),
+		matrixclient.WithDeviceName("mxcall echo"),
+		matrixclient.WithOnChange(func(ch matrixclient.Change) {
+			if ch == matrixclient.ChangeRooms {
+				select {
+				case changed <- struct{}{}:
+				default:
+				}
+			}
+		}),
+	)
+	defer mc.Close()
+	switch {
+	case cfg.Password != "":
+		if err := mc.Login(ctx, cfg.UserID, cfg.Password, cfg.Homeserver); err != nil {
+			return fmt.Errorf("partner: login: %w", err)
+		}
+	default:
+		ok, err := mc.Restore(ctx)
+		if err != nil {
+			return fmt.Errorf("partner: restoring session: %w", err)
+		}
+		if !ok {
+			return ErrNoCredentials
+		}
+	}
+
+	echo := New(log)
+	opts := append([]callengine.Option{
+		callengine.WithLogger(log),
+		callengine.WithOnUpdate(echo.OnUpdate),
+		callengine.WithOnTrack(echo.OnTrack),
+		callengine.WithICEServers(mc.ICEServers()),
+	}, cfg.EngineOptions...)
+	eng, err := callengine.New(mc.UserID(), mc, opts...)
+	if err != nil {
+		return err
+	}
+	echo.SetEngine(eng)
+	mc.SetCallHandler(eng)
+	if err := mc.Start(ctx); err != nil {
+		_ = eng.Close()
+		return fmt.Errorf("partner: starting sync: %w", err)
+	}
+	defer func() {
+		mc.Stop()       // no more events into the engine
+		_ = eng.Close() // hangs up, closes peer connections
+		_ = echo.Close()
+	}()
+	log.Info("echo partner running", "user", mc.UserID())
+	if cfg.Ready != nil {
+		cfg.Ready(mc.UserID())
+	}
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		acceptInvites(ctx, mc, log)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+func acceptInvites(ctx context.Context, mc *matrixclient.Client, log *slog.Logger) {
+	for _, inv := range mc.Invites() {
+		if err := mc.AcceptInvite(ctx, inv.RoomID); err != nil {
+			log.Warn("accepting invite", "room", inv.RoomID, "err", err)
+			continue
+		}
+		log.Info("joined", "room", inv.RoomID, "inviter", inv.Inviter)
+	}
+}
