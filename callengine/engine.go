@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -83,7 +84,11 @@ func newAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
 	}
-	opts := []func(*webrtc.API){webrtc.WithMediaEngine(m)}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, err
+	}
+	opts := []func(*webrtc.API){webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir)}
 	if se != nil {
 		opts = append(opts, webrtc.WithSettingEngine(*se))
 	}
