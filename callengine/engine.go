@@ -178,6 +178,19 @@ func (e *Engine) Hangup(ctx context.Context, callID string) error {
 	return c.exec(ctx, func() error { c.hangup(ReasonUserHangup); return nil })
 }
 
+// HangupWithReason ends callID with one of the spec's hangup reasons, for
+// example ReasonUserMediaFailed when capture broke mid-call.
+func (e *Engine) HangupWithReason(ctx context.Context, callID string, reason EndReason) error {
+	if hangupReason(reason) != reason {
+		return fmt.Errorf("%w: hangup reason %q", ErrWrongState, reason)
+	}
+	c, err := e.call(callID)
+	if err != nil {
+		return err
+	}
+	return c.exec(ctx, func() error { c.hangup(reason); return nil })
+}
+
 // SetAudioMuted mutes or unmutes our microphone in callID and tells the peer.
 func (e *Engine) SetAudioMuted(ctx context.Context, callID string, muted bool) error {
 	c, err := e.call(callID)

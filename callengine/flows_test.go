@@ -333,3 +333,45 @@ func TestMalformedEventsAreDropped(t *testing.T) {
 	}
 	bob.waitPackets(id, bob.packets(id)+10)
 }
+
+func TestHangupReasons(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	alice, bob := r.join(t, "@alice:test"), r.join(t, "@bob:test")
+	am, bm := newTestMedia(t, "a"), newTestMedia(t, "b")
+	reasons := []EndReason{ReasonICEFailed, ReasonICETimeout, ReasonInviteTimeout, ReasonUserHangup,
+		ReasonUserMediaFailed, ReasonUserBusy, ReasonUnknownError, "", "flux_capacitor"}
+	for _, reason := range reasons {
+		id, err := alice.eng.PlaceCall(ctx, r.id, bob.userID, true, am.Media)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bob.waitState(id, StateRinging)
+		if err := bob.eng.Answer(ctx, id, true, bm.Media); err != nil {
+			t.Fatal(err)
+		}
+		alice.waitState(id, StateConnecting)
+		raw, _ := json.Marshal(&Hangup{Base: Base{CallID: id, PartyID: alice.eng.PartyID(), Version: Version1}, Reason: reason})
+		bob.eng.HandleEvents(ctx, []RoomEvent{{RoomID: r.id, Sender: alice.userID, Type: EventHangup, Content: raw}})
+		want := reason
+		switch reason {
+		case "":
+			want = ReasonUserHangup
+		case "flux_capacitor":
+			want = ReasonUnknownError
+		}
+		if got := bob.waitState(id, StateEnded); got.EndReason != want || got.EndedBy != PartyRemote {
+			t.Errorf("hangup %q: callee ended with %s/%s, want remote/%s", reason, got.EndedBy, got.EndReason, want)
+		}
+		if err := alice.eng.HangupWithReason(ctx, id, ReasonUserMediaFailed); err != nil {
+			t.Fatal(err)
+		}
+		if got := alice.waitState(id, StateEnded); got.EndReason != ReasonUserMediaFailed || got.EndedBy != PartyLocal {
+			t.Errorf("caller ended with %s/%s", got.EndedBy, got.EndReason)
+		}
+	}
+	if err := alice.eng.HangupWithReason(ctx, "nope", "bogus"); err == nil {
+		t.Error("bogus reason accepted")
+	}
+}
