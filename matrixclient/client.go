@@ -391,7 +391,11 @@ func (c *Client) Close() error {
 	c.Stop()
 	c.mu.Lock()
 	c.closed = true
+	mx := c.mx
 	c.mu.Unlock()
+	if mx != nil && c.cfg.httpClient == nil {
+		mx.Client.CloseIdleConnections()
+	}
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/transport/v5/test"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/mxcall/mxcall/callengine"
@@ -47,7 +48,11 @@ type fakeSync struct {
 	body   string
 }
 
+// leakCheck fails the test if goroutines are left once all its cleanups ran.
+func leakCheck(t *testing.T) { t.Cleanup(test.CheckRoutines(t)) }
+
 func newFakeHS(t *testing.T, tlsServer bool) *fakeHS {
+	leakCheck(t)
 	f := &fakeHS{t: t, syncs: make(chan fakeSync, 16), sends: map[string]json.RawMessage{},
 		turn: `{}`, direct: map[string][]string{}}
 	mux := http.NewServeMux()

@@ -20,9 +20,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -91,6 +93,35 @@ func addSecret(s, what string) {
 	secretsMu.Lock()
 	secrets[s] = what
 	secretsMu.Unlock()
+}
+
+// itLeakCheck checks for leaked goroutines after the test's cleanups ran
+// (engines and clients closed, idle HTTP connections dropped). Unlike
+// pion's CheckRoutines it tolerates godbus's connection to the session
+// bus, which go-keyring opens once and keeps for the whole process.
+func itLeakCheck(t *testing.T) {
+	t.Cleanup(func() {
+		var left []string
+		for try := 0; try < 50; try++ {
+			time.Sleep(200 * time.Millisecond)
+			left = left[:0]
+			buf := make([]byte, 1<<22)
+			buf = buf[:runtime.Stack(buf, true)]
+			for _, g := range strings.Split(string(buf), "\n\n") {
+				if strings.Contains(g, "godbus/dbus") || strings.Contains(g, "testing.") ||
+					strings.Contains(g, "runtime.Stack") || strings.Contains(g, "os/signal.") ||
+					strings.Contains(g, "integration_test.go") && strings.Contains(g, "TestMain") {
+					continue
+				}
+				left = append(left, g)
+			}
+			if len(left) == 0 {
+				return
+			}
+		}
+		t.Errorf("%d goroutines left after the test:\n%s", len(left), strings.Join(left, "\n\n"))
+	})
+	t.Cleanup(http.DefaultTransport.(*http.Transport).CloseIdleConnections)
 }
 
 // account is a registered user.
@@ -483,6 +514,7 @@ func hangupAndCheck(t *testing.T, a, b *device, id string) {
 }
 
 func TestIntegrationCallWithRealKeyring(t *testing.T) {
+	itLeakCheck(t)
 	alice, bob := register(t, "alice"), register(t, "bob")
 	a := login(t, "alice", alice, devOpts{realKeyring: true})
 	b := login(t, "bob", bob, devOpts{})
@@ -519,6 +551,7 @@ func TestIntegrationCallWithRealKeyring(t *testing.T) {
 }
 
 func TestIntegrationRelayOnly(t *testing.T) {
+	itLeakCheck(t)
 	alice, bob := register(t, "alice"), register(t, "bob")
 	a := login(t, "alice", alice, devOpts{relayOnly: true})
 	b := login(t, "bob", bob, devOpts{relayOnly: true})
@@ -540,6 +573,7 @@ func TestIntegrationRelayOnly(t *testing.T) {
 }
 
 func TestIntegrationSecondDeviceStopsRinging(t *testing.T) {
+	itLeakCheck(t)
 	alice, bob := register(t, "alice"), register(t, "bob")
 	a := login(t, "alice", alice, devOpts{})
 	b1 := login(t, "bob1", bob, devOpts{})
@@ -563,6 +597,7 @@ func TestIntegrationSecondDeviceStopsRinging(t *testing.T) {
 }
 
 func TestIntegrationReject(t *testing.T) {
+	itLeakCheck(t)
 	alice, bob := register(t, "alice"), register(t, "bob")
 	a := login(t, "alice", alice, devOpts{})
 	b := login(t, "bob", bob, devOpts{})
@@ -578,6 +613,7 @@ func TestIntegrationReject(t *testing.T) {
 }
 
 func TestIntegrationPeerLeavesRoom(t *testing.T) {
+	itLeakCheck(t)
 	alice, bob := register(t, "alice"), register(t, "bob")
 	a := login(t, "alice", alice, devOpts{})
 	b := login(t, "bob", bob, devOpts{})
@@ -597,6 +633,7 @@ func TestIntegrationPeerLeavesRoom(t *testing.T) {
 }
 
 func TestIntegrationDendriteRestartMidCall(t *testing.T) {
+	itLeakCheck(t)
 	script := os.Getenv("MXCALL_HS_SCRIPT")
 	if script == "" {
 		t.Fatal("MXCALL_HS_SCRIPT not set")
@@ -650,6 +687,7 @@ func TestIntegrationDendriteRestartMidCall(t *testing.T) {
 }
 
 func TestIntegrationLatency(t *testing.T) {
+	itLeakCheck(t)
 	alice, bob := register(t, "alice"), register(t, "bob")
 	a := login(t, "alice", alice, devOpts{})
 	b := login(t, "bob", bob, devOpts{})
@@ -697,6 +735,7 @@ func median(d []time.Duration) time.Duration {
 }
 
 func TestIntegrationLogoutInvalidatesToken(t *testing.T) {
+	itLeakCheck(t)
 	alice := register(t, "alice")
 	a := login(t, "alice", alice, devOpts{realKeyring: true})
 	a.c.mu.Lock()
