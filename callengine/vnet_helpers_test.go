@@ -160,12 +160,12 @@ func iceUfrag(sdp string) string {
 	return ""
 }
 
-// negotiateUfrags returns, in order, the type ("offer"/"answer"), sender
-// and ICE ufrag of every m.call.negotiate sent so far.
+// negotiation is what the ICE tests look at in one m.call.negotiate.
 type negotiation struct {
-	sender, typ, ufrag string
+	sender, typ, ufrag string // typ is "offer" or "answer"
 }
 
+// negotiations returns every m.call.negotiate sent so far, in order.
 func negotiations(t *testing.T, r *room) []negotiation {
 	t.Helper()
 	var out []negotiation
@@ -178,4 +178,29 @@ func negotiations(t *testing.T, r *room) []negotiation {
 		out = append(out, negotiation{ev.Sender, n.Description.Type, iceUfrag(n.Description.SDP)})
 	}
 	return out
+}
+
+// signalingState returns the signalling state of m's call, read on the
+// call's own goroutine.
+func signalingState(t *testing.T, m *member, callID string) webrtc.SignalingState {
+	t.Helper()
+	m.eng.mu.Lock()
+	c := m.eng.calls[callID]
+	m.eng.mu.Unlock()
+	if c == nil {
+		t.Fatalf("%s: no call %s", m.userID, callID)
+	}
+	var st webrtc.SignalingState
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.exec(ctx, func() error {
+		if c.pc == nil {
+			return ErrWrongState
+		}
+		st = c.pc.SignalingState()
+		return nil
+	}); err != nil {
+		t.Fatalf("%s: signalling state of %s: %v", m.userID, callID, err)
+	}
+	return st
 }
