@@ -1,18 +1,110 @@
-// Command mxcall is a desktop video-call app for Matrix (VoIP v1).
+// Command mxcall is a desktop app for one-to-one voice and video calls over
+// Matrix (VoIP v1, MSC2746).
+//
+//	mxcall                 open the app
+//	mxcall echo [flags]    run a headless call partner that echoes media
 //
 // main.go only wires packages together; it holds no logic of its own.
 package main
 
 import (
-	"fyne.io/fyne/v2"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
 	"fyne.io/fyne/v2/app"
-	"fyne.io/fyne/v2/widget"
+
+	"github.com/mxcall/mxcall/backend"
+	"github.com/mxcall/mxcall/matrixclient"
+	"github.com/mxcall/mxcall/media"
+	"github.com/mxcall/mxcall/partner"
+	"github.com/mxcall/mxcall/ui"
+)
+
+// Environment used by the demo and by scripts (the password never goes on
+// a command line, where other users could read it).
+const (
+	envUser       = "MXCALL_USER"
+	envPassword   = "MXCALL_PASSWORD"
+	envHomeserver = "MXCALL_HOMESERVER"
+	envTestMedia  = "MXCALL_TEST_MEDIA" // "1": test pattern and tone instead of camera and mic
+	envLog        = "MXCALL_LOG"        // "debug" for verbose logs
+	envNoKeyring  = "MXCALL_NO_KEYRING" // "1": keep the session in memory only
 )
 
 func main() {
-	a := app.NewWithID("im.mxcall.app")
-	w := a.NewWindow("MX Call")
-	w.SetContent(widget.NewLabel("MX Call"))
-	w.Resize(fyne.NewSize(800, 600))
-	w.ShowAndRun()
+	log := newLogger()
+	if len(os.Args) > 1 && os.Args[1] == "echo" {
+		os.Exit(runEcho(log, os.Args[2:]))
+	}
+	os.Exit(runApp(log))
+}
+
+func newLogger() *slog.Logger {
+	level := slog.LevelInfo
+	if os.Getenv(envLog) == "debug" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func keyring() matrixclient.Keyring {
+	if os.Getenv(envNoKeyring) == "1" {
+		return matrixclient.NewMemoryKeyring()
+	}
+	return nil // the OS keyring
+}
+
+func runApp(log *slog.Logger) int {
+	cfg := backend.Config{Log: log, Keyring: keyring()}
+	if os.Getenv(envTestMedia) == "1" {
+		cfg.MediaOptions = []media.Option{media.WithTestPattern(), media.WithTone(440)}
+	}
+	be, err := backend.New(cfg)
+	if err != nil {
+		log.Error("starting", "err", err)
+		return 1
+	}
+	defer be.Close()
+	if user, pw := os.Getenv(envUser), os.Getenv(envPassword); user != "" && pw != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := be.Login(ctx, os.Getenv(envHomeserver), user, pw)
+		cancel()
+		if err != nil {
+			log.Error("login from the environment failed", "user", user, "err", err)
+		}
+	}
+	ui.New(app.NewWithID("im.mxcall.app"), be.UI()).Run()
+	return 0
+}
+
+func runEcho(log *slog.Logger, args []string) int {
+	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
+	user := fs.String("user", os.Getenv(envUser), "Matrix user ID of the partner, e.g. @echo:example.org")
+	hs := fs.String("homeserver", os.Getenv(envHomeserver), "homeserver URL (default: discovered from the user ID)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: mxcall echo --user @echo:example.org [--homeserver URL]\n\n"+
+			"Answers every call in the user's rooms and sends the caller's media back.\n"+
+			"The password comes from $%s; without it the session stored in the keyring is used.\n\n", envPassword)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := partner.Run(ctx, partner.Config{
+		UserID: *user, Password: os.Getenv(envPassword), Homeserver: *hs, Keyring: keyring(), Log: log,
+		Ready: func(id string) { fmt.Printf("echo partner %s is ready\n", id) },
+	})
+	if err != nil {
+		log.Error("echo partner", "err", err)
+		return 1
+	}
+	return 0
 }

@@ -1,0 +1,328 @@
+// Package backend implements the ui package's interfaces (Auth, Rooms,
+// Calls, Media, Sounds) with the real matrixclient, callengine and media
+// packages. main.go builds one and hands it to ui.New.
+//
+// It is glue: it owns which media Source and sinks belong to which call,
+// and translates errors and snapshots between the packages. It must not
+// import Fyne.
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+	"maunium.net/go/mautrix"
+
+	"github.com/mxcall/mxcall/callengine"
+	"github.com/mxcall/mxcall/matrixclient"
+	"github.com/mxcall/mxcall/media"
+	"github.com/mxcall/mxcall/ui"
+)
+
+// Sentinel errors.
+var (
+	// ErrNotLoggedIn means a call action came before login.
+	ErrNotLoggedIn = errors.New("backend: not logged in")
+	// ErrPreviewUnavailable means the camera preview cannot run outside a call.
+	ErrPreviewUnavailable = errors.New("backend: camera preview is only shown during a call")
+)
+
+// Config configures a Backend.
+type Config struct {
+	Log *slog.Logger
+	// Keyring stores the session; nil uses the OS keyring.
+	Keyring matrixclient.Keyring
+	// EngineOptions are added to the call engine's options.
+	EngineOptions []callengine.Option
+	// MediaOptions are added to every call's media.Source (for example
+	// media.WithTestPattern() in the demo).
+	MediaOptions []media.Option
+}
+
+// Backend is the app's core: Matrix client, call engine and media.
+type Backend struct {
+	cfg Config
+	log *slog.Logger
+	mc  *matrixclient.Client
+	api *webrtc.API
+
+	mu       sync.Mutex
+	eng      *callengine.Engine
+	roomSubs map[int]func(ui.RoomsSnapshot)
+	callSubs map[int]func(callengine.CallInfo)
+	nextSub  int
+	settings ui.Settings
+	calls    map[string]*callMedia
+	closed   bool
+}
+
+// New builds a Backend; nothing touches the network until Login or Resume.
+func New(cfg Config) (*Backend, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	k := cfg.Keyring
+	if k == nil {
+		k = matrixclient.SystemKeyring()
+	}
+	api, err := newAPI()
+	if err != nil {
+		return nil, err
+	}
+	b := &Backend{
+		cfg:      cfg,
+		log:      cfg.Log,
+		api:      api,
+		roomSubs: make(map[int]func(ui.RoomsSnapshot)),
+		callSubs: make(map[int]func(callengine.CallInfo)),
+		calls:    make(map[string]*callMedia),
+		settings: ui.Settings{Resolution: ui.Resolution{Width: 640, Height: 480}},
+	}
+	b.mc = matrixclient.New(
+		matrixclient.WithKeyring(k),
+		matrixclient.WithLogger(cfg.Log),
+		matrixclient.WithDeviceName("mxcall"),
+		matrixclient.WithOnChange(b.onChange),
+	)
+	return b, nil
+}
+
+// newAPI builds the pion API with the codecs the media package encodes and
+// decodes (VP8 first, Opus) and the default interceptors.
+func newAPI() (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := media.RegisterCodecs(m); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, err
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir)), nil
+}
+
+// UI returns the interfaces the ui package takes.
+func (b *Backend) UI() ui.Backend {
+	return ui.Backend{Auth: b, Rooms: b, Calls: b, Media: b, Sounds: b}
+}
+
+// Client returns the Matrix client (for main.go's status output).
+func (b *Backend) Client() *matrixclient.Client { return b.mc }
+
+// Close hangs up, stops syncing and releases every device. Idempotent.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	eng := b.eng
+	b.eng = nil
+	b.mu.Unlock()
+	b.mc.Stop()
+	if eng != nil {
+		_ = eng.Close() // closes peer connections before the tracks below
+	}
+	b.releaseAllMedia()
+	return b.mc.Close()
+}
+
+// ---- Auth ----
+
+// Discover finds the homeserver for a user ID.
+func (b *Backend) Discover(ctx context.Context, userID string) (string, error) {
+	server, err := matrixclient.ServerName(userID)
+	if err != nil {
+		return "", uiErr(err)
+	}
+	hs, err := b.mc.Discover(ctx, server)
+	return hs, uiErr(err)
+}
+
+// Login logs in with a password and starts syncing and the call engine.
+func (b *Backend) Login(ctx context.Context, homeserverURL, userID, password string) (ui.Session, error) {
+	if err := b.mc.Login(ctx, userID, password, homeserverURL); err != nil {
+		return ui.Session{}, uiErr(err)
+	}
+	return b.startSession(ctx)
+}
+
+// Resume restores the session kept in the keyring, if any.
+func (b *Backend) Resume(ctx context.Context) (ui.Session, bool, error) {
+	if _, err := b.engine(); err == nil {
+		// Already logged in (main.go logs in from the environment).
+		st := b.mc.Status()
+		return ui.Session{UserID: st.UserID, DeviceID: st.DeviceID, Homeserver: st.HomeserverURL}, true, nil
+	}
+	ok, err := b.mc.Restore(ctx)
+	if err != nil || !ok {
+		return ui.Session{}, false, uiErr(err)
+	}
+	s, err := b.startSession(ctx)
+	return s, err == nil, err
+}
+
+// Logout hangs up, logs out on the server and forgets the session.
+func (b *Backend) Logout(ctx context.Context) error {
+	b.stopEngine()
+	return uiErr(b.mc.Logout(ctx))
+}
+
+func (b *Backend) startSession(ctx context.Context) (ui.Session, error) {
+	st := b.mc.Status()
+	opts := append([]callengine.Option{
+		callengine.WithAPI(b.api),
+		callengine.WithLogger(b.log),
+		callengine.WithOnUpdate(b.onCallUpdate),
+		callengine.WithOnTrack(b.onTrack),
+		callengine.WithICEServers(b.mc.ICEServers()),
+	}, b.cfg.EngineOptions...)
+	eng, err := callengine.New(st.UserID, b.mc, opts...)
+	if err != nil {
+		return ui.Session{}, err
+	}
+	b.stopEngine()
+	b.mu.Lock()
+	b.eng = eng
+	b.mu.Unlock()
+	b.mc.SetCallHandler(eng)
+	if err := b.mc.Start(ctx); err != nil && !errors.Is(err, matrixclient.ErrAlreadyStarted) {
+		return ui.Session{}, uiErr(err)
+	}
+	return ui.Session{UserID: st.UserID, DeviceID: st.DeviceID, Homeserver: st.HomeserverURL}, nil
+}
+
+func (b *Backend) stopEngine() {
+	b.mu.Lock()
+	eng := b.eng
+	b.eng = nil
+	b.mu.Unlock()
+	if eng != nil {
+		b.mc.SetCallHandler(nil)
+		_ = eng.Close()
+		b.releaseAllMedia()
+	}
+}
+
+func (b *Backend) engine() (*callengine.Engine, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.eng == nil {
+		return nil, ErrNotLoggedIn
+	}
+	return b.eng, nil
+}
+
+// uiErr wraps matrixclient errors with the ui package's sentinels, so the
+// login screen can say what went wrong.
+func uiErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var (
+		netErr  net.Error
+		urlErr  *url.Error
+		httpErr mautrix.HTTPError
+	)
+	switch {
+	case errors.Is(err, matrixclient.ErrInvalidUserID):
+		return fmt.Errorf("%w: %w", ui.ErrInvalidUserID, err)
+	case errors.Is(err, mautrix.MForbidden), errors.Is(err, mautrix.MUserDeactivated):
+		return fmt.Errorf("%w: %w", ui.ErrBadCredentials, err)
+	case errors.As(err, &netErr), errors.As(err, &urlErr) && urlErr.Err != nil && !isHTTPStatus(err):
+		return fmt.Errorf("%w: %w", ui.ErrUnreachable, err)
+	case errors.Is(err, matrixclient.ErrDiscovery), errors.As(err, &httpErr) && httpErr.RespError == nil:
+		return fmt.Errorf("%w: %w", ui.ErrNotMatrix, err)
+	}
+	return err
+}
+
+func isHTTPStatus(err error) bool {
+	return strings.Contains(err.Error(), "status ")
+}
+
+// ---- Rooms ----
+
+func (b *Backend) onChange(matrixclient.Change) {
+	snap := b.snapshot()
+	b.mu.Lock()
+	subs := make([]func(ui.RoomsSnapshot), 0, len(b.roomSubs))
+	for _, f := range b.roomSubs {
+		subs = append(subs, f)
+	}
+	b.mu.Unlock()
+	for _, f := range subs {
+		f(snap)
+	}
+}
+
+func (b *Backend) snapshot() ui.RoomsSnapshot {
+	st := b.mc.Status()
+	snap := ui.RoomsSnapshot{NoTURN: st.TURN.State == matrixclient.TURNNone}
+	switch st.Conn {
+	case matrixclient.ConnOnline:
+		snap.Sync = ui.SyncOK
+	case matrixclient.ConnConnecting, matrixclient.ConnReconnecting:
+		snap.Sync = ui.SyncConnecting
+	case matrixclient.ConnOffline:
+		snap.Sync = ui.SyncOffline
+	}
+	for _, r := range b.mc.Rooms() {
+		room := ui.Room{ID: r.ID, Name: r.Name, Peer: r.CallPeer, DM: r.DirectPeer != "" || r.Callable()}
+		if room.Name == "" {
+			room.Name = r.ID
+		}
+		snap.Rooms = append(snap.Rooms, room)
+	}
+	sort.SliceStable(snap.Rooms, func(i, j int) bool { return snap.Rooms[i].Name < snap.Rooms[j].Name })
+	for _, inv := range b.mc.Invites() {
+		snap.Invites = append(snap.Invites, ui.Invite{
+			RoomID: inv.RoomID, RoomName: inv.Name, Inviter: inv.Inviter, InviterName: inv.InviterName, DM: inv.IsDirect,
+		})
+	}
+	return snap
+}
+
+// SubscribeRooms sends the room list now and after every change.
+func (b *Backend) SubscribeRooms(fn func(ui.RoomsSnapshot)) (cancel func()) {
+	b.mu.Lock()
+	id := b.nextSub
+	b.nextSub++
+	b.roomSubs[id] = fn
+	b.mu.Unlock()
+	fn(b.snapshot())
+	return func() {
+		b.mu.Lock()
+		delete(b.roomSubs, id)
+		b.mu.Unlock()
+	}
+}
+
+// CreateDM returns (creating if needed) the direct chat with userID.
+func (b *Backend) CreateDM(ctx context.Context, userID string) (string, error) {
+	if roomID, ok := b.mc.DirectRoom(userID); ok {
+		return roomID, nil
+	}
+	id, err := b.mc.CreateDM(ctx, userID)
+	return id, uiErr(err)
+}
+
+// AcceptInvite joins an invited room.
+func (b *Backend) AcceptInvite(ctx context.Context, roomID string) error {
+	return uiErr(b.mc.AcceptInvite(ctx, roomID))
+}
+
+// DeclineInvite leaves an invited room.
+func (b *Backend) DeclineInvite(ctx context.Context, roomID string) error {
+	return uiErr(b.mc.DeclineInvite(ctx, roomID))
+}

@@ -1,0 +1,416 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"sync"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/mxcall/mxcall/callengine"
+	"github.com/mxcall/mxcall/media"
+	"github.com/mxcall/mxcall/ui"
+)
+
+// callMedia is what one call uses: our Source, the peer's sinks and the
+// speaker. It is released once the engine has closed the call's peer
+// connection (the Ended update comes after that), so tracks are never
+// closed under a live connection.
+type callMedia struct {
+	src    *media.Source
+	mu     sync.Mutex
+	video  *media.VideoSink
+	audio  *media.AudioSink
+	player *media.Player
+	frames *frameSource
+}
+
+func (m *callMedia) close() {
+	m.mu.Lock()
+	video, audio, player := m.video, m.audio, m.player
+	m.video, m.audio, m.player = nil, nil, nil
+	m.mu.Unlock()
+	if video != nil {
+		_ = video.Close()
+	}
+	if audio != nil {
+		_ = audio.Close()
+	}
+	if player != nil {
+		_ = player.Close()
+	}
+	if m.src != nil {
+		_ = m.src.Close()
+	}
+}
+
+func (b *Backend) newSource(video bool) (*media.Source, error) {
+	b.mu.Lock()
+	s := b.settings
+	b.mu.Unlock()
+	opts := []media.Option{media.WithLogger(b.log), media.WithPreview(), media.WithMicrophone(s.Microphone)}
+	if video {
+		opts = append(opts, media.WithCamera(s.Camera))
+		if s.Resolution.Width > 0 {
+			opts = append(opts, media.WithVideoSize(s.Resolution.Width, s.Resolution.Height))
+		}
+	}
+	return media.NewSource(append(opts, b.cfg.MediaOptions...)...)
+}
+
+func tracks(src *media.Source, video bool) callengine.Media {
+	m := callengine.Media{Audio: src.Audio()}
+	if video {
+		m.Video = src.Video()
+	}
+	return m
+}
+
+// PlaceCall captures media and calls peerUserID in roomID.
+func (b *Backend) PlaceCall(ctx context.Context, roomID, peerUserID string, video bool) (string, error) {
+	eng, err := b.engine()
+	if err != nil {
+		return "", err
+	}
+	if peerUserID == "" {
+		if peerUserID, err = b.mc.CallPeer(roomID); err != nil {
+			return "", err
+		}
+	}
+	src, err := b.newSource(video)
+	if err != nil {
+		return "", fmt.Errorf("backend: camera/microphone: %w", err)
+	}
+	id, err := eng.PlaceCall(ctx, roomID, peerUserID, video, tracks(src, video))
+	if err != nil {
+		_ = src.Close()
+		return "", err
+	}
+	b.mu.Lock()
+	b.calls[id] = &callMedia{src: src, frames: newFrameSource()}
+	b.mu.Unlock()
+	if ci, ok := eng.Call(id); ok && ci.State == callengine.StateEnded {
+		b.releaseMedia(id) // it ended before we registered its media
+	}
+	return id, nil
+}
+
+// Answer captures media and answers callID.
+func (b *Backend) Answer(ctx context.Context, callID string, video bool) error {
+	eng, err := b.engine()
+	if err != nil {
+		return err
+	}
+	src, err := b.newSource(video)
+	if err != nil {
+		_ = eng.HangupWithReason(ctx, callID, callengine.ReasonUserMediaFailed)
+		return fmt.Errorf("backend: camera/microphone: %w", err)
+	}
+	cm := b.media(callID)
+	cm.mu.Lock()
+	cm.src = src
+	cm.mu.Unlock()
+	if err := eng.Answer(ctx, callID, video, tracks(src, video)); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Reject declines callID.
+func (b *Backend) Reject(ctx context.Context, callID string) error {
+	eng, err := b.engine()
+	if err != nil {
+		return err
+	}
+	return eng.Reject(ctx, callID)
+}
+
+// Hangup ends callID.
+func (b *Backend) Hangup(ctx context.Context, callID string) error {
+	eng, err := b.engine()
+	if err != nil {
+		return err
+	}
+	return eng.Hangup(ctx, callID)
+}
+
+// SetAudioMuted mutes our microphone (and stops reading it).
+func (b *Backend) SetAudioMuted(ctx context.Context, callID string, muted bool) error {
+	eng, err := b.engine()
+	if err != nil {
+		return err
+	}
+	if cm := b.existingMedia(callID); cm != nil && cm.src != nil {
+		cm.src.SetAudioMuted(muted)
+	}
+	return eng.SetAudioMuted(ctx, callID, muted)
+}
+
+// SetVideoMuted turns our camera off (released at once) or on.
+func (b *Backend) SetVideoMuted(ctx context.Context, callID string, muted bool) error {
+	eng, err := b.engine()
+	if err != nil {
+		return err
+	}
+	if cm := b.existingMedia(callID); cm != nil && cm.src != nil {
+		cm.src.SetVideoMuted(muted)
+	}
+	return eng.SetVideoMuted(ctx, callID, muted)
+}
+
+// SetHold puts callID on hold or resumes it.
+func (b *Backend) SetHold(ctx context.Context, callID string, hold bool) error {
+	eng, err := b.engine()
+	if err != nil {
+		return err
+	}
+	return eng.SetHold(ctx, callID, hold)
+}
+
+// SubscribeCalls sends every call update until cancel.
+func (b *Backend) SubscribeCalls(fn func(callengine.CallInfo)) (cancel func()) {
+	b.mu.Lock()
+	id := b.nextSub
+	b.nextSub++
+	b.callSubs[id] = fn
+	b.mu.Unlock()
+	return func() {
+		b.mu.Lock()
+		delete(b.callSubs, id)
+		b.mu.Unlock()
+	}
+}
+
+// onCallUpdate runs on the engine's update goroutine.
+func (b *Backend) onCallUpdate(ci callengine.CallInfo) {
+	if ci.State == callengine.StateEnded {
+		go b.releaseMedia(ci.ID) // the peer connection is already closed
+	}
+	b.mu.Lock()
+	subs := make([]func(callengine.CallInfo), 0, len(b.callSubs))
+	for _, f := range b.callSubs {
+		subs = append(subs, f)
+	}
+	b.mu.Unlock()
+	for _, f := range subs {
+		f(ci)
+	}
+}
+
+// media returns (creating) the media record of a call.
+func (b *Backend) media(callID string) *callMedia {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	cm := b.calls[callID]
+	if cm == nil {
+		cm = &callMedia{frames: newFrameSource()}
+		b.calls[callID] = cm
+	}
+	return cm
+}
+
+func (b *Backend) existingMedia(callID string) *callMedia {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.calls[callID]
+}
+
+func (b *Backend) releaseMedia(callID string) {
+	b.mu.Lock()
+	cm := b.calls[callID]
+	delete(b.calls, callID)
+	b.mu.Unlock()
+	if cm != nil {
+		cm.close()
+	}
+}
+
+func (b *Backend) releaseAllMedia() {
+	b.mu.Lock()
+	calls := b.calls
+	b.calls = make(map[string]*callMedia)
+	b.mu.Unlock()
+	for _, cm := range calls {
+		cm.close()
+	}
+}
+
+// onTrack decodes a remote track: video into the call's frame slot, audio
+// to the chosen speaker. It runs on the track's own goroutine.
+func (b *Backend) onTrack(rt callengine.RemoteTrack) {
+	if rt.Purpose != callengine.PurposeUserMedia {
+		return
+	}
+	cm := b.existingMedia(rt.CallID)
+	if cm == nil {
+		return
+	}
+	switch rt.Track.Kind() {
+	case webrtc.RTPCodecTypeVideo:
+		sink, err := media.NewVideoSink(rt.Track, media.RTCPWriterFor(rt.Receiver))
+		if err != nil {
+			b.log.Warn("remote video", "err", err)
+			return
+		}
+		cm.mu.Lock()
+		cm.video = sink
+		cm.mu.Unlock()
+		cm.frames.set(sink.Frames())
+	case webrtc.RTPCodecTypeAudio:
+		b.mu.Lock()
+		speaker := b.settings.Speaker
+		b.mu.Unlock()
+		player, err := media.NewPlayer(speaker)
+		if err != nil {
+			player, err = media.NewPlayer("")
+		}
+		if err != nil {
+			b.log.Warn("speaker", "err", err)
+			return
+		}
+		sink, err := media.NewAudioSink(rt.Track, player)
+		if err != nil {
+			_ = player.Close()
+			b.log.Warn("remote audio", "err", err)
+			return
+		}
+		cm.mu.Lock()
+		cm.audio, cm.player = sink, player
+		cm.mu.Unlock()
+	}
+}
+
+// ---- Media ----
+
+// Devices lists devices of one kind.
+func (b *Backend) Devices(_ context.Context, kind ui.DeviceKind) ([]ui.Device, error) {
+	want := map[ui.DeviceKind]media.DeviceKind{
+		ui.Camera: media.DeviceCamera, ui.Microphone: media.DeviceMicrophone, ui.Speaker: media.DeviceSpeaker,
+	}[kind]
+	var out []ui.Device
+	for _, d := range media.ListDevices() {
+		if d.Kind == want {
+			out = append(out, ui.Device{ID: d.ID, Label: d.Label})
+		}
+	}
+	return out, nil
+}
+
+// Resolutions lists the capture sizes offered.
+func (b *Backend) Resolutions() []ui.Resolution {
+	return []ui.Resolution{{Width: 640, Height: 480}, {Width: 1280, Height: 720}}
+}
+
+// Settings returns the current device choices.
+func (b *Backend) Settings() ui.Settings {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.settings
+}
+
+// ApplySettings stores device choices; a running call switches camera and
+// microphone without renegotiation.
+func (b *Backend) ApplySettings(_ context.Context, s ui.Settings) error {
+	b.mu.Lock()
+	old := b.settings
+	b.settings = s
+	var srcs []*media.Source
+	for _, cm := range b.calls {
+		if cm.src != nil {
+			srcs = append(srcs, cm.src)
+		}
+	}
+	b.mu.Unlock()
+	for _, src := range srcs {
+		if s.Camera != old.Camera {
+			if _, err := src.SelectCamera(s.Camera); err != nil {
+				return err
+			}
+		}
+		if s.Microphone != old.Microphone {
+			if _, err := src.SelectMicrophone(s.Microphone); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// RemoteVideo is the decoded remote video of callID.
+func (b *Backend) RemoteVideo(callID string) ui.FrameSource {
+	cm := b.existingMedia(callID)
+	if cm == nil {
+		return nil
+	}
+	return cm.frames
+}
+
+// LocalVideo is our own picture in the active call.
+func (b *Backend) LocalVideo() ui.FrameSource {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, cm := range b.calls {
+		if cm.src != nil {
+			return slotSource(cm.src.Preview())
+		}
+	}
+	return nil
+}
+
+// StartPreview runs the camera for the settings screen until stop.
+//
+// The media package captures only for a bound track, so the preview is not
+// available outside a call yet.
+func (b *Backend) StartPreview(_ context.Context) (func(), error) {
+	return nil, ErrPreviewUnavailable
+}
+
+// ---- frames ----
+
+// frameSource adapts the media package's FrameSlot (filled by the call's
+// video sink once its track arrives) to ui.FrameSource.
+type frameSource struct {
+	mu   sync.Mutex
+	slot *media.FrameSlot
+}
+
+func newFrameSource() *frameSource { return &frameSource{} }
+
+func (f *frameSource) set(s *media.FrameSlot) {
+	f.mu.Lock()
+	f.slot = s
+	f.mu.Unlock()
+}
+
+// FrameInto copies the newest frame into dst.
+func (f *frameSource) FrameInto(dst *image.RGBA, after uint64) (*image.RGBA, uint64, bool) {
+	f.mu.Lock()
+	s := f.slot
+	f.mu.Unlock()
+	return slotSource(s).FrameInto(dst, after)
+}
+
+type slotAdapter struct{ s *media.FrameSlot }
+
+func slotSource(s *media.FrameSlot) ui.FrameSource { return slotAdapter{s} }
+
+// FrameInto copies the slot's newest frame into dst when it is newer.
+func (a slotAdapter) FrameInto(dst *image.RGBA, after uint64) (*image.RGBA, uint64, bool) {
+	if a.s == nil {
+		return dst, after, false
+	}
+	seq := a.s.Frames()
+	if seq <= after {
+		return dst, after, false
+	}
+	img, _ := a.s.Acquire()
+	if img == nil {
+		return dst, after, false
+	}
+	if dst == nil || dst.Rect != img.Rect {
+		dst = image.NewRGBA(img.Rect)
+	}
+	copy(dst.Pix, img.Pix)
+	return dst, seq, true
+}
