@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"hash/fnv"
 	"image"
 	"image/color"
 	"strings"
@@ -15,7 +14,7 @@ import (
 // avatarColors are the backgrounds of initials avatars; a user always gets
 // the same one.
 var avatarColors = []color.NRGBA{
-	{0x0d, 0xbd, 0x8b, 0xff}, {0x36, 0x8b, 0xd6, 0xff}, {0xac, 0x3b, 0xa8, 0xff}, {0x03, 0xb3, 0x81, 0xff},
+	{0x0d, 0xbd, 0x8b, 0xff}, {0x36, 0x8b, 0xd6, 0xff}, {0xac, 0x3b, 0xa8, 0xff}, {0xc2, 0x7c, 0x0e, 0xff},
 	{0xe6, 0x4f, 0x7a, 0xff}, {0xff, 0x81, 0x2d, 0xff}, {0x2d, 0xc2, 0xc5, 0xff}, {0x5c, 0x56, 0xf5, 0xff},
 }
 
@@ -47,10 +46,14 @@ func Initials(name string) string {
 	return string(out)
 }
 
+// avatarColor picks a colour from the sum of id's code points, as Element
+// does, so neighbours in a list rarely share a colour.
 func avatarColor(id string) color.NRGBA {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return avatarColors[h.Sum32()%uint32(len(avatarColors))]
+	sum := 0
+	for _, r := range id {
+		sum += int(r)
+	}
+	return avatarColors[sum%len(avatarColors)]
 }
 
 // Avatar is a round picture: the user's image, or their initials on a

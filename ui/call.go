@@ -123,7 +123,10 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 	top := container.NewStack(shade, container.NewPadded(info1))
 	barBg := canvas.NewRectangle(color.NRGBA{0, 0, 0, 0x90})
 	bottom := container.NewStack(barBg, container.NewPadded(s.controls))
-	s.pip = container.New(&pipLayout{}, s.Local)
+	border := canvas.NewRectangle(color.Transparent)
+	border.StrokeColor = color.NRGBA{0xff, 0xff, 0xff, 0xc0}
+	border.StrokeWidth = 2
+	s.pip = container.New(&pipLayout{}, s.Local, border)
 	s.content = container.NewStack(s.Remote, s.pip, container.NewBorder(top, bottom, nil, nil))
 	s.ExtendBaseWidget(s)
 	s.apply()
@@ -198,8 +201,16 @@ func (s *CallScreen) attachSources() {
 }
 
 func (s *CallScreen) tick() {
-	s.timer.Text = s.timerText()
+	t := s.timerText()
+	if t == s.timer.Text {
+		return
+	}
+	s.timer.Text = t
 	s.timer.Refresh()
+	if !s.timer.Visible() {
+		s.timer.Show()
+		s.content.Refresh()
+	}
 }
 
 // apply makes every widget match s.info.
@@ -262,10 +273,12 @@ func (s *CallScreen) apply() {
 	if !info.Video || info.RemoteVideoMuted || ended || info.OnHold || info.RemoteOnHold {
 		s.Remote.Clear()
 	}
+	setVisible(s.timer, s.timer.Text != "")
+	setVisible(s.peerMuted, s.peerMuted.Text != "")
 	canvas.Refresh(s.state)
 	canvas.Refresh(s.timer)
 	canvas.Refresh(s.peerMuted)
-	s.controls.Refresh()
+	s.content.Refresh()
 }
 
 func setVisible(o fyne.CanvasObject, v bool) {
@@ -392,6 +405,7 @@ func (s *CallScreen) do(f func(ctx context.Context) error) {
 		if err := f(ctx); err != nil {
 			fyne.Do(func() {
 				s.peerMuted.Text = err.Error()
+				s.peerMuted.Show()
 				s.peerMuted.Refresh()
 			})
 		}

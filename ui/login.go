@@ -44,6 +44,8 @@ type LoginScreen struct {
 	settingHS    bool // we are filling it in ourselves
 	discoverTmr  *time.Timer
 	discoveredID string
+	loggingIn    bool // UI goroutine only
+	discoverErr  bool // the error shown came from discovery; UI goroutine only
 }
 
 // discoverDelay is how long typing must pause before the homeserver is
@@ -151,18 +153,27 @@ func (s *LoginScreen) discoverNow() {
 	if skip {
 		return
 	}
-	s.setBusy("Looking up homeserver…")
+	if !s.loggingIn {
+		s.setBusy("Looking up homeserver…")
+	}
 	s.cfg.run(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		url, err := s.auth.Discover(ctx, id)
 		fyne.Do(func() {
+			if s.loggingIn {
+				return // the login looks the server up itself if it needs to
+			}
 			s.setBusy("")
 			if err != nil {
 				s.showError(describeLoginError(err, ""))
+				s.discoverErr = true
 				return
 			}
-			s.Error.Hide()
+			if s.discoverErr {
+				s.Error.Hide()
+				s.discoverErr = false
+			}
 			s.mu.Lock()
 			edited := s.hsEdited
 			s.settingHS = true
@@ -221,7 +232,8 @@ func (s *LoginScreen) login() {
 		return
 	}
 	s.Error.Hide()
-	s.Submit.Disable()
+	s.discoverErr = false
+	s.loggingIn = true
 	s.setBusy("Logging in…")
 	s.Submit.Disable()
 	s.cfg.run(func() {
@@ -230,13 +242,14 @@ func (s *LoginScreen) login() {
 		if hs == "" {
 			var err error
 			if hs, err = s.auth.Discover(ctx, id); err != nil {
-				fyne.Do(func() { s.setBusy(""); s.showError(describeLoginError(err, "")) })
+				fyne.Do(func() { s.loggingIn = false; s.setBusy(""); s.showError(describeLoginError(err, "")) })
 				return
 			}
 			fyne.Do(func() { s.SetHomeserver(hs) })
 		}
 		sess, err := s.auth.Login(ctx, hs, id, pw)
 		fyne.Do(func() {
+			s.loggingIn = false
 			s.setBusy("")
 			if err != nil {
 				s.showError(describeLoginError(err, hs))

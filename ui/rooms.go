@@ -205,8 +205,8 @@ func (s *RoomListScreen) rebuild() {
 }
 
 func sectionTitle(t string) fyne.CanvasObject {
-	l := widget.NewLabelWithStyle(t, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	l.Importance = widget.LowImportance
+	l := widget.NewLabelWithStyle(strings.ToUpper(t), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	l.SizeName = theme.SizeNameCaptionText
 	return l
 }
 

@@ -319,7 +319,11 @@ func TestVoiceCallOutgoing(t *testing.T) {
 		t.Fatalf("no ringback while ringing: %v", e.be.Actions())
 	}
 	test.AssertRendersToMarkup(t, "call_ringing.xml", e.ui.Window().Canvas())
-	_ = e.be.Update(id, func(ci *callengine.CallInfo) { ci.State = callengine.StateConnected; ci.ConnectedAt = t0; ci.Relay = true })
+	_ = e.be.Update(id, func(ci *callengine.CallInfo) {
+		ci.State = callengine.StateConnected
+		ci.ConnectedAt = t0
+		ci.Relay = true
+	})
 	if e.be.Playing() != 0 {
 		t.Fatal("ringback still playing after connect")
 	}

@@ -46,6 +46,7 @@ type Backend struct {
 	callSubs map[int]func(callengine.CallInfo)
 	nextSub  int
 	calls    map[string]callengine.CallInfo
+	media    map[string]bool // calls that connected: they have remote video
 	nextCall int
 	settings ui.Settings
 	actions  []string
@@ -61,6 +62,7 @@ func New() *Backend {
 		roomSubs:   map[int]func(ui.RoomsSnapshot){},
 		callSubs:   map[int]func(callengine.CallInfo){},
 		calls:      map[string]callengine.CallInfo{},
+		media:      map[string]bool{},
 		playing:    map[string]int{},
 		settings:   ui.Settings{Camera: "cam0", Microphone: "mic0", Speaker: "spk0", Resolution: ui.Resolution{Width: 1280, Height: 720}},
 	}
@@ -229,6 +231,9 @@ func (b *Backend) dropInvite(roomID string, join bool) error {
 // Emit stores info as the call's newest state and tells subscribers.
 func (b *Backend) Emit(info callengine.CallInfo) {
 	b.mu.Lock()
+	if info.State == callengine.StateConnected {
+		b.media[info.ID] = true
+	}
 	if info.State == callengine.StateEnded {
 		delete(b.calls, info.ID)
 	} else {
@@ -405,9 +410,13 @@ func (b *Backend) ApplySettings(ctx context.Context, s ui.Settings) error {
 	return nil
 }
 
-// RemoteVideo implements ui.Media.
+// RemoteVideo implements ui.Media: RemoteSlot, once the call connected
+// (like a real decoder, which has nothing before).
 func (b *Backend) RemoteVideo(callID string) ui.FrameSource {
-	if b.RemoteSlot == nil {
+	b.mu.Lock()
+	ok := b.media[callID]
+	b.mu.Unlock()
+	if b.RemoteSlot == nil || !ok {
 		return nil
 	}
 	return b.RemoteSlot

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# GUI smoke test: runs the fake-backed UI preview (ui/cmd/preview) under
+# Xvfb inside a private D-Bus session, takes screenshots of the whole X
+# screen with ImageMagick's `import -window root`, and fails when one is
+# blank. Needs xvfb xauth imagemagick dbus (scripts/install-deps.sh).
+#
+#   scripts/test-gui.sh           # smoke test: room list and a video call
+#   scripts/test-gui.sh --docs    # also refresh docs/screen-*.png, one per screen
+#
+# Everything it starts runs inside dbus-run-session/xvfb-run and is gone
+# when it returns.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+docs=0
+[ "${1:-}" = "--docs" ] && docs=1
+
+work=$(mktemp -d /tmp/mxcall-gui.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/home" "$work/shots" "$work/runtime"
+chmod 700 "$work/runtime"
+
+echo "building preview…"
+go build -o "$work/preview" ./ui/cmd/preview
+
+if [ $docs = 1 ]; then
+  screens="login login-error rooms rooms-offline incoming call-ringing call-video call-voice call-ended settings"
+else
+  screens="rooms call-video"
+fi
+
+# The inner script runs inside the D-Bus session and the X server.
+cat > "$work/inner.sh" <<'INNER'
+#!/usr/bin/env bash
+set -euo pipefail
+work=$1; shift
+for s in "$@"; do
+  wait_s=4
+  case $s in
+    call-video|call-voice) wait_s=6 ;;
+    call-ended) wait_s=7 ;;
+  esac
+  "$work/preview" -screen "$s" -quit-after $((wait_s + 3))s >"$work/shots/$s.log" 2>&1 &
+  pid=$!
+  sleep "$wait_s"
+  import -window root "$work/shots/$s.png"
+  wait "$pid" || { echo "preview -screen $s exited with an error:"; cat "$work/shots/$s.log"; exit 1; }
+done
+INNER
+chmod +x "$work/inner.sh"
+
+export HOME="$work/home" XDG_CACHE_HOME="$work/home/.cache" XDG_CONFIG_HOME="$work/home/.config" \
+  XDG_DATA_HOME="$work/home/.local/share" XDG_RUNTIME_DIR="$work/runtime" LANG=en_US.UTF-8
+echo "running under Xvfb: $screens"
+# shellcheck disable=SC2086
+dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" "$work/inner.sh" "$work" $screens 2> >(grep -v "Failed to set fd limit" >&2)
+
+fail=0
+for s in $screens; do
+  shot="$work/shots/$s.png"
+  # A blank screen has one colour; a rendered UI has text, icons, video.
+  colours=$(identify -format '%k' "$shot")
+  sd=$(convert "$shot" -colorspace Gray -format '%[fx:standard_deviation]' info:)
+  if [ "$colours" -lt 50 ] || awk "BEGIN{exit !($sd < 0.02)}"; then
+    echo "FAIL $s: screenshot looks blank ($colours colours, sd $sd)"
+    fail=1
+  else
+    echo "ok   $s: $colours colours, sd $sd"
+  fi
+  if [ $docs = 1 ]; then
+    case $s in
+      incoming) cp "$shot" "$root/docs/screen-$s.png" ;;  # own window, centred on the screen
+      *) convert "$shot" -crop 960x640+0+0 +repage "$root/docs/screen-$s.png" ;;  # the main window
+    esac
+  fi
+done
+if [ $fail = 0 ] && [ -n "${GUI_SHOT:-}" ]; then
+  cp "$work/shots/call-video.png" "$GUI_SHOT"
+fi
+exit $fail

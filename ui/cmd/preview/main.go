@@ -1,0 +1,242 @@
+// Command preview runs the mxcall UI against the in-memory fake backend
+// (ui/fake), so every screen can be seen, clicked through and screenshotted
+// without a homeserver, camera or sound card.
+//
+//	go run ./ui/cmd/preview                    # interactive demo: any password logs in
+//	go run ./ui/cmd/preview -screen call-video # open straight in one state
+//
+// Remote and local video are synthetic frames drawn at -res and -fps, fed
+// through the same latest-frame slot interface a decoder uses. With -stats
+// it prints the remote view's repaint rate, CPU and RSS every 5 s.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/app"
+
+	"github.com/mxcall/mxcall/callengine"
+	"github.com/mxcall/mxcall/ui"
+	"github.com/mxcall/mxcall/ui/fake"
+)
+
+var screens = []string{"demo", "login", "login-error", "rooms", "rooms-offline", "incoming",
+	"call-ringing", "call-video", "call-voice", "call-ended", "settings"}
+
+func main() {
+	screen := flag.String("screen", "demo", "state to open in: "+strings.Join(screens, ", "))
+	res := flag.String("res", "1280x720", "size of the synthetic remote video")
+	fps := flag.Int("fps", 30, "frame rate of the synthetic video")
+	stats := flag.Bool("stats", false, "print repaint rate, CPU and RSS every 5 s")
+	quitAfter := flag.Duration("quit-after", 0, "quit after this long (0: run until closed)")
+	size := flag.String("size", "960x640", "main window size")
+	flag.Parse()
+
+	w, h, err := parseSize(*res)
+	if err != nil {
+		log.Fatalf("-res: %v", err)
+	}
+	ww, wh, err := parseSize(*size)
+	if err != nil {
+		log.Fatalf("-size: %v", err)
+	}
+	known := false
+	for _, s := range screens {
+		known = known || s == *screen
+	}
+	if !known {
+		log.Fatalf("unknown -screen %q; one of %s", *screen, strings.Join(screens, ", "))
+	}
+
+	a := app.NewWithID("im.mxcall.app")
+	be := fake.New()
+	be.AutoProgress = true
+	be.RingFor = 2 * time.Second
+	be.HomeserverFor = func(id string) (string, error) {
+		if i := strings.IndexByte(id, ':'); i > 0 {
+			return "https://matrix." + id[i+1:], nil
+		}
+		return "", ui.ErrInvalidUserID
+	}
+	be.Password = ""
+	be.LoginErr = nil
+	me := ui.Session{UserID: "@me:example.org", DisplayName: "Sam Example", Homeserver: "https://matrix.example.org"}
+	if *screen != "demo" && !strings.HasPrefix(*screen, "login") {
+		be.Stored = &me
+	}
+	now := time.Now()
+	alice := ui.Room{ID: "!alice", Name: "Alice Liddell", Peer: "@alice:example.org", DM: true, LastActive: now.Add(-2 * time.Minute)}
+	bob := ui.Room{ID: "!bob", Name: "Bob Builder", Peer: "@bob:matrix.org", DM: true, LastActive: now.Add(-3 * time.Hour)}
+	snap := ui.RoomsSnapshot{
+		Rooms: []ui.Room{
+			{ID: "!team", Name: "Team standup", LastActive: now},
+			alice, bob,
+			{ID: "!dana", Name: "Dana Scully", Peer: "@dana:fbi.example", DM: true, LastActive: now.Add(-48 * time.Hour)},
+			{ID: "!matrix", Name: "Matrix HQ", LastActive: now.Add(-time.Hour)},
+		},
+		Invites: []ui.Invite{{RoomID: "!carol", Inviter: "@carol:example.org", InviterName: "Carol Danvers", DM: true}},
+		Sync:    ui.SyncOK,
+	}
+	if *screen == "rooms-offline" {
+		snap.Sync = ui.SyncOffline
+		snap.NoTURN = true
+	}
+	be.SetRooms(snap)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go fake.Produce(ctx, be.RemoteSlot, w, h, *fps, fake.RemoteColors)
+	go fake.Produce(ctx, be.LocalSlot, 640, 480, *fps, fake.LocalColors)
+
+	opts := []ui.Option{}
+	if *screen == "call-ended" {
+		opts = append(opts, ui.WithEndDelay(0))
+	}
+	u := ui.New(a, be.UI(), opts...)
+	u.Window().Resize(fyne.NewSize(float32(ww), float32(wh)))
+
+	// Drive the fake into the requested state once the window is up.
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		fyne.DoAndWait(func() { drive(*screen, u, be, alice, bob) })
+		if *screen == "call-ended" {
+			time.Sleep(3 * time.Second) // let it connect and run a little
+			if c := u.Call(); c != nil {
+				_ = be.End(c.Info().ID, callengine.PartyRemote, callengine.ReasonUserHangup)
+			}
+		}
+		if *screen == "demo" {
+			// Someone calls 10 s after login, so the incoming window can be tried.
+			for u.Rooms() == nil {
+				time.Sleep(200 * time.Millisecond)
+			}
+			time.Sleep(10 * time.Second)
+			fyne.Do(func() {
+				if u.Call() == nil {
+					be.Ring(alice, true)
+				}
+			})
+		}
+	}()
+	if *stats {
+		go printStats(u)
+	}
+	if *quitAfter > 0 {
+		time.AfterFunc(*quitAfter, func() { fyne.Do(a.Quit) })
+	}
+	u.Run()
+}
+
+func drive(screen string, u *ui.UI, be *fake.Backend, alice, bob ui.Room) {
+	switch screen {
+	case "demo":
+		if l := u.Login(); l != nil {
+			l.UserID.SetText("@me:example.org")
+		}
+	case "login-error":
+		l := u.Login()
+		if l == nil {
+			return
+		}
+		be.Password = "secret"
+		l.UserID.SetText("@me:example.org")
+		l.SetHomeserver("https://matrix.example.org")
+		l.Password.SetText("hunter2")
+		l.Submit.OnTapped()
+	case "incoming":
+		be.Ring(alice, true)
+	case "call-ringing":
+		be.RingFor = time.Hour
+		u.PlaceCall(alice, true)
+	case "call-video", "call-ended":
+		id := be.Ring(alice, true)
+		go func() {
+			time.Sleep(300 * time.Millisecond) // the ring reaches the UI through fyne.Do
+			fyne.Do(func() { u.Answer(id, true) })
+			time.Sleep(1500 * time.Millisecond)
+			_ = be.Update(id, func(c *callengine.CallInfo) { c.RemoteAudioMuted = true })
+		}()
+	case "call-voice":
+		u.PlaceCall(bob, false)
+		go func() {
+			time.Sleep(2500 * time.Millisecond)
+			if c := u.Call(); c != nil {
+				_ = be.Update(c.Info().ID, func(c *callengine.CallInfo) { c.Relay = true })
+			}
+		}()
+	case "settings":
+		u.ShowSettings()
+	}
+}
+
+func parseSize(s string) (int, int, error) {
+	a, b, ok := strings.Cut(s, "x")
+	if !ok {
+		return 0, 0, fmt.Errorf("want WxH, got %q", s)
+	}
+	w, err1 := strconv.Atoi(a)
+	h, err2 := strconv.Atoi(b)
+	if err1 != nil || err2 != nil || w <= 0 || h <= 0 {
+		return 0, 0, fmt.Errorf("want WxH, got %q", s)
+	}
+	return w, h, nil
+}
+
+// printStats prints the remote view's repaint rate and the process's CPU
+// share and RSS every 5 s.
+func printStats(u *ui.UI) {
+	const every = 5 * time.Second
+	var lastPaint uint64
+	lastCPU := cpuTime()
+	for range time.Tick(every) {
+		var paints uint64
+		fyne.DoAndWait(func() {
+			if c := u.Call(); c != nil {
+				paints = c.Remote.Repaints()
+			}
+		})
+		cpu := cpuTime()
+		fmt.Fprintf(os.Stderr, "stats: remote repaint %.1f/s  cpu %.0f%% of one core  rss %d MB\n",
+			float64(paints-lastPaint)/every.Seconds(), 100*(cpu-lastCPU).Seconds()/every.Seconds(), rssMB())
+		lastPaint, lastCPU = paints, cpu
+	}
+}
+
+// cpuTime is the process's user+system CPU time from /proc (Linux only;
+// zero elsewhere).
+func cpuTime() time.Duration {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.Atoi(f[11])
+	st, _ := strconv.Atoi(f[12])
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+func rssMB() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			kb, _ := strconv.Atoi(strings.Fields(l)[1])
+			return kb / 1024
+		}
+	}
+	return 0
+}
