@@ -4,6 +4,7 @@ import (
 	"image"
 	"math"
 	"math/rand"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -214,25 +215,34 @@ func checkColours(t *testing.T, img *image.RGBA) {
 	}
 }
 
-// frequency estimates the frequency of a sine by counting rising zero
-// crossings with linear interpolation.
+// frequency estimates the frequency of a sine from the median period
+// between rising zero crossings (linear interpolation), so that a few
+// glitches (an underrun, a concealed packet) do not bias it.
 func frequency(s []int16) float64 {
-	var first, last float64
-	n := 0
+	var periods []float64
+	last := -1.0
 	for i := 1; i < len(s); i++ {
 		if s[i-1] < 0 && s[i] >= 0 {
 			x := float64(i-1) + float64(-s[i-1])/float64(int(s[i])-int(s[i-1]))
-			if n == 0 {
-				first = x
+			if last >= 0 {
+				periods = append(periods, x-last)
 			}
 			last = x
-			n++
 		}
 	}
-	if n < 2 {
+	if len(periods) == 0 {
 		return 0
 	}
-	return float64(n-1) * sampleRate / (last - first)
+	sort.Float64s(periods)
+	// Average the middle half: the median alone is quantised by the
+	// interpolation noise of single periods.
+	q := len(periods) / 4
+	mid := periods[q : len(periods)-q]
+	sum := 0.0
+	for _, p := range mid {
+		sum += p
+	}
+	return sampleRate / (sum / float64(len(mid)))
 }
 
 func TestLoopbackVideoAndTone(t *testing.T) {

@@ -6,7 +6,8 @@
 // which makes libvpx reinitialise its rate control and costs 23 ms a frame
 // at 640x480 and 48 ms at 1280x720 on our 2-core target (720p30 impossible).
 // Here the configuration is applied once, with realtime settings (deadline
-// VPX_DL_REALTIME, cpu-used 8+, 2 threads, error-resilient, no lag), and
+// VPX_DL_REALTIME, cpu-used 8+, error-resilient, no lag; threads: see
+// EncoderConfig.Threads), and
 // changed only when the bitrate actually changes: ≈ 2–5 ms a frame.
 //
 // Steady-state Encode, Decode and the conversion allocate nothing.

@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"unsafe"
 )
@@ -20,7 +21,11 @@ type EncoderConfig struct {
 	FPS int
 	// BitrateKbps is the initial target bitrate (default 1000).
 	BitrateKbps int
-	// Threads is libvpx's g_threads (default 2).
+	// Threads is libvpx's g_threads. Default: 2 on machines with 4 or more
+	// CPUs, else 1. libvpx's VP8 row threads synchronise by spinning, so on
+	// a busy 2-core machine (our target: encoder, decoder, Fyne's software
+	// GL and pion share two cores) threads=2 measured 4-7x slower in wall
+	// time and 3-7x more CPU than threads=1.
 	Threads int
 	// CPUUsed is VP8E_SET_CPUUSED (default 8; 8..16 trade quality for speed).
 	CPUUsed int
@@ -54,7 +59,10 @@ func NewEncoder(cfg EncoderConfig) (*Encoder, error) {
 		cfg.BitrateKbps = 1000
 	}
 	if cfg.Threads <= 0 {
-		cfg.Threads = 2
+		cfg.Threads = 1
+		if runtime.NumCPU() >= 4 {
+			cfg.Threads = 2
+		}
 	}
 	if cfg.CPUUsed == 0 {
 		cfg.CPUUsed = 8

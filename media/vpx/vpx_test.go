@@ -127,13 +127,14 @@ func benchEncode(b *testing.B, w, h, kbps int) {
 		enc.Encode(f[0], f[1], f[2], int64(i*33))
 	}
 	b.ReportAllocs()
-	b.ResetTimer()
+	ct := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		f := fr[i%len(fr)]
 		if _, _, err := enc.Encode(f[0], f[1], f[2], int64((i+10)*33)); err != nil {
 			b.Fatal(err)
 		}
 	}
+	ct.stop(b)
 }
 
 func BenchmarkEncode480p(b *testing.B) { benchEncode(b, 640, 480, 1000) }
@@ -158,9 +159,9 @@ func encodedFrames(b *testing.B, w, h, n int) [][]byte {
 	return out
 }
 
-func benchDecode(b *testing.B, w, h int, convert bool) {
+func benchDecode(b *testing.B, w, h int, convert bool, threads int) {
 	frames := encodedFrames(b, w, h, 64)
-	dec, err := NewDecoder(1)
+	dec, err := NewDecoder(threads)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -169,12 +170,13 @@ func benchDecode(b *testing.B, w, h int, convert bool) {
 	defer conv.Close()
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	b.ReportAllocs()
-	b.ResetTimer()
+	ct := startCPU(b)
+	defer ct.stop(b)
 	for i := 0; i < b.N; i++ {
 		j := i % len(frames)
 		if j == 0 && i > 0 {
 			dec.Close()
-			dec, _ = NewDecoder(1) // start again at the keyframe
+			dec, _ = NewDecoder(threads) // start again at the keyframe
 		}
 		pic, ok, err := dec.Decode(frames[j])
 		if err != nil || !ok {
@@ -186,13 +188,14 @@ func benchDecode(b *testing.B, w, h int, convert bool) {
 	}
 }
 
-func BenchmarkDecode480p(b *testing.B)           { benchDecode(b, 640, 480, false) }
-func BenchmarkDecode720p(b *testing.B)           { benchDecode(b, 1280, 720, false) }
-func BenchmarkDecodeConvert480p(b *testing.B)    { benchDecode(b, 640, 480, true) }
-func BenchmarkDecodeConvert720p(b *testing.B)    { benchDecode(b, 1280, 720, true) }
-func BenchmarkConvert480p(b *testing.B)          { benchConvert(b, 640, 480, 2) }
-func BenchmarkConvert720p(b *testing.B)          { benchConvert(b, 1280, 720, 2) }
-func BenchmarkConvert720pOneWorker(b *testing.B) { benchConvert(b, 1280, 720, 1) }
+func BenchmarkDecode480p(b *testing.B)                { benchDecode(b, 640, 480, false, 1) }
+func BenchmarkDecode720p(b *testing.B)                { benchDecode(b, 1280, 720, false, 1) }
+func BenchmarkDecodeConvert480p(b *testing.B)         { benchDecode(b, 640, 480, true, 1) }
+func BenchmarkDecodeConvert720p(b *testing.B)         { benchDecode(b, 1280, 720, true, 1) }
+func BenchmarkDecodeConvert720pThreads2(b *testing.B) { benchDecode(b, 1280, 720, true, 2) }
+func BenchmarkConvert480p(b *testing.B)               { benchConvert(b, 640, 480, 2) }
+func BenchmarkConvert720p(b *testing.B)               { benchConvert(b, 1280, 720, 2) }
+func BenchmarkConvert720pOneWorker(b *testing.B)      { benchConvert(b, 1280, 720, 1) }
 
 func benchConvert(b *testing.B, w, h, workers int) {
 	f := benchFrames(w, h)[0]
@@ -200,8 +203,44 @@ func benchConvert(b *testing.B, w, h, workers int) {
 	defer conv.Close()
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	b.ReportAllocs()
-	b.ResetTimer()
+	ct := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		conv.ConvertI420(f[0], f[1], f[2], dst)
+	}
+	ct.stop(b)
+}
+
+// TestConvertSIMDMatchesScalar checks the vector path against the formula
+// (the scalar tail) on every Y/U/V combination class, incl. odd widths.
+func TestConvertMatchesFormula(t *testing.T) {
+	for _, w := range []int{16, 18, 34, 640} {
+		h := 4
+		y := make([]byte, w*h)
+		u := make([]byte, w*h/4)
+		v := make([]byte, w*h/4)
+		rnd := rand.New(rand.NewSource(int64(w)))
+		for i := range y {
+			y[i] = byte(rnd.Intn(256))
+		}
+		for i := range u {
+			u[i], v[i] = byte(rnd.Intn(256)), byte(rnd.Intn(256))
+		}
+		dst := image.NewRGBA(image.Rect(0, 0, w, h))
+		if err := I420ToRGBA(y, u, v, dst, 1); err != nil {
+			t.Fatal(err)
+		}
+		cl := func(x int) int { return max(0, min(255, x)) }
+		for r := 0; r < h; r++ {
+			for c := 0; c < w; c++ {
+				Y, U, V := int(y[r*w+c]), int(u[r/2*w/2+c/2])-128, int(v[r/2*w/2+c/2])-128
+				k := 74*(Y-16) + 32
+				want := [4]int{cl((k + 102*V) >> 6), cl((k - 25*U - 52*V) >> 6), cl((k + 129*U) >> 6), 255}
+				p := dst.RGBAAt(c, r)
+				got := [4]int{int(p.R), int(p.G), int(p.B), int(p.A)}
+				if got != want {
+					t.Fatalf("w=%d (%d,%d) YUV=%d,%d,%d: got %v want %v", w, c, r, Y, U+128, V+128, got, want)
+				}
+			}
+		}
 	}
 }
