@@ -27,6 +27,7 @@ var (
 // would pretend a device exists.
 func audioContext() (*malgo.AllocatedContext, error) {
 	audioOnce.Do(func() {
+		quietAudioBackend()
 		audioCtx, audioErr = malgo.InitContext(realAudioBackends, malgo.ContextConfig{}, nil)
 		if audioErr != nil {
 			audioErr = fmt.Errorf("%w: %v", ErrNoAudioDevice, audioErr)

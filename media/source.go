@@ -93,6 +93,7 @@ type Source struct {
 
 	mu          sync.Mutex
 	closed      bool
+	previewing  bool
 	videoMuted  bool
 	audioMuted  bool
 	camera      string
@@ -334,7 +335,20 @@ func (s *Source) changed() {
 	}
 }
 
-func (s *Source) wantVideoLocked() bool { return !s.closed && !s.videoMuted && s.video.isBound() }
+func (s *Source) wantVideoLocked() bool {
+	return !s.closed && !s.videoMuted && (s.previewing || s.video.isBound())
+}
+
+// SetPreviewing keeps the camera running for Preview() even while the
+// video track is not sent (a settings screen, the moment before a call is
+// answered). Frames are encoded only while the track is bound. Use it with
+// WithPreview.
+func (s *Source) SetPreviewing(on bool) {
+	s.mu.Lock()
+	s.previewing = on
+	s.mu.Unlock()
+	s.changed()
+}
 func (s *Source) wantAudioLocked() bool { return !s.closed && !s.audioMuted && s.audio.isBound() }
 
 // loop runs capture sessions one after another while wanted.
@@ -415,23 +429,27 @@ func (v *videoEncoder) send(y, u, vv []byte, w, h int, now time.Time) error {
 		v.t0 = now
 		v.last = now.Add(-time.Second / time.Duration(s.cfg.fps))
 	}
-	if s.keyframe.Swap(false) {
-		v.enc.RequestKeyframe()
-		s.keyframes.Add(1)
-	}
-	v.enc.SetBitrate(int(s.targetKbps.Load()))
-	data, _, err := v.enc.Encode(y, u, vv, now.Sub(v.t0).Milliseconds())
-	if err != nil {
-		return err
-	}
-	d := now.Sub(v.last)
-	v.last = now
-	if len(data) > 0 {
-		if err := s.video.write(data, d); err != nil {
+	if s.video.isBound() {
+		if s.keyframe.Swap(false) {
+			v.enc.RequestKeyframe()
+			s.keyframes.Add(1)
+		}
+		v.enc.SetBitrate(int(s.targetKbps.Load()))
+		data, _, err := v.enc.Encode(y, u, vv, now.Sub(v.t0).Milliseconds())
+		if err != nil {
 			return err
 		}
-		s.framesSent.Add(1)
+		d := now.Sub(v.last)
+		if len(data) > 0 {
+			if err := s.video.write(data, d); err != nil {
+				return err
+			}
+			s.framesSent.Add(1)
+		}
+	} else {
+		v.enc.RequestKeyframe() // the first frame sent after binding
 	}
+	v.last = now
 	if s.preview != nil {
 		if v.conv == nil {
 			v.conv = vpx.NewConverter(1)

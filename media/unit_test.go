@@ -287,6 +287,23 @@ func TestCameraCaptureSwitchAndRelease(t *testing.T) {
 	if _, err := src.SelectCamera("nope"); !errors.Is(err, ErrNoDevice) {
 		t.Errorf("SelectCamera(unknown): %v", err)
 	}
+	// Preview outside a call: camera runs, nothing is encoded.
+	pv, err := NewSource(WithPreview(), WithVideoSize(320, 240))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv.SetPreviewing(true)
+	waitFor(t, "preview frames from camera 1", func() bool {
+		img, _ := pv.Preview().Acquire()
+		return img != nil && near(centre(img), [3]int{200, 40, 200}, 12)
+	})
+	if pv.FramesSent() != 0 {
+		t.Error("preview-only source encoded frames")
+	}
+	pv.SetPreviewing(false)
+	waitFor(t, "preview released the camera", func() bool { return cam1.opens.Load() == 0 })
+	pv.Close()
+
 	p := newPair(t, src, nil)
 	defer p.close(t)
 	vs := waitSink(t, p.video)
