@@ -22,9 +22,11 @@ password="mxcall-demo-password" # local demo accounts only
 echo "building mxcall…"
 go build -o "$root/.cache/bin/mxcall" .
 
-partner_pid=""
+partner_pid="" app_pid=""
 cleanup() {
-  [ -n "$partner_pid" ] && kill "$partner_pid" 2>/dev/null && wait "$partner_pid" 2>/dev/null || true
+  for p in $app_pid $partner_pid; do
+    kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
+  done
   "$root/scripts/homeserver.sh" stop "$demo/hs" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT INT TERM
@@ -59,4 +61,7 @@ if [ -z "${MXCALL_TEST_MEDIA:-}" ] && ! ls /dev/video* >/dev/null 2>&1; then
 fi
 echo "opening MX Call as $me; call \"Echo\" to test your setup (partner log: $demo/echo.log)"
 MXCALL_USER="$me" MXCALL_PASSWORD="$password" MXCALL_HOMESERVER="$MXCALL_HS_URL" MXCALL_NO_KEYRING=1 \
-  "$root/.cache/bin/mxcall"
+  "$root/.cache/bin/mxcall" &
+app_pid=$!
+wait "$app_pid" || true # in the background so that a signal reaches the trap at once
+app_pid=""
