@@ -189,14 +189,19 @@ func (s *CallScreen) Stop() {
 }
 
 func (s *CallScreen) attachSources() {
-	if s.media == nil || !s.info.Video {
+	if s.media == nil || !s.info.Video || s.info.State == callengine.StateEnded {
 		return
 	}
-	if src := s.media.RemoteVideo(s.info.ID); src != nil {
-		s.Remote.SetSource(src)
+	i := s.info
+	if !(i.RemoteVideoMuted || i.OnHold || i.RemoteOnHold) {
+		if src := s.media.RemoteVideo(i.ID); src != nil {
+			s.Remote.SetSource(src)
+		}
 	}
-	if src := s.media.LocalVideo(); src != nil {
-		s.Local.SetSource(src)
+	if !i.VideoMuted {
+		if src := s.media.LocalVideo(); src != nil {
+			s.Local.SetSource(src)
+		}
 	}
 }
 
@@ -272,6 +277,9 @@ func (s *CallScreen) apply() {
 	}
 	if !info.Video || info.RemoteVideoMuted || ended || info.OnHold || info.RemoteOnHold {
 		s.Remote.Clear()
+	}
+	if !info.Video || info.VideoMuted || ended {
+		s.Local.Clear()
 	}
 	setVisible(s.timer, s.timer.Text != "")
 	setVisible(s.peerMuted, s.peerMuted.Text != "")

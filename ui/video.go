@@ -30,8 +30,10 @@ type VideoView struct {
 	bg          *canvas.Rectangle
 	placeholder fyne.CanvasObject
 
-	mu     sync.Mutex // guards src and stop
+	mu     sync.Mutex // guards src, last, reset and stop
 	src    FrameSource
+	last   FrameSource // the last non-nil source
+	reset  bool        // the poller must forget seq
 	stop   chan struct{}
 	closed sync.WaitGroup
 
@@ -61,6 +63,10 @@ func NewVideoView(placeholder fyne.CanvasObject) *VideoView {
 // last frame of the old source until the new one delivers.
 func (v *VideoView) SetSource(src FrameSource) {
 	v.mu.Lock()
+	if src != nil && src != v.last {
+		v.reset = true // a new slot counts its frames from zero
+		v.last = src
+	}
 	v.src = src
 	v.mu.Unlock()
 }
@@ -115,8 +121,12 @@ func (v *VideoView) Poll() bool {
 		return false // the previous frame is not on screen yet: drop this tick
 	}
 	v.mu.Lock()
-	src := v.src
+	src, reset := v.src, v.reset
+	v.reset = false
 	v.mu.Unlock()
+	if reset {
+		v.seq = 0
+	}
 	if src == nil {
 		return false
 	}
@@ -129,6 +139,13 @@ func (v *VideoView) Poll() bool {
 	v.seq = seq
 	v.pending.Store(true)
 	fyne.Do(func() {
+		defer v.pending.Store(false)
+		v.mu.Lock()
+		cur := v.src
+		v.mu.Unlock()
+		if cur != src {
+			return // cleared or switched while the frame was on its way
+		}
 		v.img.Image = out
 		if !v.shown.Swap(true) {
 			v.img.Show()
@@ -138,14 +155,14 @@ func (v *VideoView) Poll() bool {
 		}
 		v.img.Refresh()
 		v.repaints.Add(1)
-		v.pending.Store(false)
 	})
 	return true
 }
 
-// Clear goes back to the placeholder, e.g. when the peer turns its camera
-// off. Call it on the UI goroutine.
+// Clear detaches the source and goes back to the placeholder, e.g. when the
+// peer turns its camera off or the call ends. Call it on the UI goroutine.
 func (v *VideoView) Clear() {
+	v.SetSource(nil)
 	v.shown.Store(false)
 	v.img.Hide()
 	if v.placeholder != nil {

@@ -105,7 +105,12 @@ func main() {
 
 	// Drive the fake into the requested state once the window is up.
 	go func() {
-		time.Sleep(500 * time.Millisecond)
+		// Wait until the session is restored (or the login screen is up).
+		for ready := false; !ready; {
+			time.Sleep(100 * time.Millisecond)
+			fyne.DoAndWait(func() { ready = u.Rooms() != nil || u.Login() != nil })
+		}
+		time.Sleep(300 * time.Millisecond)
 		fyne.DoAndWait(func() { drive(*screen, u, be, alice, bob) })
 		if *screen == "call-ended" {
 			time.Sleep(3 * time.Second) // let it connect and run a little
