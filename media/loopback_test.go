@@ -90,8 +90,13 @@ func newPair(t *testing.T, src *Source, drop *dropper) *pair {
 				t.Fatal(err)
 			}
 			ir.Add(drop)
-		} else if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
-			t.Fatal(err)
+		} else {
+			if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+				t.Fatal(err)
+			}
+			if err := AddBandwidthEstimation(m, ir); err != nil {
+				t.Fatal(err)
+			}
 		}
 		return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir))
 	}
@@ -275,7 +280,11 @@ func TestLoopbackVideoAndTone(t *testing.T) {
 	start := slot.Frames()
 	time.Sleep(3 * time.Second)
 	fps := float64(slot.Frames()-start) / 3
-	t.Logf("decoded %.1f fps, stats %+v, sent %d frames at %d kbit/s", fps, vs.Stats(), src.FramesSent(), src.VideoBitrate())
+	t.Logf("decoded %.1f fps, stats %+v, sent %d frames at %d kbit/s (%d GCC estimates)", fps, vs.Stats(), src.FramesSent(),
+		src.VideoBitrate(), src.BandwidthEstimates())
+	if src.BandwidthEstimates() == 0 {
+		t.Error("no bandwidth estimate reached the encoder")
+	}
 	if fps < 25 {
 		t.Errorf("frame rate %.1f fps, want ≥ 25", fps)
 	}

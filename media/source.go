@@ -115,6 +115,7 @@ type Source struct {
 	preview     *FrameSlot
 	framesSent  atomic.Int64
 	audioFrames atomic.Int64
+	estimates   atomic.Int64
 }
 
 // NewSource creates the local tracks. Nothing is captured until a track is
@@ -161,6 +162,7 @@ func NewSource(opts ...Option) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.video.owner = s
 	s.audio, err = newLocalTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
 		"audio", c.streamID, func(int) { s.changed() }, nil)
 	if err != nil {
@@ -276,7 +278,11 @@ func (s *Source) Keyframes() int64 { return s.keyframes.Load() }
 // The video bitrate follows it, never above the configured cap.
 func (s *Source) SetBandwidthEstimate(bps int) {
 	s.targetKbps.Store(int64(s.bwe.estimate(bps / 1000)))
+	s.estimates.Add(1)
 }
+
+// BandwidthEstimates returns how many external estimates were applied.
+func (s *Source) BandwidthEstimates() int64 { return s.estimates.Load() }
 
 // VideoBitrate returns the current video target bitrate in kbit/s.
 func (s *Source) VideoBitrate() int { return int(s.targetKbps.Load()) }
@@ -403,6 +409,16 @@ type videoEncoder struct {
 	conv *vpx.Converter
 	last time.Time
 	t0   time.Time
+	warn time.Time
+}
+
+// warnf logs a per-frame failure at most every 5 s.
+func (v *videoEncoder) warnf(err error) {
+	if time.Since(v.warn) < 5*time.Second {
+		return
+	}
+	v.warn = time.Now()
+	v.s.log.Warn("video encode/send", "err", err)
 }
 
 func (v *videoEncoder) close() {
@@ -490,7 +506,7 @@ func (s *Source) sendPattern(stop chan struct{}, enc *videoEncoder) {
 		case now := <-tick.C:
 			p.draw(n)
 			if err := enc.send(p.y, p.u, p.v, p.w, p.h, now); err != nil {
-				s.log.Warn("video encode", "err", err)
+				enc.warnf(err)
 			}
 		}
 	}
@@ -562,7 +578,7 @@ func (s *Source) captureCamera(stop chan struct{}, id string, enc *videoEncoder)
 			continue
 		}
 		if err := enc.send(buf.y, buf.u, buf.v, buf.w, buf.h, time.Now()); err != nil {
-			s.log.Warn("video encode", "err", err)
+			enc.warnf(err)
 		}
 	}
 }

@@ -24,6 +24,7 @@ type localTrack struct {
 	sample *webrtc.TrackLocalStaticSample
 	onBind func(bound int)
 	onRTCP func([]rtcp.Packet)
+	owner  *Source // registered in estimateTargets by SSRC (video only)
 
 	mu      sync.Mutex
 	bound   map[string]bool // sender ID → bound
@@ -44,6 +45,9 @@ func (t *localTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParamete
 	p, err := t.sample.Bind(ctx)
 	if err != nil {
 		return p, err
+	}
+	if t.owner != nil {
+		estimateTargets.Store(uint32(ctx.SSRC()), t.owner)
 	}
 	t.mu.Lock()
 	t.bound[ctx.ID()] = true
@@ -66,6 +70,9 @@ func (t *localTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParamete
 // Unbind implements webrtc.TrackLocal.
 func (t *localTrack) Unbind(ctx webrtc.TrackLocalContext) error {
 	err := t.sample.Unbind(ctx)
+	if t.owner != nil {
+		estimateTargets.Delete(uint32(ctx.SSRC()))
+	}
 	t.mu.Lock()
 	delete(t.bound, ctx.ID())
 	n := len(t.bound)

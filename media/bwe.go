@@ -1,0 +1,100 @@
+package media
+
+import (
+	"sync"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/webrtc/v4"
+)
+
+// audioShare is what the send-side estimate keeps for Opus and RTCP.
+const audioShare = 48_000
+
+// estimateTargets maps the SSRC of a bound video track to its Source, so a
+// PeerConnection's bandwidth estimate reaches the encoder feeding it.
+var estimateTargets sync.Map // uint32 → *Source
+
+// AddBandwidthEstimation adds pion's send-side congestion control (Google
+// Congestion Control over transport-wide CC feedback) to an interceptor
+// registry. Each PeerConnection gets its own estimator; its target bitrate
+// (minus a share for audio) is fed to the Source whose video track that
+// connection sends, through SetBandwidthEstimate, so the encoder follows
+// the available bandwidth under the configured cap. The peer must send
+// TWCC feedback (pion's default interceptors and browsers do; register
+// transport-cc, as RegisterCodecs does). Packets are not paced.
+//
+// It also registers the transport-wide CC header extension on m and the
+// interceptor that stamps it, after the estimator, so that the estimator
+// (wrapping outermost) sees stamped packets. Call it once per API.
+func AddBandwidthEstimation(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
+	f, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		return gcc.NewSendSideBWE(
+			gcc.SendSideBWEInitialBitrate(1_000_000),
+			gcc.SendSideBWEMinBitrate(150_000),
+			gcc.SendSideBWEMaxBitrate(4_000_000),
+			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
+		)
+	})
+	if err != nil {
+		return err
+	}
+	ir.Add(&bweFactory{cc: f})
+	return webrtc.ConfigureTWCCHeaderExtensionSender(m, ir)
+}
+
+type bweFactory struct {
+	cc *cc.InterceptorFactory
+	mu sync.Mutex
+}
+
+// NewInterceptor implements interceptor.Factory.
+func (f *bweFactory) NewInterceptor(id string) (interceptor.Interceptor, error) {
+	var est cc.BandwidthEstimator
+	f.mu.Lock() // OnNewPeerConnection's callback is per factory, not per call
+	f.cc.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { est = e })
+	in, err := f.cc.NewInterceptor(id)
+	f.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	b := &bweInterceptor{Interceptor: in, ssrcs: map[uint32]bool{}}
+	if est != nil {
+		est.OnTargetBitrateChange(b.onTarget)
+	}
+	return b, nil
+}
+
+// bweInterceptor remembers which video SSRCs its PeerConnection sends.
+type bweInterceptor struct {
+	interceptor.Interceptor
+	mu    sync.Mutex
+	ssrcs map[uint32]bool
+}
+
+func (b *bweInterceptor) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+	if info.MimeType == webrtc.MimeTypeVP8 {
+		b.mu.Lock()
+		b.ssrcs[info.SSRC] = true
+		b.mu.Unlock()
+	}
+	return b.Interceptor.BindLocalStream(info, w)
+}
+
+func (b *bweInterceptor) UnbindLocalStream(info *interceptor.StreamInfo) {
+	b.mu.Lock()
+	delete(b.ssrcs, info.SSRC)
+	b.mu.Unlock()
+	b.Interceptor.UnbindLocalStream(info)
+}
+
+func (b *bweInterceptor) onTarget(bps int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for ssrc := range b.ssrcs {
+		if s, ok := estimateTargets.Load(ssrc); ok {
+			s.(*Source).SetBandwidthEstimate(max(bps-audioShare, 0))
+		}
+	}
+}
