@@ -799,17 +799,20 @@ func (c *Call) onICEState(pc *webrtc.PeerConnection, s webrtc.ICEConnectionState
 		} else {
 			c.publish()
 		}
+	case webrtc.ICEConnectionStateChecking:
+		if c.st == StateConnected && c.iceRestarted {
+			// An ICE restart is being checked: show it, and give up after
+			// the same wait as for a lost connection.
+			c.setState(StateConnecting)
+			if c.iceDeadline == nil {
+				c.iceDeadline = c.after(c.e.opts.iceDisconnectWait, func() { c.hangup(ReasonICETimeout) })
+			}
+		}
 	case webrtc.ICEConnectionStateDisconnected:
 		if c.st == StateConnected {
 			c.setState(StateConnecting)
 		}
-		if c.restartTimer == nil {
-			c.restartTimer = c.after(c.e.opts.iceRestartDelay, func() {
-				if c.pc.ICEConnectionState() != webrtc.ICEConnectionStateConnected {
-					_ = c.restartICE()
-				}
-			})
-		}
+		c.scheduleRestart()
 		if c.iceDeadline == nil {
 			c.iceDeadline = c.after(c.e.opts.iceDisconnectWait, func() { c.hangup(ReasonICETimeout) })
 		}
@@ -818,10 +821,40 @@ func (c *Call) onICEState(pc *webrtc.PeerConnection, s webrtc.ICEConnectionState
 			c.hangup(ReasonICEFailed)
 			return
 		}
+		if c.dir == Incoming {
+			c.scheduleRestart() // the caller restarts first; see scheduleRestart
+			return
+		}
 		if err := c.restartICE(); err != nil {
 			c.hangup(ReasonICEFailed)
 		}
 	}
+}
+
+// scheduleRestart arranges an ICE restart unless ICE recovers first. Both
+// sides notice a dead path at about the same moment, but pion cannot roll
+// back a local offer (pion/webrtc#2416), so two crossing restart offers
+// deadlock the negotiation. The caller (impolite) therefore restarts
+// first; the callee waits three times as long and steps in only if ICE is
+// still disconnected or failed, not while the caller's restart is being
+// checked.
+func (c *Call) scheduleRestart() {
+	if c.restartTimer != nil {
+		return
+	}
+	delay := c.e.opts.iceRestartDelay
+	if c.dir == Incoming {
+		delay *= 3
+	}
+	c.restartTimer = c.after(delay, func() {
+		c.restartTimer = nil
+		switch c.pc.ICEConnectionState() {
+		case webrtc.ICEConnectionStateDisconnected, webrtc.ICEConnectionStateFailed:
+			if err := c.restartICE(); err != nil && c.pc.ICEConnectionState() == webrtc.ICEConnectionStateFailed {
+				c.hangup(ReasonICEFailed)
+			}
+		}
+	})
 }
 
 func (c *Call) refreshICEServers() {
@@ -963,7 +996,10 @@ func remoteOnHold(d *webrtc.SessionDescription) bool {
 	if d == nil {
 		return false
 	}
-	parsed, err := d.Unmarshal()
+	// Parse a copy: Unmarshal stores the parsed form in the description,
+	// and pion reads *d's parsed form on its own goroutines.
+	cp := *d
+	parsed, err := cp.Unmarshal()
 	if err != nil {
 		return false
 	}

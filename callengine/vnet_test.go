@@ -366,17 +366,15 @@ func TestICERestartAfterNetworkChange(t *testing.T) {
 			logs := newTestLogs(t)
 
 			// ICE notices a dead path after 800 ms and gives up 3 s
-			// later. The caller's engine restarts ICE 300 ms after it
-			// noticed, the callee's only after 900 ms: with equal delays
-			// both offer at the same moment, and pion cannot roll back
-			// the polite side's offer, so about half the runs deadlock
-			// and end in ice_failed (see TestICERestartOfferCollision).
-			// For the explicit case the engine's own restarts are pushed
-			// out of the test's reach.
+			// later. Both engines use the same restart delay: the engine
+			// itself staggers them (the callee waits three times longer),
+			// because pion cannot roll back a colliding offer (see
+			// TestICERestartOfferCollision). For the explicit case the
+			// engine's own restarts are pushed out of the test's reach.
 			timeouts := func(se *webrtc.SettingEngine) {
 				se.SetICETimeouts(800*time.Millisecond, 3*time.Second, 200*time.Millisecond)
 			}
-			callerDelay, calleeDelay := 300*time.Millisecond, 900*time.Millisecond
+			callerDelay, calleeDelay := 300*time.Millisecond, 300*time.Millisecond
 			if tc.explicit {
 				callerDelay, calleeDelay = time.Minute, time.Minute
 			}
