@@ -39,6 +39,8 @@ const (
 	ChangeConnection        // ConnState changed
 	ChangeRooms             // rooms, members, DMs or invites changed
 	ChangeTURN              // TURN state or servers changed
+	// ChangeUndecryptable: an encrypted event could not be decrypted.
+	ChangeUndecryptable
 )
 
 func (c Change) String() string {
@@ -51,6 +53,8 @@ func (c Change) String() string {
 		return "rooms"
 	case ChangeTURN:
 		return "turn"
+	case ChangeUndecryptable:
+		return "undecryptable"
 	}
 	return "unknown"
 }
@@ -138,6 +142,10 @@ type Status struct {
 	Conn    ConnState
 	ConnErr error // last sync error while reconnecting/offline
 	TURN    TURNStatus
+	// E2EE is set once end-to-end encryption is ready for this session;
+	// E2EEErr says why it is not (nil while starting, or when not built in).
+	E2EE    bool
+	E2EEErr error
 }
 
 type config struct {
@@ -156,6 +164,9 @@ type config struct {
 	sendBackoffMax time.Duration
 	deviceName     string
 	discoverScheme string
+	dataDir        string
+	plainDMs       bool
+	noE2EE         bool
 }
 
 // Option configures a Client.
@@ -199,6 +210,18 @@ func WithSendRetries(attempts int, first, largest time.Duration) Option {
 	return func(c *config) { c.sendAttempts, c.sendBackoffMin, c.sendBackoffMax = attempts, first, largest }
 }
 
+// WithDataDir sets where the end-to-end encryption store is kept (default
+// os.UserConfigDir()/mxcall). It never holds the access token.
+func WithDataDir(dir string) Option { return func(c *config) { c.dataDir = dir } }
+
+// WithE2EE turns end-to-end encryption off (false) even when the build has
+// it. Default: on when E2EEAvailable.
+func WithE2EE(enabled bool) Option { return func(c *config) { c.noE2EE = !enabled } }
+
+// WithPlaintextDMs makes CreateDM create unencrypted rooms even when
+// end-to-end encryption is available (default: encrypted, like Element).
+func WithPlaintextDMs(plain bool) Option { return func(c *config) { c.plainDMs = plain } }
+
 // WithDeviceName sets the device display name given at login (default "mxcall").
 func WithDeviceName(n string) Option { return func(c *config) { c.deviceName = n } }
 
@@ -223,6 +246,11 @@ type Client struct {
 	run        *runState
 	closed     bool
 	turnKick   chan struct{}
+
+	crypto        cryptoBackend // nil without E2EE
+	e2eeErr       error
+	undecryptable []Undecryptable
+	late          lateEvents
 }
 
 type runState struct {
@@ -297,6 +325,8 @@ func (c *Client) Status() Status {
 		Conn:          c.conn,
 		ConnErr:       c.connErr,
 		TURN:          t,
+		E2EE:          c.crypto != nil,
+		E2EEErr:       c.e2eeErr,
 	}
 }
 
@@ -382,6 +412,18 @@ func (c *Client) Stop() {
 	}
 	r.cancel()
 	r.done.Wait()
+	c.mu.Lock()
+	cr, mx := c.crypto, c.mx
+	c.crypto = nil
+	c.mu.Unlock()
+	if cr != nil {
+		if mx != nil {
+			mx.Crypto = nil
+		}
+		if err := cr.close(); err != nil {
+			c.log.Warn("closing crypto store", "err", err)
+		}
+	}
 	c.setConn(ConnStopped, nil)
 }
 

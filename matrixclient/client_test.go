@@ -16,7 +16,7 @@ func loggedIn(t *testing.T, f *fakeHS, opts ...Option) (*Client, *MemoryKeyring)
 	t.Helper()
 	kr := NewMemoryKeyring()
 	log, _ := testLogger(t)
-	opts = append([]Option{WithKeyring(kr), WithLogger(log), WithHTTPClient(f.srv.Client()),
+	opts = append([]Option{WithKeyring(kr), WithLogger(log), WithHTTPClient(f.srv.Client()), WithE2EE(false),
 		WithReconnectBackoff(5*time.Millisecond, 20*time.Millisecond), WithSyncTimeout(100 * time.Millisecond),
 		WithSendRetries(8, time.Millisecond, 10*time.Millisecond)}, opts...)
 	c := New(opts...)
@@ -440,5 +440,28 @@ func TestSystemKeyringWithoutSecretService(t *testing.T) {
 	ok, err := c.Restore(context.Background())
 	if ok || !errors.Is(err, ErrNoKeyring) || !errors.Is(c.Status().Keyring, ErrNoKeyring) {
 		t.Fatalf("restore = %v, %v", ok, err)
+	}
+}
+
+func TestNoPlaintextIntoEncryptedRoom(t *testing.T) {
+	f := newFakeHS(t, false)
+	c, _ := loggedIn(t, f) // E2EE off
+	content := callengine.Hangup{Base: callengine.Base{CallID: "c1", PartyID: "p1", Version: callengine.Version1}}
+	// Before the first sync: the room's state is fetched and found encrypted.
+	err := c.SendCallEvent(context.Background(), "!enc:hs", callengine.EventHangup, content)
+	if !errors.Is(err, ErrNoE2EE) {
+		t.Fatalf("err = %v, want ErrNoE2EE", err)
+	}
+	// Known from sync as encrypted.
+	c.mu.Lock()
+	c.rooms.room("!enc2:hs").encrypted = true
+	c.mu.Unlock()
+	if err := c.SendCallEvent(context.Background(), "!enc2:hs", callengine.EventHangup, content); !errors.Is(err, ErrNoE2EE) {
+		t.Fatalf("err = %v, want ErrNoE2EE", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.sendTxns) != 0 {
+		t.Fatalf("%d sends reached the server", len(f.sendTxns))
 	}
 }

@@ -26,6 +26,9 @@ var (
 	ErrUnknownRoom = errors.New("matrixclient: unknown room")
 	// ErrSendFailed means a call event could not be sent even after retries.
 	ErrSendFailed = errors.New("matrixclient: sending event failed")
+	// ErrNoE2EE means end-to-end encryption is not available (not built
+	// in, or not ready), so nothing is sent into an encrypted room.
+	ErrNoE2EE = errors.New("matrixclient: end-to-end encryption unavailable")
 	// ErrClosed means the client has been closed.
 	ErrClosed = errors.New("matrixclient: closed")
 )

@@ -134,6 +134,14 @@ func newFakeHS(t *testing.T, tlsServer bool) *fakeHS {
 		f.mu.Unlock()
 		writeJSON(w, 200, map[string]string{"event_id": "$" + txn})
 	}))
+	mux.HandleFunc("GET /_matrix/client/v3/rooms/{room}/state", auth(func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("room") == "!enc:hs" {
+			writeJSON(w, 200, []map[string]any{{"type": "m.room.encryption", "state_key": "", "sender": "@x:hs",
+				"event_id": "$e", "content": map[string]string{"algorithm": "m.megolm.v1.aes-sha2"}}})
+			return
+		}
+		writeJSON(w, 200, []any{})
+	}))
 	mux.HandleFunc("GET /_matrix/client/v3/voip/turnServer", auth(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.turnCalls++

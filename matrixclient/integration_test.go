@@ -158,11 +158,19 @@ type device struct {
 	upd    chan struct{}
 	rtp    map[string]*atomic.Int64 // by track kind
 	tracks sync.WaitGroup
+
+	closeOnce sync.Once
 }
 
 type devOpts struct {
 	realKeyring bool
 	relayOnly   bool
+	plaintext   bool         // create unencrypted DMs
+	keyring     Keyring      // reuse a keyring (restart tests)
+	service     string       // and its service name
+	http        *http.Client // custom transport (late-key test)
+	syncTimeout time.Duration
+	restore     bool // Restore instead of Login
 }
 
 func login(t *testing.T, name string, a account, o devOpts) *device {
@@ -171,7 +179,7 @@ func login(t *testing.T, name string, a account, o devOpts) *device {
 		"audio": {}, "video": {},
 	}}
 	sl, zl := testLog(name)
-	d.svc = "mxcall-it-" + randomID(8)
+	d.svc = cmpOr(o.service, "mxcall-it-"+randomID(8))
 	d.kr = NewMemoryKeyring()
 	if o.realKeyring {
 		if os.Getenv("MXCALL_KEYRING") != "real" {
@@ -179,11 +187,26 @@ func login(t *testing.T, name string, a account, o devOpts) *device {
 		}
 		d.kr = SystemKeyring()
 	}
-	d.c = New(WithKeyring(d.kr), WithKeyringService(d.svc), WithLogger(sl), WithMautrixLogger(zl),
-		WithReconnectBackoff(100*time.Millisecond, time.Second), WithDeviceName("mxcall-it-"+name),
-		WithOnChange(func(Change) { d.poke() }))
+	if o.keyring != nil {
+		d.kr = o.keyring
+	}
+	opts := []Option{WithKeyring(d.kr), WithKeyringService(d.svc), WithLogger(sl), WithMautrixLogger(zl),
+		WithReconnectBackoff(100*time.Millisecond, time.Second), WithDeviceName("mxcall-it-" + name),
+		WithOnChange(func(Change) { d.poke() }), WithPlaintextDMs(o.plaintext),
+		WithDataDir(filepath.Join(cmpOr(os.Getenv("HOME"), t.TempDir()), "mxcall-data"))}
+	if o.http != nil {
+		opts = append(opts, WithHTTPClient(o.http))
+	}
+	if o.syncTimeout > 0 {
+		opts = append(opts, WithSyncTimeout(o.syncTimeout))
+	}
+	d.c = New(opts...)
 	ctx := context.Background()
-	if err := d.c.Login(ctx, a.userID, a.password, hsURL); err != nil {
+	if o.restore {
+		if ok, err := d.c.Restore(ctx); !ok || err != nil {
+			t.Fatalf("%s restore: %v %v", name, ok, err)
+		}
+	} else if err := d.c.Login(ctx, a.userID, a.password, hsURL); err != nil {
 		t.Fatalf("%s login: %v", name, err)
 	}
 	st := d.c.Status()
@@ -199,7 +222,17 @@ func login(t *testing.T, name string, a account, o devOpts) *device {
 		t.Fatal(err)
 	}
 	t.Cleanup(d.close)
+	if E2EEAvailable {
+		d.waitFor("end-to-end encryption", func() bool { return d.c.Status().E2EE })
+	}
 	return d
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func loopbackSettings() webrtc.SettingEngine {
@@ -258,10 +291,18 @@ func (d *device) onTrack(rt callengine.RemoteTrack) {
 func (d *device) packets() (audio, video int64) { return d.rtp["audio"].Load(), d.rtp["video"].Load() }
 
 func (d *device) close() {
-	_ = d.e.Close()
-	d.tracks.Wait()
-	_ = d.c.Close()
+	d.stop()
 	_ = deleteSession(d.kr, d.svc)
+}
+
+// stop closes the engine and the client but keeps the stored session (a
+// process exit).
+func (d *device) stop() {
+	d.closeOnce.Do(func() {
+		_ = d.e.Close()
+		d.tracks.Wait()
+		_ = d.c.Close()
+	})
 }
 
 // waitFor polls cond on every update until it holds or 20 s pass.
@@ -688,9 +729,13 @@ func TestIntegrationDendriteRestartMidCall(t *testing.T) {
 
 func TestIntegrationLatency(t *testing.T) {
 	itLeakCheck(t)
+	latency(t, true)
+}
+
+func latency(t *testing.T, plaintext bool) {
 	alice, bob := register(t, "alice"), register(t, "bob")
-	a := login(t, "alice", alice, devOpts{})
-	b := login(t, "bob", bob, devOpts{})
+	a := login(t, "alice", alice, devOpts{plaintext: plaintext})
+	b := login(t, "bob", bob, devOpts{plaintext: plaintext})
 	roomID := dm(t, a, b)
 	const n = 20
 	var invStart, invEnd, ansB, ansA, ansBEnd []time.Duration
@@ -712,16 +757,24 @@ func TestIntegrationLatency(t *testing.T) {
 		return fmt.Sprintf("median %v (min %v, max %v)", median(d).Round(10*time.Microsecond),
 			slices.Min(d).Round(10*time.Microsecond), slices.Max(d).Round(10*time.Microsecond))
 	}
-	report := fmt.Sprintf("over real Dendrite, %d calls (clients in one process, same clock):\n"+
+	kind := "plaintext room"
+	if r, _ := a.c.Room(roomID); r.Encrypted {
+		kind = "encrypted room"
+	}
+	report := fmt.Sprintf("over real Dendrite, %s, %d calls (clients in one process, same clock):\n"+
 		"  invite: caller starts the send -> callee engine gets the batch: %s\n"+
 		"  invite: caller's send returned -> callee engine gets the batch: %s\n"+
 		"  answer: callee starts the send -> callee ICE connected: %s\n"+
 		"  answer: callee starts the send -> caller ICE connected: %s\n"+
 		"  answer: callee's send returned -> callee ICE connected: %s\n",
-		n, f(invStart), f(invEnd), f(ansB), f(ansA), f(ansBEnd))
+		kind, n, f(invStart), f(invEnd), f(ansB), f(ansA), f(ansBEnd))
 	t.Log(report)
 	if dir := os.Getenv("MXCALL_LOG_DIR"); dir != "" {
-		_ = os.WriteFile(filepath.Join(dir, "latency.txt"), []byte(report), 0o644)
+		f, err := os.OpenFile(filepath.Join(dir, "latency.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err == nil {
+			_, _ = f.WriteString(report)
+			_ = f.Close()
+		}
 	}
 }
 

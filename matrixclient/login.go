@@ -3,6 +3,7 @@ package matrixclient
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -123,7 +125,8 @@ func (c *Client) Login(ctx context.Context, userID, password, homeserverURL stri
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrLogin, err)
 	}
-	s := Session{HomeserverURL: hs, UserID: resp.UserID.String(), DeviceID: resp.DeviceID.String(), AccessToken: resp.AccessToken}
+	s := Session{HomeserverURL: hs, UserID: resp.UserID.String(), DeviceID: resp.DeviceID.String(),
+		AccessToken: resp.AccessToken, PickleKey: newPickleKey()}
 	kerr := saveSession(c.cfg.keyring, c.cfg.service, s)
 	if kerr != nil {
 		c.log.Warn("session not stored", "err", kerr)
@@ -150,6 +153,12 @@ func (c *Client) Restore(ctx context.Context) (bool, error) {
 		c.notify(ChangeSession)
 		return false, err
 	}
+	if s.PickleKey == "" {
+		s.PickleKey = newPickleKey()
+		if err := saveSession(c.cfg.keyring, c.cfg.service, s); err != nil {
+			c.log.Warn("session not updated", "err", err)
+		}
+	}
 	mx, err := c.newMautrix(s)
 	if err != nil {
 		return false, err
@@ -169,11 +178,12 @@ func (c *Client) Restore(ctx context.Context) (bool, error) {
 func (c *Client) Logout(ctx context.Context) error {
 	c.Stop()
 	c.mu.Lock()
-	mx := c.mx
+	mx, sess := c.mx, c.sess
 	c.mu.Unlock()
 	if mx == nil {
 		return ErrNotLoggedIn
 	}
+	c.removeCryptoStore(sess)
 	var errs []error
 	if _, err := mx.Logout(ctx); err != nil && !errors.Is(err, mautrix.MUnknownToken) {
 		errs = append(errs, fmt.Errorf("matrixclient: logout on homeserver: %w", err))
@@ -212,8 +222,35 @@ func (c *Client) sessionExpired() {
 		c.run.cancel() // the loops exit on their own (we run in one); Stop waits for them
 	}
 	c.mu.Unlock()
+	c.mu.Lock()
+	sess := c.sess
+	c.mu.Unlock()
+	c.removeCryptoStore(sess)
 	c.clearSession(true)
 	c.setConn(ConnStopped, ErrSessionExpired)
+}
+
+// removeCryptoStore deletes the crypto store of a session that ended (its
+// device no longer exists).
+func (c *Client) removeCryptoStore(s Session) {
+	if s.DeviceID == "" || !E2EEAvailable {
+		return
+	}
+	path, err := c.cryptoDBPath(s)
+	if err != nil {
+		return
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			c.log.Warn("removing crypto store", "err", err)
+		}
+	}
+}
+
+func newPickleKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
 }
 
 func randFloat() float64 {

@@ -353,11 +353,25 @@ func (c *Client) CreateDM(ctx context.Context, userID string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	resp, err := mx.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+	req := &mautrix.ReqCreateRoom{
 		Preset:   "trusted_private_chat",
 		IsDirect: true,
 		Invite:   []id.UserID{id.UserID(userID)},
-	})
+	}
+	c.mu.Lock()
+	encrypt := E2EEAvailable && !c.cfg.noE2EE && !c.cfg.plainDMs
+	ready := c.crypto != nil
+	c.mu.Unlock()
+	if encrypt && !ready {
+		return "", fmt.Errorf("%w: not ready yet, cannot create an encrypted DM", ErrNoE2EE)
+	}
+	if encrypt {
+		req.InitialState = []*event.Event{{
+			Type:    event.StateEncryption,
+			Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+		}}
+	}
+	resp, err := mx.CreateRoom(ctx, req)
 	if err != nil {
 		return "", fmt.Errorf("matrixclient: create DM with %s: %w", userID, err)
 	}

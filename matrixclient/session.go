@@ -16,6 +16,8 @@ type Session struct {
 	UserID        string `json:"user_id"`
 	DeviceID      string `json:"device_id"`
 	AccessToken   string `json:"access_token"`
+	// PickleKey encrypts the end-to-end encryption store (base64).
+	PickleKey string `json:"pickle_key,omitempty"`
 }
 
 // String describes the session without its access token.

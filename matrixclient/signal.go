@@ -27,6 +27,9 @@ func (c *Client) SendCallEvent(ctx context.Context, roomID, evType string, conte
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrSendFailed, evType, err)
 	}
+	if err := c.checkEncryption(ctx, mx, roomID); err != nil {
+		return fmt.Errorf("%w: %s in %s: %w", ErrSendFailed, evType, roomID, err)
+	}
 	txn := "mxcall." + strconv.FormatInt(time.Now().UnixMilli(), 36) + "." + randomID(12)
 	typ := event.Type{Type: evType, Class: event.MessageEventType}
 	for attempt := 1; ; attempt++ {
@@ -52,6 +55,36 @@ func (c *Client) SendCallEvent(ctx context.Context, roomID, evType string, conte
 			return fmt.Errorf("%w: %s in %s: %w", ErrSendFailed, evType, roomID, ctx.Err())
 		}
 	}
+}
+
+// checkEncryption refuses to let an event for an encrypted room go out in
+// plaintext: E2EE must be ready and mautrix's state store (which decides
+// whether SendMessageEvent encrypts) must know the room is encrypted.
+func (c *Client) checkEncryption(ctx context.Context, mx *mautrix.Client, roomID string) error {
+	encrypted, err := c.ensureRoomState(ctx, mx, roomID)
+	if err != nil {
+		return err
+	}
+	if !encrypted {
+		return nil
+	}
+	c.mu.Lock()
+	ready := c.crypto != nil && mx.Crypto != nil
+	c.mu.Unlock()
+	if !ready || mx.StateStore == nil {
+		return fmt.Errorf("%w: room %s is encrypted", ErrNoE2EE, roomID)
+	}
+	if ok, err := mx.StateStore.IsEncrypted(ctx, id.RoomID(roomID)); err == nil && ok {
+		return nil
+	}
+	// The state store lags behind our room list: load the room's state.
+	if _, err := mx.State(ctx, id.RoomID(roomID)); err != nil {
+		return err
+	}
+	if ok, err := mx.StateStore.IsEncrypted(ctx, id.RoomID(roomID)); err != nil || !ok {
+		return fmt.Errorf("%w: room %s is encrypted but its state is not loaded", ErrNoE2EE, roomID)
+	}
+	return nil
 }
 
 // retryable says whether a failed request may be repeated, and how long

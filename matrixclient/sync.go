@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"maunium.net/go/mautrix"
@@ -16,6 +17,8 @@ import (
 // batch is what one sync response yields, decoded by the sync handlers
 // and applied by the dispatcher goroutine.
 type batch struct {
+	mu       sync.Mutex
+	sealed   bool // handed on: later (late-decrypted) events go elsewhere
 	received time.Time
 	initial  bool
 	joined   []string
@@ -87,17 +90,25 @@ func (c *Client) newSyncer(late func(*batch)) *mautrix.DefaultSyncer {
 		if !ok {
 			return
 		}
+		received := time.Now()
 		if b := batchFrom(ctx); b != nil {
-			if it.kind == itemCall {
+			b.mu.Lock()
+			sealed := b.sealed
+			if !sealed {
 				it.call.Received = b.received
+				b.items = append(b.items, it)
 			}
-			b.items = append(b.items, it)
-			return
+			b.mu.Unlock()
+			if !sealed {
+				return
+			}
+			received = b.received // decrypted after its batch: keep its sync time
 		}
-		if it.kind == itemCall {
-			it.call.Received = time.Now()
-		}
-		late(&batch{received: time.Now(), items: []item{it}})
+		// A late event (its room key arrived after its batch was handed on).
+		it.call.Received = received
+		c.late.add(it, evt.Timestamp, func(items []item) {
+			late(&batch{received: received, items: items, sealed: true})
+		})
 	})
 	return s
 }
@@ -170,6 +181,9 @@ func (c *Client) syncLoop(ctx context.Context, mx *mautrix.Client, out chan<- *b
 	since := ""
 	failures := 0
 	c.setConn(ConnConnecting, nil)
+	if !c.startCrypto(ctx, mx) {
+		return
+	}
 	for ctx.Err() == nil {
 		timeout := c.cfg.syncTimeout
 		if since == "" || failures > 0 {
@@ -210,12 +224,49 @@ func (c *Client) syncLoop(ctx context.Context, mx *mautrix.Client, out chan<- *b
 		if err := syncer.ProcessResponse(context.WithValue(ctx, batchKey{}, b), resp, since); err != nil {
 			c.log.Error("processing sync response", "err", err)
 		}
+		b.mu.Lock()
+		b.sealed = true
+		b.mu.Unlock()
 		since = resp.NextBatch
 		c.setConn(ConnOnline, nil)
 		select {
 		case out <- b:
 		case <-ctx.Done():
 			return
+		}
+	}
+}
+
+// startCrypto sets up end-to-end encryption before the first sync,
+// retrying while the homeserver cannot be reached. Without E2EE in the
+// build it does nothing. It returns false when ctx ends.
+func (c *Client) startCrypto(ctx context.Context, mx *mautrix.Client) bool {
+	if !E2EEAvailable || c.cfg.noE2EE {
+		return true
+	}
+	c.mu.Lock()
+	s, persistent := c.sess, c.keyringErr == nil
+	c.mu.Unlock()
+	for n := 1; ; n++ {
+		cr, err := c.initCrypto(ctx, mx, s, persistent)
+		if err == nil {
+			c.mu.Lock()
+			c.crypto, c.e2eeErr = cr, nil
+			c.mu.Unlock()
+			c.log.Info("end-to-end encryption ready", "device_id", s.DeviceID)
+			c.notify(ChangeSession)
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		c.mu.Lock()
+		c.e2eeErr = err
+		c.mu.Unlock()
+		c.log.Warn("end-to-end encryption setup failed", "err", err, "attempt", n)
+		c.setConn(ConnReconnecting, err)
+		if !sleepCtx(ctx, backoff(n, c.cfg.backoffMin, c.cfg.backoffMax)) {
+			return false
 		}
 	}
 }

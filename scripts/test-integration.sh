@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs matrixclient's integration tests (build tag `integration`) against a
+# Runs matrixclient's integration tests (build tags `integration,goolm`) against a
 # real Dendrite and coturn. Everything runs inside a fresh network namespace
 # that has only loopback (so media stays on 127.0.0.1) and under
 # dbus-run-session with an unlocked gnome-keyring (the real Secret Service).
@@ -21,7 +21,7 @@ if [ "${1:-}" != "--inner" ]; then
   rm -rf "$work"
   mkdir -p "$work/logs"
   # Build outside the namespace: it has no network for the Go proxy.
-  go test -c -tags integration -o "$work/matrixclient.test" ./matrixclient
+  go test -c -tags integration,goolm -o "$work/matrixclient.test" ./matrixclient
   unshare_flags=(-n)
   [ "$(id -u)" -eq 0 ] || unshare_flags=(-r -n)
   set +e

@@ -1,0 +1,93 @@
+//go:build goolm
+
+package matrixclient
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"fmt"
+
+	"go.mau.fi/util/dbutil"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto/cryptohelper"
+	"maunium.net/go/mautrix/id"
+	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
+)
+
+// E2EEAvailable reports whether this build has end-to-end encryption
+// (built with the goolm tag: mautrix crypto in pure Go, SQLite store).
+const E2EEAvailable = true
+
+type mautrixCrypto struct {
+	helper *cryptohelper.CryptoHelper
+	raw    *sql.DB
+}
+
+// initCrypto opens the session's crypto store, loads or creates the Olm
+// account, uploads device and one-time keys, and hooks decryption into
+// the syncer. persistent is false when the session lives only in memory
+// (no keyring): the store is then in memory too.
+func (c *Client) initCrypto(ctx context.Context, mx *mautrix.Client, s Session, persistent bool) (cryptoBackend, error) {
+	pk, err := base64.StdEncoding.DecodeString(s.PickleKey)
+	if err != nil || len(pk) < 16 {
+		return nil, fmt.Errorf("%w: no pickle key in session", ErrNoE2EE)
+	}
+	dsn := "file:mxcall-" + randomID(12) + "?mode=memory&cache=shared&_txlock=immediate&_pragma=foreign_keys(1)"
+	if persistent {
+		path, err := c.cryptoDBPath(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: crypto store: %v", ErrNoE2EE, err)
+		}
+		dsn = "file:" + path + "?_txlock=immediate&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)"
+	}
+	raw, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoE2EE, err)
+	}
+	db, err := dbutil.NewWithDB(raw, "sqlite3")
+	if err != nil {
+		_ = raw.Close()
+		return nil, fmt.Errorf("%w: %v", ErrNoE2EE, err)
+	}
+	mx.StateStore = nil // the helper manages one in the same database
+	helper, err := cryptohelper.NewCryptoHelper(mx, pk, db)
+	if err != nil {
+		_ = raw.Close()
+		return nil, fmt.Errorf("%w: %v", ErrNoE2EE, err)
+	}
+	helper.DecryptErrorCallback = c.addUndecryptable
+	if err := helper.Init(ctx); err != nil {
+		_ = raw.Close()
+		return nil, fmt.Errorf("%w: init: %w", ErrNoE2EE, err)
+	}
+	helper.Machine().IgnorePostDecryptionParseErrors = true
+	mx.Crypto = helper
+	return &mautrixCrypto{helper: helper, raw: raw}, nil
+}
+
+func (m *mautrixCrypto) peerDevices(ctx context.Context, userID string) ([]Device, error) {
+	mach := m.helper.Machine()
+	devs, err := mach.CryptoStore.GetDevices(ctx, id.UserID(userID))
+	if err != nil {
+		return nil, err
+	}
+	if len(devs) == 0 {
+		// Not tracked yet: ask the server.
+		if got := mach.LoadDevices(ctx, id.UserID(userID)); got != nil {
+			devs = got
+		}
+	}
+	out := make([]Device, 0, len(devs))
+	for _, d := range devs {
+		if d.Deleted {
+			continue
+		}
+		out = append(out, Device{ID: d.DeviceID.String(), Name: d.Name, Verified: d.Trust == id.TrustStateVerified})
+	}
+	return out, nil
+}
+
+func (m *mautrixCrypto) close() error {
+	return m.helper.Close()
+}

@@ -1,0 +1,202 @@
+//go:build integration && goolm
+
+package matrixclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix"
+	mxid "maunium.net/go/mautrix/id"
+
+	"github.com/mxcall/mxcall/callengine"
+)
+
+func TestIntegrationE2EECallTwoDevicesAndRestart(t *testing.T) {
+	itLeakCheck(t)
+	alice, bob := register(t, "alice"), register(t, "bob")
+	akr, asvc := NewMemoryKeyring(), "mxcall-it-"+randomID(8)
+	a := login(t, "alice", alice, devOpts{keyring: akr, service: asvc})
+	b1 := login(t, "bob1", bob, devOpts{})
+	b2 := login(t, "bob2", bob, devOpts{})
+	roomID := dm(t, a, b1)
+	b2.waitFor("room on 2nd device", func() bool { _, err := b2.c.CallPeer(roomID); return err == nil })
+	for _, d := range []*device{a, b1, b2} {
+		if r, _ := d.c.Room(roomID); !r.Encrypted {
+			t.Fatalf("%s: room not encrypted: %+v", d.name, r)
+		}
+	}
+	devs, err := a.c.PeerDevices(context.Background(), bob.userID)
+	if err != nil || len(devs) != 2 {
+		t.Fatalf("alice sees bob's devices %+v, %v; want 2", devs, err)
+	}
+	for _, d := range devs {
+		if d.Verified {
+			t.Fatalf("device %s verified without verification", d.ID)
+		}
+	}
+
+	id := place(t, a, roomID, b1, b2)
+	answer(t, b1, id)
+	if ci := b2.waitState(id, callengine.StateEnded); ci.EndReason != callengine.ReasonAnsweredElsewhere {
+		t.Fatalf("second device ended with %v", ci.EndReason)
+	}
+	a.waitState(id, callengine.StateConnected)
+	b1.waitState(id, callengine.StateConnected)
+	mediaFlows(t, a, b1)
+	hangupAndCheck(t, a, b1, id)
+
+	// What the server stores for the call events is m.room.encrypted.
+	mx, _ := a.c.mautrixClient()
+	msgs, err := mx.Messages(context.Background(), mxid.RoomID(roomID), "", "", mautrix.DirectionBackward, nil, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := 0
+	for _, ev := range msgs.Chunk {
+		if strings.HasPrefix(ev.Type.Type, "m.call.") {
+			t.Fatalf("call event stored in plaintext: %s %s", ev.Type.Type, ev.ID)
+		}
+		if ev.Type.Type == "m.room.encrypted" {
+			enc++
+		}
+	}
+	if enc < 4 { // invite, answer, select_answer, hangup at least
+		t.Fatalf("only %d encrypted events in the room", enc)
+	}
+	t.Logf("server stores %d m.room.encrypted events and no m.call.* for the call", enc)
+
+	// Restart alice: same device, the crypto store still decrypts.
+	devID := a.c.Status().DeviceID
+	a.stop()
+	a2 := login(t, "alice-restarted", alice, devOpts{keyring: akr, service: asvc, restore: true})
+	if got := a2.c.Status().DeviceID; got != devID {
+		t.Fatalf("device after restart %s, want %s", got, devID)
+	}
+	mx2, _ := a2.c.mautrixClient()
+	info, err := mx2.GetDevicesInfo(context.Background())
+	if err != nil || len(info.Devices) != 1 {
+		t.Fatalf("alice's devices after restart: %+v %v; want exactly 1", info, err)
+	}
+	a2.waitFor("room after restart", func() bool { _, err := a2.c.CallPeer(roomID); return err == nil })
+	b2.stop() // one callee device is enough now
+	id2 := place(t, a2, roomID, b1)
+	answer(t, b1, id2)
+	a2.waitState(id2, callengine.StateConnected) // alice decrypted bob's answer
+	b1.waitState(id2, callengine.StateConnected)
+	mediaFlows(t, a2, b1)
+	hangupAndCheck(t, b1, a2, id2) // and bob's hangup
+}
+
+// keyDelayer holds back to-device events (room keys) in sync responses
+// for a while, then delivers them in a later response.
+type keyDelayer struct {
+	mu      sync.Mutex
+	until   time.Time
+	held    []json.RawMessage
+	delayed int
+}
+
+func (k *keyDelayer) arm(d time.Duration) {
+	k.mu.Lock()
+	k.until = time.Now().Add(d)
+	k.mu.Unlock()
+}
+
+func (k *keyDelayer) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil || !strings.HasSuffix(req.URL.Path, "/sync") || resp.StatusCode != 200 {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) == nil {
+		var td struct {
+			Events []json.RawMessage `json:"events"`
+		}
+		_ = json.Unmarshal(top["to_device"], &td)
+		k.mu.Lock()
+		if time.Now().Before(k.until) {
+			k.held = append(k.held, td.Events...)
+			k.delayed += len(td.Events)
+			td.Events = nil
+		} else if len(k.held) > 0 {
+			td.Events = append(k.held, td.Events...)
+			k.held = nil
+		}
+		k.mu.Unlock()
+		top["to_device"], _ = json.Marshal(td)
+		body, _ = json.Marshal(top)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+func TestIntegrationE2EELateRoomKey(t *testing.T) {
+	itLeakCheck(t)
+	alice, bob := register(t, "alice"), register(t, "bob")
+	kd := &keyDelayer{}
+	hc := &http.Client{Transport: kd}
+	t.Cleanup(hc.CloseIdleConnections)
+	a := login(t, "alice", alice, devOpts{})
+	b := login(t, "bob", bob, devOpts{http: hc, syncTimeout: 500 * time.Millisecond})
+	roomID := dm(t, a, b)
+
+	const delay = 6 * time.Second
+	kd.arm(delay)
+	peer, _ := a.c.CallPeer(roomID)
+	m := newMedia(t, "a-"+randomID(6))
+	start := time.Now()
+	id, err := a.e.PlaceCall(context.Background(), roomID, peer, true, m.Media)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring := b.waitStateWithin(id, callengine.StateRinging, 40*time.Second)
+	rangAfter := ring.Created.Sub(start)
+	kd.mu.Lock()
+	delayed := kd.delayed
+	kd.mu.Unlock()
+	if delayed == 0 || rangAfter < delay {
+		t.Fatalf("room key not delayed (held %d to-device events, rang after %v)", delayed, rangAfter)
+	}
+	t.Logf("room key held back %v: bob rang %v after the call was placed (invite lifetime 60 s)", delay, rangAfter.Round(time.Millisecond))
+	answer(t, b, id)
+	a.waitState(id, callengine.StateConnected)
+	b.waitState(id, callengine.StateConnected)
+	mediaFlows(t, a, b)
+	hangupAndCheck(t, a, b, id)
+}
+
+func (d *device) waitStateWithin(callID string, s callengine.State, within time.Duration) callengine.CallInfo {
+	d.t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if ci, ok := d.last(func(c callengine.CallInfo) bool { return c.ID == callID && c.State == s }); ok {
+			return ci
+		}
+		select {
+		case <-d.upd:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	d.t.Fatalf("%s: call %s never reached %v within %v (undecryptable: %+v)", d.name, callID, s, within, d.c.Undecryptable())
+	return callengine.CallInfo{}
+}
+
+func TestIntegrationLatencyEncrypted(t *testing.T) {
+	itLeakCheck(t)
+	latency(t, false)
+}
