@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -18,6 +19,7 @@ import (
 // connection (the Ended update comes after that), so tracks are never
 // closed under a live connection.
 type callMedia struct {
+	start  time.Time // when we placed or answered the call
 	src    *media.Source
 	mu     sync.Mutex
 	video  *media.VideoSink
@@ -78,6 +80,7 @@ func (b *Backend) PlaceCall(ctx context.Context, roomID, peerUserID string, vide
 			return "", err
 		}
 	}
+	start := time.Now()
 	src, err := b.newSource(video)
 	if err != nil {
 		return "", fmt.Errorf("backend: camera/microphone: %w", err)
@@ -88,7 +91,7 @@ func (b *Backend) PlaceCall(ctx context.Context, roomID, peerUserID string, vide
 		return "", err
 	}
 	b.mu.Lock()
-	b.calls[id] = &callMedia{src: src, frames: newFrameSource()}
+	b.calls[id] = &callMedia{start: start, src: src, frames: newFrameSource()}
 	b.mu.Unlock()
 	if ci, ok := eng.Call(id); ok && ci.State == callengine.StateEnded {
 		b.releaseMedia(id) // it ended before we registered its media
@@ -109,7 +112,7 @@ func (b *Backend) Answer(ctx context.Context, callID string, video bool) error {
 	}
 	cm := b.media(callID)
 	cm.mu.Lock()
-	cm.src = src
+	cm.src, cm.start = src, time.Now()
 	cm.mu.Unlock()
 	if err := eng.Answer(ctx, callID, video, tracks(src, video)); err != nil {
 		return err
@@ -255,8 +258,14 @@ func (b *Backend) onTrack(rt callengine.RemoteTrack) {
 		}
 		cm.mu.Lock()
 		cm.video = sink
+		start := cm.start
 		cm.mu.Unlock()
 		cm.frames.set(sink.Frames())
+		select {
+		case <-sink.Frames().Updated():
+			b.log.Info("first remote video frame", "call_id", rt.CallID, "since_start", time.Since(start).Round(time.Millisecond))
+		case <-sink.Done():
+		}
 	case webrtc.RTPCodecTypeAudio:
 		b.mu.Lock()
 		speaker := b.settings.Speaker

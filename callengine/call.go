@@ -184,6 +184,7 @@ func (c *Call) setState(to State) {
 	c.ci.State = to
 	if to == StateConnected && c.ci.ConnectedAt.IsZero() {
 		c.ci.ConnectedAt = c.e.opts.now()
+		c.log.Info("call connected", "direction", c.dir, "after", c.ci.ConnectedAt.Sub(c.ci.Created).Round(time.Millisecond))
 	}
 	c.publish()
 }
