@@ -845,7 +845,7 @@ func TestIntegrationZSecretsNotLeaked(t *testing.T) {
 			if err != nil || fi.IsDir() {
 				return nil
 			}
-			if root == hsDir && (strings.HasSuffix(p, ".db") || strings.Contains(p, "/jetstream/") ||
+			if root == hsDir && (strings.Contains(filepath.Base(p), ".db") || strings.Contains(p, "/jetstream/") ||
 				strings.Contains(p, "/searchindex") || strings.HasSuffix(p, "turndb")) {
 				return nil // server databases
 			}
