@@ -252,6 +252,7 @@ type Client struct {
 	e2eeErr       error
 	undecryptable []Undecryptable
 	late          lateEvents
+	encSeen       seenTimes
 }
 
 type runState struct {

@@ -112,6 +112,19 @@ func (c *Client) addUndecryptable(evt *event.Event, err error) {
 	c.notify(ChangeUndecryptable)
 }
 
+// resolveUndecryptable drops an event from the undecryptable list once its
+// key arrived after all.
+func (c *Client) resolveUndecryptable(eventID string) {
+	c.mu.Lock()
+	n := len(c.undecryptable)
+	c.undecryptable = slices.DeleteFunc(c.undecryptable, func(u Undecryptable) bool { return u.EventID == eventID })
+	changed := n != len(c.undecryptable)
+	c.mu.Unlock()
+	if changed {
+		c.notify(ChangeUndecryptable)
+	}
+}
+
 // Undecryptable returns the latest encrypted events that could not be
 // decrypted (at most 100), oldest first.
 func (c *Client) Undecryptable() []Undecryptable {

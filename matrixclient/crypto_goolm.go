@@ -6,11 +6,14 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"time"
 
 	"go.mau.fi/util/dbutil"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/crypto/cryptohelper"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
 )
@@ -56,7 +59,12 @@ func (c *Client) initCrypto(ctx context.Context, mx *mautrix.Client, s Session, 
 		_ = raw.Close()
 		return nil, fmt.Errorf("%w: %v", ErrNoE2EE, err)
 	}
-	helper.DecryptErrorCallback = c.addUndecryptable
+	helper.DecryptErrorCallback = func(evt *event.Event, err error) {
+		c.addUndecryptable(evt, err)
+		if errors.Is(err, cryptohelper.NoSessionFound) {
+			go c.retryDecrypt(ctx, mx, helper, evt)
+		}
+	}
 	if err := helper.Init(ctx); err != nil {
 		_ = raw.Close()
 		return nil, fmt.Errorf("%w: init: %w", ErrNoE2EE, err)
@@ -64,6 +72,27 @@ func (c *Client) initCrypto(ctx context.Context, mx *mautrix.Client, s Session, 
 	helper.Machine().IgnorePostDecryptionParseErrors = true
 	mx.Crypto = helper
 	return &mautrixCrypto{helper: helper, raw: raw}, nil
+}
+
+// lateKeyWait is how long we keep waiting for a room key after mautrix
+// gave up (it waits 25 s): a call invite that decrypts late still rings if
+// it is still live, which the engine decides.
+const lateKeyWait = 2 * time.Minute
+
+func (c *Client) retryDecrypt(ctx context.Context, mx *mautrix.Client, helper *cryptohelper.CryptoHelper, evt *event.Event) {
+	content := evt.Content.AsEncrypted()
+	if !helper.WaitForSession(ctx, evt.RoomID, content.SenderKey, content.SessionID, lateKeyWait) {
+		return
+	}
+	dec, err := helper.Decrypt(ctx, evt)
+	if err != nil {
+		c.log.Warn("late room key did not decrypt", "event_id", evt.ID.String(), "err", err)
+		return
+	}
+	dec.Mautrix.EventSource |= event.SourceDecrypted
+	if s, ok := mx.Syncer.(mautrix.DispatchableSyncer); ok {
+		s.Dispatch(ctx, dec)
+	}
 }
 
 func (m *mautrixCrypto) peerDevices(ctx context.Context, userID string) ([]Device, error) {

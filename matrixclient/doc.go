@@ -8,6 +8,15 @@
 // callengine.Engine). It may import callengine for its event types; it must
 // not import ui, media or Fyne.
 //
+// End-to-end encryption (mautrix crypto in pure Go, a pure-Go SQLite store
+// under WithDataDir, its pickle key in the keyring next to the session) is
+// compiled in with the `goolm` build tag (E2EEAvailable). Without it,
+// encrypted rooms are listed but nothing is ever sent into them. Call
+// events are decrypted before they reach the CallHandler; events whose
+// room key arrives late are handed on when it arrives (with their original
+// receive time, so the engine's liveness check stays right); events that
+// cannot be decrypted are listed by Undecryptable.
+//
 // Secrets: the access token and TURN passwords never appear in logs, in
 // String/LogValue output or in any file; the session lives only in the
 // keyring (or only in memory when no keyring is available).

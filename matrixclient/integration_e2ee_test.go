@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -199,4 +200,57 @@ func (d *device) waitStateWithin(callID string, s callengine.State, within time.
 func TestIntegrationLatencyEncrypted(t *testing.T) {
 	itLeakCheck(t)
 	latency(t, false)
+}
+
+// An invite whose room key does not arrive is reported as undecryptable (a
+// missed call that could not be read), not silently dropped, and does not
+// ring. When the key finally arrives after mautrix gave up (25 s), the
+// invite still rings while it is live, and the report is withdrawn.
+func TestIntegrationE2EEInviteDecryptsLate(t *testing.T) {
+	itLeakCheck(t)
+	alice, bob := register(t, "alice"), register(t, "bob")
+	kd := &keyDelayer{}
+	hc := &http.Client{Transport: kd}
+	t.Cleanup(hc.CloseIdleConnections)
+	a := login(t, "alice", alice, devOpts{})
+	b := login(t, "bob", bob, devOpts{http: hc, syncTimeout: 500 * time.Millisecond})
+	roomID := dm(t, a, b)
+
+	kd.arm(time.Hour)
+	peer, _ := a.c.CallPeer(roomID)
+	m := newMedia(t, "a-"+randomID(6))
+	id, err := a.e.PlaceCall(context.Background(), roomID, peer, true, m.Media)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.waitState(id, callengine.StateInviteSent)
+	start := time.Now()
+	var u []Undecryptable
+	deadline := time.Now().Add(40 * time.Second)
+	for len(u) == 0 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		for _, x := range b.c.Undecryptable() {
+			if x.RoomID == roomID && x.Sender == alice.userID {
+				u = append(u, x)
+			}
+		}
+	}
+	if len(u) == 0 {
+		t.Fatal("undecryptable invite not reported")
+	}
+	if _, ok := b.e.Call(id); ok {
+		t.Fatal("bob knows a call he could not decrypt")
+	}
+	t.Logf("%d undecryptable events from alice reported %v after the invite was sent (%v)", len(u), time.Since(start).Round(time.Second), u[0].Err)
+
+	kd.arm(0) // the keys arrive now
+	ring := b.waitStateWithin(id, callengine.StateRinging, 15*time.Second)
+	t.Logf("bob rang %v after the invite was sent", ring.Created.Sub(start).Round(time.Millisecond))
+	b.waitFor("undecryptable report withdrawn", func() bool {
+		return !slices.ContainsFunc(b.c.Undecryptable(), func(x Undecryptable) bool { return x.RoomID == roomID })
+	})
+	answer(t, b, id)
+	a.waitState(id, callengine.StateConnected)
+	b.waitState(id, callengine.StateConnected)
+	hangupAndCheck(t, a, b, id)
 }

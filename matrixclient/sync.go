@@ -57,6 +57,44 @@ type item struct {
 
 type batchKey struct{}
 
+func (b *batch) isSealed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sealed
+}
+
+// seenTimes remembers when the sync responses carrying recent encrypted
+// events arrived, so an event decrypted later keeps its true receive time.
+type seenTimes struct {
+	mu    sync.Mutex
+	at    map[string]time.Time
+	order []string
+}
+
+func (s *seenTimes) put(k string, t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.at == nil {
+		s.at = map[string]time.Time{}
+	}
+	if _, ok := s.at[k]; ok {
+		return
+	}
+	s.at[k] = t
+	s.order = append(s.order, k)
+	if len(s.order) > 1000 {
+		delete(s.at, s.order[0])
+		s.order = s.order[1:]
+	}
+}
+
+func (s *seenTimes) get(k string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.at[k]
+	return t, ok
+}
+
 func batchFrom(ctx context.Context) *batch {
 	b, _ := ctx.Value(batchKey{}).(*batch)
 	return b
@@ -87,12 +125,22 @@ func (c *Client) newSyncer(late func(*batch)) *mautrix.DefaultSyncer {
 		return true
 	})
 	s.OnEvent(func(ctx context.Context, evt *event.Event) {
+		b := batchFrom(ctx)
+		if evt.Type == event.EventEncrypted && b != nil {
+			c.encSeen.put(evt.ID.String(), b.received)
+		}
 		it, ok := decodeEvent(evt)
 		if !ok {
 			return
 		}
+		if evt.Mautrix.EventSource&event.SourceDecrypted != 0 && (b == nil || b.isSealed()) {
+			c.resolveUndecryptable(evt.ID.String())
+		}
 		received := time.Now()
-		if b := batchFrom(ctx); b != nil {
+		if t, ok := c.encSeen.get(evt.ID.String()); ok {
+			received = t
+		}
+		if b != nil {
 			b.mu.Lock()
 			sealed := b.sealed
 			if !sealed {
