@@ -70,7 +70,7 @@ func runApp(log *slog.Logger) int {
 		log.Error("starting", "err", err)
 		return 1
 	}
-	defer be.Close()
+	defer func() { _ = be.Close() }()
 	if user, pw := os.Getenv(envUser), os.Getenv(envPassword); user != "" && pw != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		_, err := be.Login(ctx, os.Getenv(envHomeserver), user, pw)
@@ -88,7 +88,7 @@ func runEcho(log *slog.Logger, args []string) int {
 	user := fs.String("user", os.Getenv(envUser), "Matrix user ID of the partner, e.g. @echo:example.org")
 	hs := fs.String("homeserver", os.Getenv(envHomeserver), "homeserver URL (default: discovered from the user ID)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: mxcall echo --user @echo:example.org [--homeserver URL]\n\n"+
+		_, _ = fmt.Fprintf(fs.Output(), "usage: mxcall echo --user @echo:example.org [--homeserver URL]\n\n"+
 			"Answers every call in the user's rooms and sends the caller's media back.\n"+
 			"The password comes from $%s; without it the session stored in the keyring is used.\n\n", envPassword)
 		fs.PrintDefaults()

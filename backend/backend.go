@@ -202,6 +202,8 @@ func (b *Backend) startSession(ctx context.Context) (ui.Session, error) {
 	return ui.Session{UserID: st.UserID, DeviceID: st.DeviceID, Homeserver: st.HomeserverURL}, nil
 }
 
+// stopEngine hangs up and closes the engine; it outlives any request
+// context, as Engine.Close bounds its own hangups.
 func (b *Backend) stopEngine() {
 	b.mu.Lock()
 	eng := b.eng

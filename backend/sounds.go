@@ -39,7 +39,7 @@ func (b *Backend) Play(wav []byte, loop bool) (stop func()) {
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		defer p.Close()
+		defer func() { _ = p.Close() }()
 		const chunk = playRate / 50 // 20 ms
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()

@@ -282,7 +282,10 @@ func (e *Engine) PeerLeft(ctx context.Context, roomID, userID string) {
 }
 
 // Close hangs up every call, releases every peer connection and stops the
-// engine's goroutines. It is idempotent.
+// engine's goroutines. It is idempotent. It bounds its own hangups (5 s),
+// so it takes no context.
+//
+//nolint:contextcheck // a closer has no caller context by design
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	if e.closed {

@@ -54,7 +54,7 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 		}),
 	)
-	defer mc.Close()
+	defer func() { _ = mc.Close() }()
 	switch {
 	case cfg.Password != "":
 		if err := mc.Login(ctx, cfg.UserID, cfg.Password, cfg.Homeserver); err != nil {
