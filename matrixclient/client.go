@@ -44,6 +44,7 @@ const (
 	ChangeUndecryptable
 )
 
+// String names the change.
 func (c Change) String() string {
 	switch c {
 	case ChangeSession:
@@ -77,6 +78,7 @@ const (
 	ConnOffline
 )
 
+// String names the state.
 func (s ConnState) String() string {
 	switch s {
 	case ConnStopped:
@@ -109,6 +111,7 @@ const (
 	TURNError
 )
 
+// String describes the state for the user.
 func (s TURNState) String() string {
 	switch s {
 	case TURNAvailable:

@@ -1,6 +1,14 @@
 package matrixclient
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/zalando/go-keyring"
+)
+
+// ErrKeyNotFound is returned by a Keyring's Get and Delete when there is no
+// such secret. It is go-keyring's ErrNotFound.
+var ErrKeyNotFound = keyring.ErrNotFound
 
 // Sentinel errors returned (wrapped with %w) by this package.
 var (

@@ -47,16 +47,17 @@ type Keyring interface {
 	Delete(service, user string) error
 }
 
-// ErrKeyNotFound is returned by a Keyring's Get and Delete when there is no
-// such secret. It is go-keyring's ErrNotFound.
-var ErrKeyNotFound = keyring.ErrNotFound
-
 type systemKeyring struct{}
 
+// Get reads a secret from the OS keyring.
 func (systemKeyring) Get(service, user string) (string, error) { return keyring.Get(service, user) }
+
+// Set stores a secret in the OS keyring.
 func (systemKeyring) Set(service, user, secret string) error {
 	return keyring.Set(service, user, secret)
 }
+
+// Delete removes a secret from the OS keyring.
 func (systemKeyring) Delete(service, user string) error { return keyring.Delete(service, user) }
 
 // SystemKeyring returns the OS keyring through github.com/zalando/go-keyring.
