@@ -156,6 +156,9 @@ func (s *CallScreen) Update(info callengine.CallInfo) {
 // Start begins drawing video and ticking the timer.
 func (s *CallScreen) Start() {
 	s.attachSources()
+	if s.cfg.static {
+		return
+	}
 	if s.info.Video {
 		s.Remote.Start(s.cfg.videoRate)
 		s.Local.Start(s.cfg.videoRate)

@@ -136,7 +136,7 @@ func (s *LoginScreen) userIDChanged(id string) {
 	if s.discoverTmr != nil {
 		s.discoverTmr.Stop()
 	}
-	if !looksComplete(id) || s.hsEdited {
+	if !looksComplete(id) || s.hsEdited || s.cfg.static {
 		return
 	}
 	s.discoverTmr = time.AfterFunc(discoverDelay, func() { fyne.Do(s.discoverNow) })

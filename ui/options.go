@@ -8,6 +8,7 @@ type config struct {
 	run       func(func())
 	videoRate int
 	endDelay  time.Duration
+	static    bool
 }
 
 func defaultConfig() *config {
@@ -36,3 +37,10 @@ func WithVideoRate(hz int) Option { return func(c *config) { c.videoRate = hz } 
 // WithEndDelay sets how long an ended call stays on screen before the room
 // list returns (default 3 s; 0 waits for the user's "Back").
 func WithEndDelay(d time.Duration) Option { return func(c *config) { c.endDelay = d } }
+
+// WithStatic starts no background goroutines of the UI's own: video views
+// are pulled only by VideoView.Poll, the call timer moves only with call
+// updates, and the homeserver is looked up only when Enter is pressed in
+// the user ID field. Tests use it to be deterministic under the race
+// detector (Fyne's test driver runs fyne.Do on the calling goroutine).
+func WithStatic() Option { return func(c *config) { c.static = true } }

@@ -183,7 +183,9 @@ func (s *SettingsScreen) Start() {
 	}
 	s.stopPreview = stop
 	s.Preview.SetSource(s.media.LocalVideo())
-	s.Preview.Start(s.cfg.videoRate)
+	if !s.cfg.static {
+		s.Preview.Start(s.cfg.videoRate)
+	}
 }
 
 // Stop closes the camera preview. Idempotent.

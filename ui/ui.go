@@ -54,6 +54,11 @@ func New(app fyne.App, be Backend, opts ...Option) *UI {
 	u.win.SetMaster()
 	u.win.Resize(fyne.NewSize(960, 640))
 	u.win.SetCloseIntercept(u.quit)
+	u.win.Canvas().SetOnTypedKey(func(k *fyne.KeyEvent) {
+		if k.Name == fyne.KeyEscape && u.win.FullScreen() {
+			u.win.SetFullScreen(false)
+		}
+	})
 	return u
 }
 

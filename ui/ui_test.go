@@ -48,6 +48,7 @@ func newEnv(t *testing.T, loggedIn bool) *env {
 		ui.WithRunner(func(f func()) { f() }),
 		ui.WithClock(func() time.Time { return e.now }),
 		ui.WithEndDelay(0),
+		ui.WithStatic(),
 	)
 	e.ui.Start()
 	e.ui.Window().Resize(fyne.NewSize(640, 480))
@@ -262,7 +263,6 @@ func videoCall(t *testing.T, e *env) string {
 	if c == nil || c.Info().ID != id {
 		t.Fatal("accepting did not open the call view")
 	}
-	c.Stop() // the test polls by hand
 	_ = e.be.Update(id, func(ci *callengine.CallInfo) { ci.State = callengine.StateConnected; ci.ConnectedAt = t0 })
 	e.now = t0.Add(65 * time.Second)
 	if !c.Remote.Poll() || !c.Local.Poll() {
@@ -310,7 +310,6 @@ func TestVoiceCallOutgoing(t *testing.T) {
 	if c == nil {
 		t.Fatal("no call view")
 	}
-	c.Stop()
 	id := c.Info().ID
 	if id == "" {
 		t.Fatal("call view not bound to the placed call")
@@ -373,7 +372,6 @@ func TestSettings(t *testing.T) {
 	e.be.LocalSlot.Put(frame)
 	e.ui.ShowSettings()
 	s := e.ui.Settings()
-	s.Preview.Stop()
 	if !s.Preview.Poll() {
 		t.Fatal("no preview frame")
 	}

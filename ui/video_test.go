@@ -82,3 +82,28 @@ func BenchmarkScene720p(b *testing.B) {
 		fake.Scene(img, time.Duration(i)*time.Millisecond, fake.RemoteColors[0], fake.RemoteColors[1], fake.RemoteColors[2])
 	}
 }
+
+// A new source starts counting frames from one again; the view must not
+// ignore it because an older source had reached a higher count.
+func TestVideoViewNewSource(t *testing.T) {
+	test.NewTempApp(t)
+	a, b := &fake.FrameSlot{}, &fake.FrameSlot{}
+	for i := 0; i < 5; i++ {
+		a.Put(image.NewRGBA(image.Rect(0, 0, 8, 8)))
+	}
+	b.Put(image.NewRGBA(image.Rect(0, 0, 8, 8)))
+	v := ui.NewVideoView(nil)
+	v.SetSource(a)
+	if !v.Poll() {
+		t.Fatal("no frame from the first source")
+	}
+	v.SetSource(b)
+	if !v.Poll() {
+		t.Fatal("frame of the new source ignored")
+	}
+	v.Clear()
+	a.Put(image.NewRGBA(image.Rect(0, 0, 8, 8)))
+	if v.Poll() || v.Showing() {
+		t.Fatal("a cleared view took a frame")
+	}
+}
