@@ -38,7 +38,8 @@ work=$1; shift
 for s in "$@"; do
   wait_s=4
   case $s in
-    call-video|call-voice) wait_s=6 ;;
+    call-video) wait_s=6 ;;
+    call-voice) wait_s=8 ;;
     call-ended) wait_s=7 ;;
   esac
   "$work/preview" -screen "$s" -quit-after $((wait_s + 3))s >"$work/shots/$s.log" 2>&1 &

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"image/color"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
@@ -76,10 +78,15 @@ func NewIncomingScreen(info callengine.CallInfo, peer Peer, act IncomingActions)
 		s.AcceptVoice.SetText("Accept")
 	}
 	buttons := container.NewHBox(layout.NewSpacer(), s.Decline, s.AcceptVoice, s.AcceptVideo, layout.NewSpacer())
-	s.content = container.NewPadded(container.NewVBox(
+	// A band of the theme's primary colour fading into the background, so
+	// the window stands out from the main one even without decorations.
+	r, g, b, _ := theme.Color(theme.ColorNamePrimary).RGBA()
+	top := color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), 0x70}
+	bg := canvas.NewVerticalGradient(top, color.Transparent)
+	s.content = container.NewStack(bg, container.NewPadded(container.NewVBox(
 		container.NewCenter(NewAvatar(peer.ID, name, peer.Avatar, 96)),
 		title, what, id, layout.NewSpacer(), buttons,
-	))
+	)))
 	s.ExtendBaseWidget(s)
 	return s
 }

@@ -400,12 +400,20 @@ func (u *UI) Answer(callID string, video bool) {
 		return
 	}
 	u.closeIncoming(callID)
+	// One call at a time: answering another hangs up the current one.
+	var current string
+	if u.call != nil && u.call.Info().State != callengine.StateEnded && u.call.Info().ID != callID {
+		current = u.call.Info().ID
+	}
 	info.Video = video && info.Video
 	info.State = callengine.StateAnswering
 	u.openCall(info)
 	u.cfg.run(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		if current != "" {
+			_ = u.be.Calls.Hangup(ctx, current) // ends either way; the engine logs failures
+		}
 		if err := u.be.Calls.Answer(ctx, callID, video); err != nil {
 			fyne.Do(func() { dialog.ShowError(errors.New("Could not answer: "+err.Error()), u.win) })
 		}

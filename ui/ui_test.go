@@ -445,3 +445,21 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Answering a second call hangs up the first.
+func TestAnswerWhileInCall(t *testing.T) {
+	e := newEnv(t, true)
+	first := videoCall(t, e)
+	second := e.be.Ring(bob, false)
+	scr, _, ok := e.ui.Incoming(second)
+	if !ok {
+		t.Fatal("no incoming window during a call")
+	}
+	test.Tap(scr.AcceptVoice)
+	if !contains(e.be.Actions(), "hangup "+first) {
+		t.Fatalf("first call not hung up: %v", e.be.Actions())
+	}
+	if c := e.ui.Call(); c == nil || c.Info().ID != second {
+		t.Fatal("call view does not show the answered call")
+	}
+}
