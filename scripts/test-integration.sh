@@ -8,6 +8,7 @@
 #
 #   scripts/test-integration.sh            # all integration tests
 #   MXCALL_IT_RUN=Reject scripts/test-integration.sh   # a -run filter
+#   MXCALL_IT_RACE=1 scripts/test-integration.sh       # with the race detector
 #
 # Artifacts (test output, client and server logs, latency.txt) stay in
 # ./.cache/it-run/ for inspection.
@@ -21,7 +22,9 @@ if [ "${1:-}" != "--inner" ]; then
   rm -rf "$work"
   mkdir -p "$work/logs"
   # Build outside the namespace: it has no network for the Go proxy.
-  go test -c -tags integration,goolm -o "$work/matrixclient.test" ./matrixclient
+  race=()
+  [ -n "${MXCALL_IT_RACE:-}" ] && race=(-race)
+  go test -c "${race[@]}" -tags integration,goolm -o "$work/matrixclient.test" ./matrixclient
   unshare_flags=(-n)
   [ "$(id -u)" -eq 0 ] || unshare_flags=(-r -n)
   set +e
