@@ -465,3 +465,23 @@ func TestNoPlaintextIntoEncryptedRoom(t *testing.T) {
 		t.Fatalf("%d sends reached the server", len(f.sendTxns))
 	}
 }
+
+func TestLateEventsDeliveredTogetherInServerOrder(t *testing.T) {
+	var l lateEvents
+	got := make(chan []item, 1)
+	mk := func(typ string) item { return item{kind: itemCall, call: callengine.RoomEvent{Type: typ}} }
+	flush := func(items []item) { got <- items }
+	// Decrypted by separate goroutines, so they come in any order.
+	l.add(mk(callengine.EventCandidates), 300, flush)
+	l.add(mk(callengine.EventHangup), 900, flush)
+	l.add(mk(callengine.EventInvite), 100, flush)
+	items := <-got
+	var types []string
+	for _, it := range items {
+		types = append(types, it.call.Type)
+	}
+	want := []string{callengine.EventInvite, callengine.EventCandidates, callengine.EventHangup}
+	if !slices.Equal(types, want) {
+		t.Fatalf("order %v, want %v", types, want)
+	}
+}
