@@ -54,6 +54,10 @@ func NewVideoView(placeholder fyne.CanvasObject) *VideoView {
 	v.bg = canvas.NewRectangle(color.Black)
 	v.img = canvas.NewImageFromImage(nil)
 	v.img.FillMode = canvas.ImageFillContain
+	// Fastest means: no CPU rescale, the GPU scales the texture with
+	// GL_LINEAR. The default (Smooth) runs a CatmullRom rescale of every
+	// frame on the CPU whenever the view's size differs from the frame's.
+	v.img.ScaleMode = canvas.ImageScaleFastest
 	v.img.Hide()
 	v.ExtendBaseWidget(v)
 	return v
