@@ -40,24 +40,24 @@ func (c *Client) initCrypto(ctx context.Context, mx *mautrix.Client, s Session, 
 	if persistent {
 		path, err := c.cryptoDBPath(s)
 		if err != nil {
-			return nil, fmt.Errorf("%w: crypto store: %v", ErrNoE2EE, err)
+			return nil, fmt.Errorf("%w: crypto store: %w", ErrNoE2EE, err)
 		}
 		dsn = "file:" + path + "?_txlock=immediate&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)"
 	}
 	raw, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoE2EE, err)
+		return nil, fmt.Errorf("%w: %w", ErrNoE2EE, err)
 	}
 	db, err := dbutil.NewWithDB(raw, "sqlite3")
 	if err != nil {
 		_ = raw.Close()
-		return nil, fmt.Errorf("%w: %v", ErrNoE2EE, err)
+		return nil, fmt.Errorf("%w: %w", ErrNoE2EE, err)
 	}
 	mx.StateStore = nil // the helper manages one in the same database
 	helper, err := cryptohelper.NewCryptoHelper(mx, pk, db)
 	if err != nil {
 		_ = raw.Close()
-		return nil, fmt.Errorf("%w: %v", ErrNoE2EE, err)
+		return nil, fmt.Errorf("%w: %w", ErrNoE2EE, err)
 	}
 	helper.DecryptErrorCallback = func(evt *event.Event, err error) {
 		c.addUndecryptable(evt, err)

@@ -49,9 +49,13 @@ type fakeSync struct {
 }
 
 // leakCheck fails the test if goroutines are left once all its cleanups ran.
-func leakCheck(t *testing.T) { t.Cleanup(test.CheckRoutines(t)) }
+func leakCheck(t *testing.T) {
+	t.Helper()
+	t.Cleanup(test.CheckRoutines(t))
+}
 
 func newFakeHS(t *testing.T, tlsServer bool) *fakeHS {
+	t.Helper()
 	leakCheck(t)
 	f := &fakeHS{t: t, syncs: make(chan fakeSync, 16), sends: map[string]json.RawMessage{},
 		turn: `{}`, direct: map[string][]string{}}
@@ -275,6 +279,7 @@ func (l *logBuffer) String() string {
 }
 
 func testLogger(t *testing.T) (*slog.Logger, *logBuffer) {
+	t.Helper()
 	lb := &logBuffer{}
 	t.Cleanup(func() {
 		for _, secret := range []string{fakeToken, fakeTURNPass, "right-password"} {

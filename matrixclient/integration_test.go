@@ -100,6 +100,7 @@ func addSecret(s, what string) {
 // pion's CheckRoutines it tolerates godbus's connection to the session
 // bus, which go-keyring opens once and keeps for the whole process.
 func itLeakCheck(t *testing.T) {
+	t.Helper()
 	t.Cleanup(func() {
 		var left []string
 		for try := 0; try < 50; try++ {
@@ -602,11 +603,11 @@ func TestIntegrationRelayOnly(t *testing.T) {
 	}
 	id := place(t, a, roomID, b)
 	answer(t, b, id)
-	ca := a.waitState(id, callengine.StateConnected)
-	cb := b.waitState(id, callengine.StateConnected)
+	a.waitState(id, callengine.StateConnected)
+	b.waitState(id, callengine.StateConnected)
 	mediaFlows(t, a, b)
-	ca, _ = a.e.Call(id)
-	cb, _ = b.e.Call(id)
+	ca, _ := a.e.Call(id)
+	cb, _ := b.e.Call(id)
 	if !ca.Relay || !cb.Relay {
 		t.Fatalf("relay-only call not on relay candidates: alice Relay=%v bob Relay=%v", ca.Relay, cb.Relay)
 	}
@@ -733,6 +734,7 @@ func TestIntegrationLatency(t *testing.T) {
 }
 
 func latency(t *testing.T, plaintext bool) {
+	t.Helper()
 	alice, bob := register(t, "alice"), register(t, "bob")
 	a := login(t, "alice", alice, devOpts{plaintext: plaintext})
 	b := login(t, "bob", bob, devOpts{plaintext: plaintext})

@@ -47,7 +47,7 @@ func (c *Client) Discover(ctx context.Context, serverName string) (string, error
 	case errors.Is(err, errHTTPNotFound):
 		hs = base
 	case err != nil:
-		return "", fmt.Errorf("%w: %s: %v", ErrDiscovery, serverName, err)
+		return "", fmt.Errorf("%w: %s: %w", ErrDiscovery, serverName, err)
 	case wk.Homeserver.BaseURL == "":
 		return "", fmt.Errorf("%w: %s: .well-known has no m.homeserver.base_url", ErrDiscovery, serverName)
 	default:
@@ -60,12 +60,15 @@ func (c *Client) Discover(ctx context.Context, serverName string) (string, error
 	if _, err := getJSON[struct {
 		Versions []string `json:"versions"`
 	}](ctx, hc, hs+"/_matrix/client/versions"); err != nil {
-		return "", fmt.Errorf("%w: %s is not a Matrix homeserver: %v", ErrDiscovery, hs, err)
+		return "", fmt.Errorf("%w: %s is not a Matrix homeserver: %w", ErrDiscovery, hs, err)
 	}
 	return hs, nil
 }
 
-var errHTTPNotFound = errors.New("not found")
+var (
+	errHTTPNotFound = errors.New("not found")
+	errHTTPStatus   = errors.New("unexpected status")
+)
 
 func getJSON[T any](ctx context.Context, hc *http.Client, u string) (T, error) {
 	var v T
@@ -77,12 +80,12 @@ func getJSON[T any](ctx context.Context, hc *http.Client, u string) (T, error) {
 	if err != nil {
 		return v, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode == http.StatusNotFound {
 		return v, errHTTPNotFound
 	}
 	if resp.StatusCode != http.StatusOK {
-		return v, fmt.Errorf("HTTP %d", resp.StatusCode)
+		return v, fmt.Errorf("%w: HTTP %d", errHTTPStatus, resp.StatusCode)
 	}
 	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&v)
 	return v, err

@@ -126,7 +126,7 @@ func loadSession(kr Keyring, service string) (s Session, found bool, err error) 
 		return Session{}, false, nil
 	}
 	if err != nil {
-		return Session{}, false, fmt.Errorf("%w: %v", ErrNoKeyring, err)
+		return Session{}, false, fmt.Errorf("%w: %w", ErrNoKeyring, err)
 	}
 	if err := json.Unmarshal([]byte(raw), &s); err != nil || !s.valid() {
 		// A damaged entry is as good as none; do not echo its content.
@@ -141,7 +141,7 @@ func saveSession(kr Keyring, service string, s Session) error {
 		return err
 	}
 	if err := kr.Set(service, sessionAccount, string(raw)); err != nil {
-		return fmt.Errorf("%w: %v", ErrNoKeyring, err)
+		return fmt.Errorf("%w: %w", ErrNoKeyring, err)
 	}
 	return nil
 }
@@ -151,5 +151,5 @@ func deleteSession(kr Keyring, service string) error {
 	if err == nil || errors.Is(err, keyring.ErrNotFound) {
 		return nil
 	}
-	return fmt.Errorf("%w: %v", ErrNoKeyring, err)
+	return fmt.Errorf("%w: %w", ErrNoKeyring, err)
 }

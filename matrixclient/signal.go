@@ -25,7 +25,7 @@ func (c *Client) SendCallEvent(ctx context.Context, roomID, evType string, conte
 	}
 	raw, err := json.Marshal(content)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrSendFailed, evType, err)
+		return fmt.Errorf("%w: %s: %w", ErrSendFailed, evType, err)
 	}
 	if err := c.checkEncryption(ctx, mx, roomID); err != nil {
 		return fmt.Errorf("%w: %s in %s: %w", ErrSendFailed, evType, roomID, err)
