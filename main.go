@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2/app"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/mxcall/mxcall/backend"
+	"github.com/mxcall/mxcall/callengine"
 	"github.com/mxcall/mxcall/matrixclient"
 	"github.com/mxcall/mxcall/media"
 	"github.com/mxcall/mxcall/partner"
@@ -32,9 +34,10 @@ const (
 	envUser       = "MXCALL_USER"
 	envPassword   = "MXCALL_PASSWORD"
 	envHomeserver = "MXCALL_HOMESERVER"
-	envTestMedia  = "MXCALL_TEST_MEDIA" // "1": test pattern and tone instead of camera and mic
-	envLog        = "MXCALL_LOG"        // "debug" for verbose logs
-	envNoKeyring  = "MXCALL_NO_KEYRING" // "1": keep the session in memory only
+	envTestMedia  = "MXCALL_TEST_MEDIA"   // "1": test pattern and tone instead of camera and mic
+	envLog        = "MXCALL_LOG"          // "debug" for verbose logs
+	envNoKeyring  = "MXCALL_NO_KEYRING"   // "1": keep the session in memory only
+	envLoopback   = "MXCALL_ICE_LOOPBACK" // "1": ICE on 127.0.0.1 only (tests in a loopback-only namespace)
 )
 
 func main() {
@@ -60,8 +63,20 @@ func keyring() matrixclient.Keyring {
 	return nil // the OS keyring
 }
 
+// settingEngine returns pion settings for $MXCALL_ICE_LOOPBACK, else nil.
+func settingEngine() *webrtc.SettingEngine {
+	if os.Getenv(envLoopback) != "1" {
+		return nil
+	}
+	se := &webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4})
+	return se
+}
+
 func runApp(log *slog.Logger) int {
-	cfg := backend.Config{Log: log, Keyring: keyring()}
+	cfg := backend.Config{Log: log, Keyring: keyring(), SettingEngine: settingEngine()}
 	if os.Getenv(envTestMedia) == "1" {
 		cfg.MediaOptions = []media.Option{media.WithTestPattern(), media.WithTone(440)}
 	}
@@ -98,9 +113,14 @@ func runEcho(log *slog.Logger, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var engineOpts []callengine.Option
+	if se := settingEngine(); se != nil {
+		engineOpts = append(engineOpts, callengine.WithSettingEngine(*se))
+	}
 	err := partner.Run(ctx, partner.Config{
 		UserID: *user, Password: os.Getenv(envPassword), Homeserver: *hs, Keyring: keyring(), Log: log,
-		Ready: func(id string) { fmt.Printf("echo partner %s is ready\n", id) },
+		EngineOptions: engineOpts,
+		Ready:         func(id string) { fmt.Printf("echo partner %s is ready\n", id) },
 	})
 	if err != nil {
 		log.Error("echo partner", "err", err)

@@ -46,6 +46,8 @@ type Config struct {
 	// MediaOptions are added to every call's media.Source (for example
 	// media.WithTestPattern() in the demo).
 	MediaOptions []media.Option
+	// SettingEngine, if set, tunes pion (tests keep ICE on loopback).
+	SettingEngine *webrtc.SettingEngine
 }
 
 // Backend is the app's core: Matrix client, call engine and media.
@@ -74,7 +76,7 @@ func New(cfg Config) (*Backend, error) {
 	if k == nil {
 		k = matrixclient.SystemKeyring()
 	}
-	api, err := newAPI()
+	api, err := newAPI(cfg.SettingEngine)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +100,7 @@ func New(cfg Config) (*Backend, error) {
 
 // newAPI builds the pion API with the codecs the media package encodes and
 // decodes (VP8 first, Opus) and the default interceptors.
-func newAPI() (*webrtc.API, error) {
+func newAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := media.RegisterCodecs(m); err != nil {
 		return nil, err
@@ -107,7 +109,11 @@ func newAPI() (*webrtc.API, error) {
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		return nil, err
 	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir)), nil
+	opts := []func(*webrtc.API){webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir)}
+	if se != nil {
+		opts = append(opts, webrtc.WithSettingEngine(*se))
+	}
+	return webrtc.NewAPI(opts...), nil
 }
 
 // UI returns the interfaces the ui package takes.

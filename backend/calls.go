@@ -187,8 +187,15 @@ func (b *Backend) SubscribeCalls(fn func(callengine.CallInfo)) (cancel func()) {
 
 // onCallUpdate runs on the engine's update goroutine.
 func (b *Backend) onCallUpdate(ci callengine.CallInfo) {
-	if ci.State == callengine.StateEnded {
+	switch ci.State {
+	case callengine.StateEnded:
 		go b.releaseMedia(ci.ID) // the peer connection is already closed
+	case callengine.StateConnected:
+		// Frames encoded before SRTP was ready were dropped: start the
+		// peer's picture with a fresh keyframe instead of waiting for its PLI.
+		if cm := b.existingMedia(ci.ID); cm != nil && cm.src != nil {
+			cm.src.RequestKeyframe()
+		}
 	}
 	b.mu.Lock()
 	subs := make([]func(callengine.CallInfo), 0, len(b.callSubs))

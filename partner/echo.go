@@ -144,15 +144,18 @@ func (e *Echo) OnTrack(rt callengine.RemoteTrack) {
 func askKeyframes(rt callengine.RemoteTrack, stop <-chan struct{}) {
 	t := time.NewTicker(pliInterval)
 	defer t.Stop()
+	pli := func() {
+		if tr := rt.Receiver.Transport(); tr != nil {
+			_, _ = tr.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(rt.Track.SSRC())}})
+		}
+	}
+	pli() // the echo's receiver may have joined mid-GOP: start on a keyframe
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
-			pli := &rtcp.PictureLossIndication{MediaSSRC: uint32(rt.Track.SSRC())}
-			if tr := rt.Receiver.Transport(); tr != nil {
-				_, _ = tr.WriteRTCP([]rtcp.Packet{pli})
-			}
+			pli()
 		}
 	}
 }

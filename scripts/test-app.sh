@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# End-to-end smoke test of the real app: runs `make run`'s demo
+# (scripts/demo.sh: Dendrite, coturn, the echo partner, the app logged in)
+# under Xvfb in a loopback-only network namespace, clicks the video-call
+# button of the "Echo" room, waits until the app has decoded the echoed
+# video, checks the screenshot shows the test pattern's colours, closes
+# everything and checks that nothing is left running.
+#
+# Artifacts (screenshots, logs, timings.txt) go to ./.cache/app-run.
+# Needs xvfb xauth imagemagick xdotool dbus (scripts/install-deps.sh).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$root/.cache/app-run"
+
+if [ "${1:-}" != "--inner" ]; then
+  cd "$root"
+  rm -rf "$work" && mkdir -p "$work/home/run" && chmod 700 "$work/home/run"
+  ./scripts/build-homeserver.sh
+  go build -o "$root/.cache/bin/mxcall" . # the namespace has no Go proxy
+  set +e
+  # Keep the caller's Go caches: HOME changes inside.
+  GOPATH="$(go env GOPATH)" GOCACHE="$(go env GOCACHE)" GOMODCACHE="$(go env GOMODCACHE)" GOFLAGS=-mod=mod GOPROXY=off \
+    "$root/scripts/netns.sh" dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" "$0" --inner
+  rc=$?
+  set -e
+  stray="$(pgrep -f -- "$root/.cache/(demo-test|app-run)|$root/.cache/bin/mxcall" || true)"
+  if [ -n "$stray" ]; then
+    echo "test-app.sh: processes left behind:" >&2
+    ps -o pid,args -p $stray >&2 || true
+    kill -KILL $stray 2>/dev/null || true
+    rc=1
+  fi
+  [ $rc -eq 0 ] && echo "test-app.sh: passed" || echo "test-app.sh: FAILED (artifacts in $work)"
+  exit $rc
+fi
+
+# ---- inside the namespace, D-Bus session and X server ----
+cd "$root"
+export HOME="$work/home" XDG_RUNTIME_DIR="$work/home/run" LANG=en_US.UTF-8
+export MXCALL_DEMO_DIR="$root/.cache/demo-test" MXCALL_ICE_LOOPBACK=1 MXCALL_TEST_MEDIA=1
+rm -rf "$MXCALL_DEMO_DIR"
+log="$work/demo.log"
+./scripts/demo.sh >"$log" 2>&1 &
+demo=$!
+finish() { kill "$demo" 2>/dev/null; wait "$demo" 2>/dev/null || true; }
+trap finish EXIT
+
+waitlog() { # waitlog PATTERN SECONDS
+  for _ in $(seq $(($2 * 10))); do
+    grep -q "$1" "$log" && return 0
+    kill -0 "$demo" 2>/dev/null || { echo "demo exited early:"; tail -30 "$log"; return 1; }
+    sleep 0.1
+  done
+  echo "timed out waiting for '$1'"; tail -30 "$log"; return 1
+}
+ms() { date +%s%3N; }
+
+waitlog "logged in" 120
+t_login=$(ms)
+sleep 3 # the room list fills after the first sync
+import -window root "$work/rooms.png"
+# The first room's video-call button (the window is 960x640 at 0,0).
+t_click=$(ms)
+xdotool mousemove 937 155 click 1
+waitlog "call connected" 20
+t_conn=$(ms)
+waitlog "first remote video frame" 20
+t_frame=$(ms)
+sleep 1.5 # a few repaints
+import -window root "$work/call.png"
+
+# The remote picture fills the window's middle; the test pattern has red,
+# green, blue and yellow quadrants (the self view sits bottom right).
+px() { convert "$work/call.png" -format "%[fx:int(255*p{$1,$2}.r)] %[fx:int(255*p{$1,$2}.g)] %[fx:int(255*p{$1,$2}.b)]" info:; }
+check() { # check NAME X Y R G B: each channel within 60 of the expected
+  read -r r g b <<<"$(px "$2" "$3")"
+  for pair in "$r:$4" "$g:$5" "$b:$6"; do
+    v=${pair%:*} want=${pair#*:}
+    if [ $((v > want ? v - want : want - v)) -gt 60 ]; then
+      echo "remote video at ($2,$3) is rgb($r,$g,$b), want $1"; return 1
+    fi
+  done
+}
+check red 150 200 226 44 44
+check green 800 200 40 200 64
+check blue 150 500 40 56 220
+
+{
+  echo "login → room list → click: $((t_click - t_login)) ms (includes a fixed 3 s wait)"
+  echo "click video call → call connected (seen in the log): $((t_conn - t_click)) ms"
+  echo "click video call → first remote video frame decoded: $((t_frame - t_click)) ms"
+  grep -h "call connected\|first remote video frame" "$log" | sed 's/^/app: /'
+  grep -h "call connected" "$MXCALL_DEMO_DIR/echo.log" | sed 's/^/echo: /'
+} >"$work/timings.txt"
+cat "$work/timings.txt"
