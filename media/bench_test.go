@@ -3,6 +3,9 @@ package media
 import (
 	"testing"
 
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+
 	"github.com/mxcall/mxcall/media/vpx"
 	"gopkg.in/hraban/opus.v2"
 )
@@ -92,3 +95,62 @@ func BenchmarkOpusDecode20ms(b *testing.B) {
 		}
 	}
 }
+
+func benchReceive(b *testing.B, w, h int) {
+	p := newPattern(w, h)
+	enc, err := vpx.NewEncoder(vpx.EncoderConfig{Width: w, Height: h, BitrateKbps: w * h / 250, KeyframeInterval: 1 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pz := rtp.NewPacketizer(1200, 96, 1234, &codecs.VP8Payloader{EnablePictureID: true}, rtp.NewRandomSequencer(), 90000)
+	const n = 64
+	frames := make([][][]byte, n) // raw RTP packets per frame
+	for i := range frames {
+		p.draw(i)
+		data, _, err := enc.Encode(p.y, p.u, p.v, int64(i*33))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, pkt := range pz.Packetize(data, 3000) {
+			raw, _ := pkt.Marshal()
+			frames[i] = append(frames[i], raw)
+		}
+	}
+	enc.Close()
+	dec, _ := vpx.NewDecoder(1)
+	slot := NewFrameSlot()
+	d := newVideoDecoder(dec, slot, func(func(*VideoStats)) {}, func() {})
+	defer d.close()
+	seq := uint16(0)
+	feed := func(i, frame int) {
+		ts := uint32(i * 3000)
+		for _, raw := range frames[frame] {
+			pkt, buf := d.packet()
+			k := copy(buf, raw)
+			buf[2], buf[3] = byte(seq>>8), byte(seq)
+			buf[4], buf[5], buf[6], buf[7] = byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts)
+			seq++
+			d.push(pkt, buf[:k])
+		}
+	}
+	for i := range n { // first pass: keyframe, buffers, pools
+		feed(i, i)
+	}
+	start := slot.Frames()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		feed(n+i, 1+i%(n-1)) // replay the delta frames (the decoder does not mind)
+	}
+	b.StopTimer()
+	if got := slot.Frames() - start; got < uint64(b.N-1) {
+		b.Fatalf("only %d frames decoded for %d fed", got, b.N)
+	}
+}
+
+// BenchmarkReceive480p is the receive path per frame after the network:
+// RTP reassembly (samplebuilder), VP8 decode, RGBA conversion, slot.
+func BenchmarkReceive480p(b *testing.B) { benchReceive(b, 640, 480) }
+
+// BenchmarkReceive720p is BenchmarkReceive480p at 1280x720.
+func BenchmarkReceive720p(b *testing.B) { benchReceive(b, 1280, 720) }

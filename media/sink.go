@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -127,74 +128,135 @@ func (s *VideoSink) count(f func(*VideoStats)) {
 
 func (s *VideoSink) run(dec *vpx.Decoder) {
 	defer close(s.done)
-	defer dec.Close()
-	conv := vpx.NewConverter(2)
-	defer conv.Close()
-	sb := samplebuilder.New(512, &codecs.VP8Packet{}, 90000, samplebuilder.WithMaxTimeDelay(100*time.Millisecond))
-	buf := make([]byte, 1500)
-	needKey := true
-	var lastPLI time.Time
-	pli := func(force bool) {
-		if s.sendRTCP == nil || (!force && time.Since(lastPLI) < 150*time.Millisecond) {
+	d := newVideoDecoder(dec, s.slot, s.count, func() {
+		if s.sendRTCP == nil {
 			return
 		}
-		lastPLI = time.Now()
 		if err := s.sendRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(s.track.SSRC())}}); err == nil {
 			s.count(func(st *VideoStats) { st.PLIs++ })
 		}
-	}
+	})
+	defer d.close()
 	for {
+		pkt, buf := d.packet()
 		n, _, err := s.track.Read(buf)
 		if err != nil {
 			return // track ended, or Close set a past read deadline
 		}
-		pkt := &rtp.Packet{}
-		if err := pkt.Unmarshal(append([]byte(nil), buf[:n]...)); err != nil {
-			continue
-		}
-		sb.Push(pkt)
-		for smp := sb.Pop(); smp != nil; smp = sb.Pop() {
-			if smp.PrevDroppedPackets > 0 {
-				s.count(func(st *VideoStats) { st.LostFrames++ })
-				if !needKey {
-					needKey = true
-					pli(true)
-				}
-			}
-			key := vpx.IsKeyframe(smp.Data)
-			if needKey && !key {
-				s.count(func(st *VideoStats) { st.Skipped++ })
-				pli(false)
-				continue
-			}
-			pic, ok, err := dec.Decode(smp.Data)
-			if err != nil {
-				s.count(func(st *VideoStats) { st.DecodeErrors++ })
-				needKey = true
-				pli(false)
-				continue
-			}
-			needKey = false
-			if !ok {
-				continue
-			}
-			dst := s.slot.writeBuffer(pic.Width, pic.Height)
-			if conv.Convert(pic, dst) != nil {
-				continue
-			}
-			s.slot.publish()
-			s.count(func(st *VideoStats) {
-				st.Frames++
-				if key {
-					st.Keyframes++
-				}
-				st.Width, st.Height = pic.Width, pic.Height
-			})
-		}
-		if needKey {
-			pli(false)
+		d.push(pkt, buf[:n])
+	}
+}
+
+// videoDecoder is the receive path after the network: frame reassembly,
+// loss handling, decode, conversion into the slot. RTP packet buffers are
+// recycled through a free list, so steady state allocates only inside
+// pion's sample builder.
+type videoDecoder struct {
+	sb      *samplebuilder.SampleBuilder
+	dec     *vpx.Decoder
+	conv    *vpx.Converter
+	slot    *FrameSlot
+	count   func(func(*VideoStats))
+	sendPLI func()
+	needKey bool
+	lastPLI time.Time
+	free    []*rtp.Packet
+}
+
+// pktBuf is a packet with its receive buffer. rtp.Packet is the first
+// field, so the *rtp.Packet the sample builder hands back converts to it.
+type pktBuf struct {
+	pkt rtp.Packet
+	raw [1500]byte
+}
+
+func newVideoDecoder(dec *vpx.Decoder, slot *FrameSlot, count func(func(*VideoStats)), sendPLI func()) *videoDecoder {
+	d := &videoDecoder{dec: dec, conv: vpx.NewConverter(2), slot: slot, count: count, sendPLI: sendPLI,
+		needKey: true}
+	d.sb = samplebuilder.New(512, &codecs.VP8Packet{}, 90000,
+		samplebuilder.WithMaxTimeDelay(100*time.Millisecond),
+		samplebuilder.WithPacketReleaseHandler(func(p *rtp.Packet) { d.free = append(d.free, p) }))
+	return d
+}
+
+func (d *videoDecoder) close() {
+	d.conv.Close()
+	d.dec.Close()
+}
+
+// packet returns a recycled packet and its 1500-byte receive buffer.
+func (d *videoDecoder) packet() (*rtp.Packet, []byte) {
+	if n := len(d.free); n > 0 {
+		p := d.free[n-1]
+		d.free = d.free[:n-1]
+		b := (*pktBuf)(unsafe.Pointer(p))
+		return &b.pkt, b.raw[:]
+	}
+	b := &pktBuf{}
+	return &b.pkt, b.raw[:]
+}
+
+// pli asks for a keyframe, at most every 150 ms unless forced.
+func (d *videoDecoder) pli(force bool) {
+	if !force && time.Since(d.lastPLI) < 150*time.Millisecond {
+		return
+	}
+	d.lastPLI = time.Now()
+	d.sendPLI()
+}
+
+// push takes one received RTP packet (raw in pkt's buffer from packet()).
+func (d *videoDecoder) push(pkt *rtp.Packet, raw []byte) {
+	if err := pkt.Unmarshal(raw); err != nil {
+		d.free = append(d.free, pkt)
+		return
+	}
+	d.sb.Push(pkt)
+	for smp := d.sb.Pop(); smp != nil; smp = d.sb.Pop() {
+		d.frame(smp.Data, smp.PrevDroppedPackets > 0)
+	}
+	if d.needKey {
+		d.pli(false)
+	}
+}
+
+func (d *videoDecoder) frame(data []byte, lostBefore bool) {
+	if lostBefore {
+		d.count(func(st *VideoStats) { st.LostFrames++ })
+		if !d.needKey {
+			d.needKey = true
+			d.pli(true)
 		}
 	}
+	key := vpx.IsKeyframe(data)
+	if d.needKey && !key {
+		d.count(func(st *VideoStats) { st.Skipped++ })
+		d.pli(false)
+		return
+	}
+	pic, ok, err := d.dec.Decode(data)
+	if err != nil {
+		d.count(func(st *VideoStats) { st.DecodeErrors++ })
+		d.needKey = true
+		d.pli(false)
+		return
+	}
+	d.needKey = false
+	if !ok {
+		return
+	}
+	dst := d.slot.writeBuffer(pic.Width, pic.Height)
+	if d.conv.Convert(pic, dst) != nil {
+		return
+	}
+	d.slot.publish()
+	d.count(func(st *VideoStats) {
+		st.Frames++
+		if key {
+			st.Keyframes++
+		}
+		st.Width, st.Height = pic.Width, pic.Height
+	})
 }
 
 // AudioSink receives a remote Opus track, decodes it (libopus, with packet
