@@ -2,9 +2,11 @@
 # GUI smoke test: runs the fake-backed UI preview (ui/cmd/preview) under
 # Xvfb inside a private D-Bus session, takes screenshots of the whole X
 # screen with ImageMagick's `import -window root`, and fails when one is
-# blank. Needs xvfb xauth imagemagick dbus (scripts/install-deps.sh).
+# blank. Needs xvfb xauth imagemagick dbus xdotool (scripts/install-deps.sh).
 #
-#   scripts/test-gui.sh           # smoke test: room list and a video call
+#   scripts/test-gui.sh           # smoke test: room list, a video call, and a
+#                                 # clicked-through session (xdotool): log in,
+#                                 # place a video call, see video, hang up
 #   scripts/test-gui.sh --docs    # also refresh docs/screen-*.png, one per screen
 #
 # Everything it starts runs inside dbus-run-session/xvfb-run and is gone
@@ -51,11 +53,45 @@ done
 INNER
 chmod +x "$work/inner.sh"
 
+# A clicked-through session: log in with the keyboard, click Alice's video
+# call button, let it connect, hang up. Positions are those of the preview's
+# 960×640 window at the top-left of the (window-manager-less) screen.
+cat > "$work/flow.sh" <<'FLOW'
+#!/usr/bin/env bash
+set -euo pipefail
+work=$1
+"$work/preview" -screen demo -quit-after 25s >"$work/shots/flow.log" 2>&1 &
+pid=$!
+sleep 3
+xdotool mousemove 480 300
+xdotool key Tab Tab
+xdotool type --delay 30 hunter2
+xdotool key Return
+sleep 2
+import -window root "$work/shots/flow-rooms.png"
+xdotool mousemove 938 252 click 1     # Alice Liddell: video call
+sleep 5
+import -window root "$work/shots/flow-call.png"
+xdotool mousemove 639 613 click 1     # Hang up
+sleep 1
+import -window root "$work/shots/flow-ended.png"
+sleep 4                               # back to the room list after 3 s
+import -window root "$work/shots/flow-back.png"
+wait "$pid" || { echo "demo preview exited with an error:"; cat "$work/shots/flow.log"; exit 1; }
+FLOW
+chmod +x "$work/flow.sh"
+
 export HOME="$work/home" XDG_CACHE_HOME="$work/home/.cache" XDG_CONFIG_HOME="$work/home/.config" \
   XDG_DATA_HOME="$work/home/.local/share" XDG_RUNTIME_DIR="$work/runtime" LANG=en_US.UTF-8
 echo "running under Xvfb: $screens"
 # shellcheck disable=SC2086
 dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" "$work/inner.sh" "$work" $screens 2> >(grep -v "Failed to set fd limit" >&2)
+if command -v xdotool >/dev/null; then
+  echo "running the clicked-through demo session"
+  dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" "$work/flow.sh" "$work" 2> >(grep -v "Failed to set fd limit" >&2)
+else
+  echo "xdotool missing: skipping the clicked-through session"
+fi
 
 fail=0
 for s in $screens; do
@@ -76,6 +112,22 @@ for s in $screens; do
     esac
   fi
 done
+# The middle of the window: bright synthetic video during the call, the
+# dark call background once it ended, the dark room list after that.
+centre() { convert "$1" -crop 400x240+280+200 -colorspace Gray -format '%[fx:mean]' info:; }
+check_centre() { # name file min max
+  local m; m=$(centre "$2")
+  if awk "BEGIN{exit !($m >= $3 && $m <= $4)}"; then echo "ok   $1: centre brightness $m"
+  else echo "FAIL $1: centre brightness $m, want $3..$4"; fail=1; fi
+}
+if [ -f "$work/shots/flow-call.png" ]; then
+  check_centre "demo: logged in, room list" "$work/shots/flow-rooms.png" 0 0.2
+  check_centre "demo: video call connected" "$work/shots/flow-call.png" 0.35 1
+  check_centre "demo: call ended" "$work/shots/flow-ended.png" 0 0.25
+  check_centre "demo: back at the room list" "$work/shots/flow-back.png" 0 0.2
+  if ! cmp -s <(convert "$work/shots/flow-ended.png" rgb:-) <(convert "$work/shots/flow-back.png" rgb:-); then :; else
+    echo "FAIL demo: the ended call did not go back to the room list"; fail=1; fi
+fi
 if [ $fail = 0 ] && [ -n "${GUI_SHOT:-}" ]; then
   cp "$work/shots/call-video.png" "$GUI_SHOT"
 fi
