@@ -1,5 +1,5 @@
 # mxcall: see README.md. `make run` starts the demo, `make test` runs every test.
-.PHONY: run test deps homeserver lint package
+.PHONY: run test deps homeserver package
 
 run: deps homeserver
 	./scripts/demo.sh
@@ -12,3 +12,6 @@ deps:
 
 homeserver:
 	./scripts/build-homeserver.sh
+
+package: deps
+	./scripts/package.sh

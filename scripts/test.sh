@@ -29,7 +29,7 @@ step "unit tests (loopback-only network namespace)"
 step "fuzz smoke: callengine.FuzzParseContent for 20s"
 GOPROXY=off go test -run '^$' -fuzz '^FuzzParseContent$' -fuzztime 20s ./callengine
 
-for extra in scripts/test-media.sh scripts/test-integration.sh scripts/test-gui.sh scripts/test-app.sh; do
+for extra in scripts/test-media.sh scripts/test-integration.sh scripts/test-gui.sh scripts/test-app.sh scripts/test-package.sh; do
   if [ -x "$extra" ]; then
     step "$extra"
     "./$extra"
