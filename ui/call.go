@@ -178,6 +178,28 @@ func (s *CallScreen) Start() {
 				}
 			}
 		}()
+		if s.cfg.statsLog != nil && s.cfg.statsIvl > 0 && s.info.Video {
+			go s.logStats(stop, s.info.ID)
+		}
+	}
+}
+
+// logStats logs the repaint rates of both video views until stop.
+func (s *CallScreen) logStats(stop chan struct{}, id string) {
+	t := time.NewTicker(s.cfg.statsIvl)
+	defer t.Stop()
+	lastR, lastL, last := s.Remote.Repaints(), s.Local.Repaints(), time.Now()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			r, l := s.Remote.Repaints(), s.Local.Repaints()
+			sec := now.Sub(last).Seconds()
+			s.cfg.statsLog.Info("video repaint", "call", id,
+				"remote_fps", float64(r-lastR)/sec, "local_fps", float64(l-lastL)/sec)
+			lastR, lastL, last = r, l, now
+		}
 	}
 }
 

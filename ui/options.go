@@ -1,6 +1,9 @@
 package ui
 
-import "time"
+import (
+	"log/slog"
+	"time"
+)
 
 // config holds what Options change; screens read it.
 type config struct {
@@ -9,6 +12,8 @@ type config struct {
 	videoRate int
 	endDelay  time.Duration
 	static    bool
+	statsLog  *slog.Logger
+	statsIvl  time.Duration
 }
 
 func defaultConfig() *config {
@@ -44,3 +49,11 @@ func WithEndDelay(d time.Duration) Option { return func(c *config) { c.endDelay 
 // the user ID field. Tests use it to be deterministic under the race
 // detector (Fyne's test driver runs fyne.Do on the calling goroutine).
 func WithStatic() Option { return func(c *config) { c.static = true } }
+
+// WithStatsLog makes the call view log, every interval while a video call
+// is shown, how many remote and local frames per second it put on screen
+// (message "video repaint", level Info). main.go can turn it on for
+// measurements; it costs one goroutine per call view.
+func WithStatsLog(l *slog.Logger, every time.Duration) Option {
+	return func(c *config) { c.statsLog, c.statsIvl = l, every }
+}

@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -99,6 +100,9 @@ func main() {
 	opts := []ui.Option{}
 	if *screen == "call-ended" {
 		opts = append(opts, ui.WithEndDelay(0))
+	}
+	if *stats {
+		opts = append(opts, ui.WithStatsLog(slog.New(slog.NewTextHandler(os.Stderr, nil)), 5*time.Second))
 	}
 	u := ui.New(a, be.UI(), opts...)
 	u.Window().Resize(fyne.NewSize(float32(ww), float32(wh)))
