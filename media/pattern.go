@@ -23,12 +23,32 @@ type pattern struct {
 	w, h    int
 	y, u, v []byte
 	base    [4][3]byte // YUV of each quadrant
+	lines   [2][]byte  // luma of a top/bottom row at phase 0, 8 samples longer
+	ubase   []byte     // chroma planes without the moving block
+	vbase   []byte
 }
 
 func newPattern(w, h int) *pattern {
 	p := &pattern{w: w, h: h, y: make([]byte, w*h), u: make([]byte, w*h/4), v: make([]byte, w*h/4)}
 	for i, c := range PatternColours {
 		p.base[i] = rgbToYUV(c.R, c.G, c.B)
+	}
+	for half := range p.lines {
+		l := make([]byte, w+8)
+		for c := range l {
+			q := half*2 + min(c, w-1)*2/w
+			l[c] = p.base[q][0] - 3 + byte(c&7)
+		}
+		p.lines[half] = l
+	}
+	p.ubase, p.vbase = make([]byte, w*h/4), make([]byte, w*h/4)
+	for r := 0; r < h/2; r++ {
+		qr := (r * 4 / h) * 2
+		for c := 0; c < w/2; c++ {
+			q := qr + c*4/w
+			p.ubase[r*w/2+c] = p.base[q][1]
+			p.vbase[r*w/2+c] = p.base[q][2]
+		}
 	}
 	return p
 }
@@ -45,21 +65,15 @@ func rgbToYUV(r, g, b uint8) [3]byte {
 func (p *pattern) draw(n int) {
 	w, h := p.w, p.h
 	for r := 0; r < h; r++ {
-		qr := (r * 2 / h) * 2
-		row := p.y[r*w : r*w+w]
-		for c := range row {
-			q := qr + c*2/w
-			row[c] = p.base[q][0] - 3 + byte((c+r+n)&7)
-		}
+		// Texture value (c+r+n)&7: the phase-0 line shifted by (r+n)&7,
+		// correct except for the few pixels shifted across the left/right
+		// boundary, which is invisible.
+		l := p.lines[r*2/h]
+		off := (r + n) & 7
+		copy(p.y[r*w:r*w+w], l[off:off+w])
 	}
-	for r := 0; r < h/2; r++ {
-		qr := (r * 4 / h) * 2
-		for c := 0; c < w/2; c++ {
-			q := qr + c*4/w
-			p.u[r*w/2+c] = p.base[q][1]
-			p.v[r*w/2+c] = p.base[q][2]
-		}
-	}
+	copy(p.u, p.ubase)
+	copy(p.v, p.vbase)
 	// White block, 1/10 of the height, sliding along the middle row.
 	bs := max(h/10, 2) &^ 1
 	x0 := ((n * 8) % max(w-bs, 1)) &^ 1

@@ -27,7 +27,10 @@ type EncoderConfig struct {
 	// GL and pion share two cores) threads=2 measured 4-7x slower in wall
 	// time and 3-7x more CPU than threads=1.
 	Threads int
-	// CPUUsed is VP8E_SET_CPUUSED (default 8; 8..16 trade quality for speed).
+	// CPUUsed is VP8E_SET_CPUUSED, 8..16 trading quality for speed. Default:
+	// 8 on machines with 4 or more CPUs, else 16 (on our 2-core target
+	// cpu-used 16 encodes a noisy 480p frame in ≈ 2.4 ms and 720p in ≈ 5.8 ms
+	// against ≈ 6 ms and ≈ 14 ms at 8).
 	CPUUsed int
 	// KeyframeInterval is the longest distance between keyframes in frames
 	// (default 10 s worth). Keyframes are also forced on request.
@@ -65,7 +68,10 @@ func NewEncoder(cfg EncoderConfig) (*Encoder, error) {
 		}
 	}
 	if cfg.CPUUsed == 0 {
-		cfg.CPUUsed = 8
+		cfg.CPUUsed = 16
+		if runtime.NumCPU() >= 4 {
+			cfg.CPUUsed = 8
+		}
 	}
 	if cfg.KeyframeInterval <= 0 {
 		cfg.KeyframeInterval = 10 * cfg.FPS
