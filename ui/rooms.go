@@ -2,7 +2,9 @@ package ui
 
 import (
 	"context"
+	"image"
 	"image/color"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -45,6 +47,7 @@ type RoomListScreen struct {
 	cfg     *config
 	act     RoomListActions
 	snap    RoomsSnapshot
+	updated bool
 	content fyne.CanvasObject
 }
 
@@ -128,6 +131,10 @@ func (s *RoomListScreen) CreateRenderer() fyne.WidgetRenderer {
 
 // Update shows a new snapshot. Call it on the UI goroutine.
 func (s *RoomListScreen) Update(snap RoomsSnapshot) {
+	if s.updated && sameSnapshot(s.snap, snap) {
+		return // syncs that change nothing shown must not rebuild the list
+	}
+	s.updated = true
 	s.snap = snap
 	switch snap.Sync {
 	case SyncOffline:
@@ -325,4 +332,35 @@ func (s *RoomListScreen) RoomByID(id string) (Room, bool) {
 		}
 	}
 	return Room{}, false
+}
+
+// sameSnapshot reports whether a and b show the same thing (avatars are
+// compared by identity).
+func sameSnapshot(a, b RoomsSnapshot) bool {
+	if a.Sync != b.Sync || a.NoTURN != b.NoTURN || len(a.Rooms) != len(b.Rooms) || len(a.Invites) != len(b.Invites) {
+		return false
+	}
+	for i := range a.Rooms {
+		x, y := a.Rooms[i], b.Rooms[i]
+		if x.ID != y.ID || x.Name != y.Name || x.Peer != y.Peer || x.DM != y.DM ||
+			!x.LastActive.Equal(y.LastActive) || !sameImage(x.Avatar, y.Avatar) {
+			return false
+		}
+	}
+	for i := range a.Invites {
+		if a.Invites[i] != b.Invites[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// sameImage reports whether a and b are the same image object (never
+// compares non-comparable image values, which would panic).
+func sameImage(a, b image.Image) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	return va.Kind() == reflect.Pointer && vb.Kind() == reflect.Pointer && va.Pointer() == vb.Pointer() && va.Type() == vb.Type()
 }

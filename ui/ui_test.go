@@ -463,3 +463,23 @@ func TestAnswerWhileInCall(t *testing.T) {
 		t.Fatal("call view does not show the answered call")
 	}
 }
+
+// A snapshot equal to the shown one must not rebuild the list (syncs
+// arrive all the time); a changed one must.
+func TestRoomListSkipsEqualSnapshots(t *testing.T) {
+	e := newEnv(t, true)
+	r := e.ui.Rooms()
+	accept := findButton(t, e.ui.Window().Canvas().Content(), "Accept")
+	snap := e.be.RoomsSnapshot()
+	snap.Rooms = append([]ui.Room(nil), snap.Rooms...)
+	e.be.SetRooms(snap)
+	if findButton(t, e.ui.Window().Canvas().Content(), "Accept") != accept {
+		t.Fatal("an unchanged snapshot rebuilt the list")
+	}
+	snap.Rooms[0].Name = "Renamed"
+	e.be.SetRooms(snap)
+	if findButton(t, e.ui.Window().Canvas().Content(), "Accept") == accept {
+		t.Fatal("a changed snapshot did not rebuild the list")
+	}
+	_ = r
+}
