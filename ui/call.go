@@ -218,7 +218,7 @@ func (s *CallScreen) attachSources() {
 		return
 	}
 	i := s.info
-	if !(i.RemoteVideoMuted || i.OnHold || i.RemoteOnHold) {
+	if !i.RemoteVideoMuted && !i.OnHold && !i.RemoteOnHold {
 		if src := s.media.RemoteVideo(i.ID); src != nil {
 			s.Remote.SetSource(src)
 		}

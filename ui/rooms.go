@@ -232,7 +232,7 @@ func (s *RoomListScreen) roomRow(r Room) fyne.CanvasObject {
 	sub.Importance = widget.LowImportance
 	sub.Truncation = fyne.TextTruncateEllipsis
 	text := container.New(layout.NewCustomPaddedVBoxLayout(-12), title, sub)
-	var buttons fyne.CanvasObject = layout.NewSpacer()
+	buttons := fyne.CanvasObject(layout.NewSpacer())
 	if r.DM && r.Peer != "" {
 		voice := widget.NewButtonWithIcon("", theme.NewThemedResource(assets.Phone), func() { s.call(r, false) })
 		video := widget.NewButtonWithIcon("", theme.NewThemedResource(assets.Videocam), func() { s.call(r, true) })

@@ -54,6 +54,7 @@ func newSettingsScreen(media Media, back func(), cfg *config) *SettingsScreen {
 	s.Error.Importance = widget.DangerImportance
 	s.Error.Hide()
 	s.loadDevices()
+	s.bindPickers()
 
 	msg := canvas.NewText("No camera picture", color.NRGBA{0xc0, 0xc0, 0xc0, 0xff})
 	msg.Alignment = fyne.TextAlignCenter
@@ -88,7 +89,7 @@ func (s *SettingsScreen) CreateRenderer() fyne.WidgetRenderer {
 func (s *SettingsScreen) loadDevices() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	fill := func(sel *widget.Select, kind DeviceKind, cur string, set func(*Settings, string)) {
+	fill := func(sel *widget.Select, kind DeviceKind, cur string) {
 		devs, err := s.media.Devices(ctx, kind)
 		if err != nil {
 			s.showError(fmt.Sprintf("Could not list %ss: %v", kind, err))
@@ -102,20 +103,11 @@ func (s *SettingsScreen) loadDevices() {
 			}
 		}
 		sel.Options = labels
-		sel.OnChanged = func(label string) {
-			for _, d := range s.devs[kind] {
-				if d.Label == label {
-					set(&s.settings, d.ID)
-					s.apply()
-					return
-				}
-			}
-		}
 		sel.Refresh()
 	}
-	fill(s.Camera, Camera, s.settings.Camera, func(st *Settings, id string) { st.Camera = id })
-	fill(s.Microphone, Microphone, s.settings.Microphone, func(st *Settings, id string) { st.Microphone = id })
-	fill(s.Speaker, Speaker, s.settings.Speaker, func(st *Settings, id string) { st.Speaker = id })
+	fill(s.Camera, Camera, s.settings.Camera)
+	fill(s.Microphone, Microphone, s.settings.Microphone)
+	fill(s.Speaker, Speaker, s.settings.Speaker)
 
 	s.res = s.media.Resolutions()
 	labels := make([]string, len(s.res))
@@ -126,6 +118,25 @@ func (s *SettingsScreen) loadDevices() {
 		}
 	}
 	s.Resolution.Options = labels
+	s.Resolution.Refresh()
+}
+
+// bindPickers makes the pickers store and apply the user's choice.
+func (s *SettingsScreen) bindPickers() {
+	device := func(kind DeviceKind, set func(*Settings, string)) func(string) {
+		return func(label string) {
+			for _, d := range s.devs[kind] {
+				if d.Label == label {
+					set(&s.settings, d.ID)
+					s.apply()
+					return
+				}
+			}
+		}
+	}
+	s.Camera.OnChanged = device(Camera, func(st *Settings, id string) { st.Camera = id })
+	s.Microphone.OnChanged = device(Microphone, func(st *Settings, id string) { st.Microphone = id })
+	s.Speaker.OnChanged = device(Speaker, func(st *Settings, id string) { st.Speaker = id })
 	s.Resolution.OnChanged = func(label string) {
 		for _, r := range s.res {
 			if resolutionLabel(r) == label {
@@ -135,7 +146,6 @@ func (s *SettingsScreen) loadDevices() {
 			}
 		}
 	}
-	s.Resolution.Refresh()
 }
 
 func resolutionLabel(r Resolution) string {

@@ -186,7 +186,7 @@ func (u *UI) Logout() {
 		err := u.be.Auth.Logout(ctx)
 		fyne.Do(func() {
 			if err != nil {
-				dialog.ShowError(errors.New("Logging out failed: "+err.Error()), u.win)
+				dialog.ShowInformation("Logging out failed", err.Error(), u.win)
 				return
 			}
 			u.unsubscribe()
@@ -251,7 +251,7 @@ func (u *UI) PlaceCall(r Room, video bool) {
 					u.call.apply()
 					u.scheduleBack(u.call)
 				}
-				dialog.ShowError(errors.New("Could not place the call: "+err.Error()), u.win)
+				dialog.ShowInformation("Could not place the call", err.Error(), u.win)
 				return
 			}
 			if u.call != nil && u.call.Info().ID == "" {
@@ -415,7 +415,7 @@ func (u *UI) Answer(callID string, video bool) {
 			_ = u.be.Calls.Hangup(ctx, current) // ends either way; the engine logs failures
 		}
 		if err := u.be.Calls.Answer(ctx, callID, video); err != nil {
-			fyne.Do(func() { dialog.ShowError(errors.New("Could not answer: "+err.Error()), u.win) })
+			fyne.Do(func() { dialog.ShowInformation("Could not answer", err.Error(), u.win) })
 		}
 	})
 }

@@ -16,6 +16,9 @@ import (
 	"github.com/mxcall/mxcall/ui"
 )
 
+// ErrNoInvite is returned for an invite the fake does not hold.
+var ErrNoInvite = errors.New("fake: no such invite")
+
 // Backend implements ui.Auth, ui.Rooms, ui.Calls, ui.Media and ui.Sounds.
 // Exported fields configure it; set them before use.
 type Backend struct {
@@ -219,7 +222,7 @@ func (b *Backend) dropInvite(roomID string, join bool) error {
 		}
 	}
 	if !found {
-		return errors.New("no such invite")
+		return ErrNoInvite
 	}
 	s.Invites = keep
 	b.SetRooms(s)

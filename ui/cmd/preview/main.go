@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -186,15 +187,18 @@ func drive(screen string, u *ui.UI, be *fake.Backend, alice, bob ui.Room) {
 	}
 }
 
+// errBadSize means a size flag is not WxH.
+var errBadSize = errors.New("want WxH")
+
 func parseSize(s string) (int, int, error) {
 	a, b, ok := strings.Cut(s, "x")
 	if !ok {
-		return 0, 0, fmt.Errorf("want WxH, got %q", s)
+		return 0, 0, fmt.Errorf("%w: %q", errBadSize, s)
 	}
 	w, err1 := strconv.Atoi(a)
 	h, err2 := strconv.Atoi(b)
 	if err1 != nil || err2 != nil || w <= 0 || h <= 0 {
-		return 0, 0, fmt.Errorf("want WxH, got %q", s)
+		return 0, 0, fmt.Errorf("%w: %q", errBadSize, s)
 	}
 	return w, h, nil
 }
