@@ -38,6 +38,7 @@ const (
 	envLog        = "MXCALL_LOG"          // "debug" for verbose logs
 	envNoKeyring  = "MXCALL_NO_KEYRING"   // "1": keep the session in memory only
 	envLoopback   = "MXCALL_ICE_LOOPBACK" // "1": ICE on 127.0.0.1 only (tests in a loopback-only namespace)
+	envDataDir    = "MXCALL_DATA_DIR"     // where the encryption store lives (default: the OS config dir)
 )
 
 func main() {
@@ -76,7 +77,7 @@ func settingEngine() *webrtc.SettingEngine {
 }
 
 func runApp(log *slog.Logger) int {
-	cfg := backend.Config{Log: log, Keyring: keyring(), SettingEngine: settingEngine()}
+	cfg := backend.Config{Log: log, Keyring: keyring(), SettingEngine: settingEngine(), DataDir: os.Getenv(envDataDir)}
 	if os.Getenv(envTestMedia) == "1" {
 		cfg.MediaOptions = []media.Option{media.WithTestPattern(), media.WithTone(440)}
 	}
@@ -119,8 +120,8 @@ func runEcho(log *slog.Logger, args []string) int {
 	}
 	err := partner.Run(ctx, partner.Config{
 		UserID: *user, Password: os.Getenv(envPassword), Homeserver: *hs, Keyring: keyring(), Log: log,
-		EngineOptions: engineOpts,
-		Ready:         func(id string) { fmt.Printf("echo partner %s is ready\n", id) },
+		EngineOptions: engineOpts, DataDir: os.Getenv(envDataDir),
+		Ready: func(id string) { fmt.Printf("echo partner %s is ready\n", id) },
 	})
 	if err != nil {
 		log.Error("echo partner", "err", err)

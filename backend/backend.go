@@ -48,6 +48,8 @@ type Config struct {
 	MediaOptions []media.Option
 	// SettingEngine, if set, tunes pion (tests keep ICE on loopback).
 	SettingEngine *webrtc.SettingEngine
+	// DataDir keeps the encryption store ("" = the OS config dir).
+	DataDir string
 }
 
 // Backend is the app's core: Matrix client, call engine and media.
@@ -93,6 +95,7 @@ func New(cfg Config) (*Backend, error) {
 		matrixclient.WithKeyring(k),
 		matrixclient.WithLogger(cfg.Log),
 		matrixclient.WithDeviceName("mxcall"),
+		matrixclient.WithDataDir(cfg.DataDir),
 		matrixclient.WithOnChange(b.onChange),
 	)
 	return b, nil

@@ -21,6 +21,8 @@ type Config struct {
 	Homeserver string // empty: discovered from the user ID
 	// Keyring stores the session; nil keeps it in memory only.
 	Keyring matrixclient.Keyring
+	// DataDir keeps the encryption store ("" = the OS config dir).
+	DataDir string
 	Log     *slog.Logger
 	// EngineOptions are added to the call engine's options (tests pass
 	// loopback settings here).
@@ -45,6 +47,7 @@ func Run(ctx context.Context, cfg Config) error {
 		matrixclient.WithKeyring(k),
 		matrixclient.WithLogger(log),
 		matrixclient.WithDeviceName("mxcall echo"),
+		matrixclient.WithDataDir(cfg.DataDir),
 		matrixclient.WithOnChange(func(ch matrixclient.Change) {
 			if ch == matrixclient.ChangeRooms {
 				select {

@@ -20,7 +20,7 @@ mkdir -p "$demo" "$root/.cache/bin"
 password="mxcall-demo-password" # local demo accounts only
 
 echo "building mxcall…"
-go build -o "$root/.cache/bin/mxcall" .
+go build -tags goolm -o "$root/.cache/bin/mxcall" . # goolm: end-to-end encryption in pure Go
 
 partner_pid="" app_pid=""
 cleanup() {
@@ -38,7 +38,7 @@ for u in me echo; do
 done
 me="@me:$MXCALL_SERVER_NAME" partner="@echo:$MXCALL_SERVER_NAME"
 
-MXCALL_PASSWORD="$password" MXCALL_NO_KEYRING=1 "$root/.cache/bin/mxcall" echo \
+MXCALL_PASSWORD="$password" MXCALL_NO_KEYRING=1 MXCALL_DATA_DIR="$demo/echo-data" "$root/.cache/bin/mxcall" echo \
   --user "$partner" --homeserver "$MXCALL_HS_URL" >"$demo/echo.log" 2>&1 &
 partner_pid=$!
 
@@ -60,7 +60,7 @@ if [ -z "${MXCALL_TEST_MEDIA:-}" ] && ! ls /dev/video* >/dev/null 2>&1; then
   export MXCALL_TEST_MEDIA=1 # no camera here: send the test pattern
 fi
 echo "opening MX Call as $me; call \"Echo\" to test your setup (partner log: $demo/echo.log)"
-MXCALL_USER="$me" MXCALL_PASSWORD="$password" MXCALL_HOMESERVER="$MXCALL_HS_URL" MXCALL_NO_KEYRING=1 \
+MXCALL_USER="$me" MXCALL_PASSWORD="$password" MXCALL_HOMESERVER="$MXCALL_HS_URL" MXCALL_NO_KEYRING=1 MXCALL_DATA_DIR="$demo/me-data" \
   "$root/.cache/bin/mxcall" &
 app_pid=$!
 wait "$app_pid" || true # in the background so that a signal reaches the trap at once

@@ -14,7 +14,7 @@ mkdir -p dist
 # Build with the normal build cache (fyne's own build would redo cgo from
 # scratch with other flags), then let fyne package that binary.
 mkdir -p "$bin/release"
-go build -ldflags "-s -w" -o "$bin/release/mxcall" .
+go build -tags goolm -ldflags "-s -w" -o "$bin/release/mxcall" .
 "$bin/fyne" package -os linux -release -executable "$bin/release/mxcall"
 mv -f "MX Call.tar.xz" dist/mxcall.tar.xz 2>/dev/null || mv -f ./*.tar.xz dist/mxcall.tar.xz
 echo "dist/mxcall.tar.xz:"

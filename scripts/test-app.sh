@@ -16,7 +16,7 @@ if [ "${1:-}" != "--inner" ]; then
   cd "$root"
   rm -rf "$work" && mkdir -p "$work/home/run" && chmod 700 "$work/home/run"
   ./scripts/build-homeserver.sh
-  go build -o "$root/.cache/bin/mxcall" . # the namespace has no Go proxy
+  go build -tags goolm -o "$root/.cache/bin/mxcall" . # the namespace has no Go proxy
   set +e
   # Keep the caller's Go caches: HOME changes inside.
   GOPATH="$(go env GOPATH)" GOCACHE="$(go env GOCACHE)" GOMODCACHE="$(go env GOMODCACHE)" GOFLAGS=-mod=mod GOPROXY=off \
