@@ -32,6 +32,7 @@ type Engine struct {
 
 	mu         sync.Mutex
 	calls      map[string]*Call // by call_id, ended ones kept endedRetention
+	early      map[string][]earlyEvent
 	iceServers []webrtc.ICEServer
 	closed     bool
 }
@@ -66,6 +67,7 @@ func New(userID string, sig Signaller, opts ...Option) (*Engine, error) {
 		api:        api,
 		updates:    newMailbox(),
 		calls:      make(map[string]*Call),
+		early:      make(map[string][]earlyEvent),
 		iceServers: o.iceServers,
 	}
 	e.sendCtx, e.sendCancel = context.WithCancel(context.Background())

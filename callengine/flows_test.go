@@ -375,3 +375,66 @@ func TestHangupReasons(t *testing.T) {
 		t.Error("bogus reason accepted")
 	}
 }
+
+// With encryption, a late room key makes events decrypt out of order: the
+// invite can come after its candidates or even after its hangup.
+func TestEventsBeforeTheirInvite(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		hangup bool
+	}{{"candidates first, then invite", false}, {"hangup first, then invite", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRoom("!r:test")
+			alice, bob := r.join(t, "@alice:test"), r.join(t, "@bob:test")
+			am, bm := newTestMedia(t, "a"), newTestMedia(t, "b")
+			r.pause()
+			id, err := alice.eng.PlaceCall(ctx, r.id, bob.userID, true, am.Media)
+			if err != nil {
+				t.Fatal(err)
+			}
+			alice.waitState(id, StateInviteSent)
+			deadline := time.Now().Add(5 * time.Second)
+			for len(r.eventsOfType(EventCandidates)) == 0 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if tc.hangup {
+				if err := alice.eng.Hangup(ctx, id); err != nil {
+					t.Fatal(err)
+				}
+				alice.waitState(id, StateEnded)
+			}
+			r.mu.Lock()
+			held := r.held
+			r.held = nil
+			r.paused = false
+			r.mu.Unlock()
+			// Everything but the invite first, then the invite.
+			var invite RoomEvent
+			for _, ev := range held {
+				if ev.Type == EventInvite {
+					invite = ev
+					continue
+				}
+				ev.Received = time.Now()
+				bob.eng.HandleEvents(ctx, []RoomEvent{ev})
+			}
+			invite.Received = time.Now()
+			bob.eng.HandleEvents(ctx, []RoomEvent{invite})
+			if tc.hangup {
+				time.Sleep(200 * time.Millisecond)
+				if bob.sawState(StateRinging) {
+					t.Fatal("rang for a call whose hangup came before its invite")
+				}
+				return
+			}
+			bob.ringing()
+			if err := bob.eng.Answer(ctx, id, true, bm.Media); err != nil {
+				t.Fatal(err)
+			}
+			alice.waitState(id, StateConnected)
+			bob.waitState(id, StateConnected)
+		})
+	}
+}

@@ -48,8 +48,9 @@ func (e *Engine) HandleEvents(ctx context.Context, events []RoomEvent) {
 	}
 	for _, p := range batch {
 		if inv, ok := p.content.(*Invite); ok {
-			if settled[inv.CallID] {
-				e.opts.log.Debug("invite already settled in its batch", "call_id", inv.CallID)
+			if settled[inv.CallID] || e.settledEarly(inv.CallID) {
+				e.opts.log.Debug("invite already settled", "call_id", inv.CallID)
+				e.takeEarly(inv.CallID)
 				e.remember(p.ev, inv)
 				continue
 			}
@@ -60,15 +61,80 @@ func (e *Engine) HandleEvents(ctx context.Context, events []RoomEvent) {
 	}
 }
 
-// route hands a non-invite event to its call.
+// Bounds of the early-event stash.
+const (
+	earlyTTL     = 10 * time.Second
+	earlyCalls   = 32
+	earlyPerCall = 64
+)
+
+// earlyEvent is an event that came before its call's invite: with
+// encryption, events decrypt out of order when room keys arrive late.
+type earlyEvent struct {
+	ev      RoomEvent
+	content Content
+	at      time.Time
+}
+
+// route hands a non-invite event to its call, or stashes it for a few
+// seconds when the call is not known yet.
 func (e *Engine) route(ev RoomEvent, content Content) {
+	id := content.base().CallID
 	e.mu.Lock()
-	c := e.calls[content.base().CallID]
+	c := e.calls[id]
+	if c == nil {
+		e.stashLocked(id, ev, content)
+	}
 	e.mu.Unlock()
 	if c == nil || c.roomID != ev.RoomID {
 		return
 	}
 	c.post(func() { c.onEvent(ev.Sender, content) })
+}
+
+func (e *Engine) stashLocked(id string, ev RoomEvent, content Content) {
+	now := e.opts.now()
+	for k, evs := range e.early {
+		if now.Sub(evs[0].at) > earlyTTL {
+			delete(e.early, k)
+		}
+	}
+	q, known := e.early[id]
+	if (!known && len(e.early) >= earlyCalls) || len(q) >= earlyPerCall {
+		return
+	}
+	e.early[id] = append(q, earlyEvent{ev, content, now})
+}
+
+// takeEarly removes and returns the stashed events of a call.
+func (e *Engine) takeEarly(id string) []earlyEvent {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q := e.early[id]
+	delete(e.early, id)
+	return q
+}
+
+// settledEarly reports whether stashed events already ended the call
+// before its invite could be read.
+func (e *Engine) settledEarly(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, x := range e.early[id] {
+		switch v := x.content.(type) {
+		case *Hangup, *Reject:
+			return true
+		case *Answer:
+			if x.ev.Sender == e.userID {
+				return true
+			}
+		case *SelectAnswer:
+			if v.SelectedPartyID != e.partyID {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // remember records a call we will never ring for, so that the same invite
@@ -134,6 +200,11 @@ func (e *Engine) handleInvite(ctx context.Context, ev RoomEvent, inv *Invite) {
 	e.mu.Unlock()
 
 	c.start(func() { c.startIncoming(inv, remaining) }) //nolint:contextcheck // the call outlives the sync batch
+	for _, x := range e.takeEarly(inv.CallID) {
+		if x.ev.RoomID == ev.RoomID {
+			c.post(func() { c.onEvent(x.ev.Sender, x.content) })
+		}
+	}
 	if glare {
 		log.Info("glare with our outgoing call", "ours", active.id)
 		active.post(func() { active.onGlare(c) })
