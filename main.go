@@ -61,7 +61,7 @@ func keyring() matrixclient.Keyring {
 	if os.Getenv(envNoKeyring) == "1" {
 		return matrixclient.NewMemoryKeyring()
 	}
-	return nil // the OS keyring
+	return matrixclient.SystemKeyring()
 }
 
 // settingEngine returns pion settings for $MXCALL_ICE_LOOPBACK, else nil.
