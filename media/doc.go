@@ -12,8 +12,12 @@
 // the device) when it is unbound, muted or the Source is closed. Without a
 // camera the video is a generated test pattern, without a microphone the
 // audio is silence (or a tone with WithTone); Fallback and AudioFallback
-// report it. Keyframes are forced on PLI/FIR; the bitrate follows REMB,
-// receiver-report loss and SetBandwidthEstimate, under a cap.
+// report it. SetPreviewing keeps the camera running for Preview() outside
+// a call. Keyframes are forced on PLI/FIR; the bitrate follows REMB,
+// receiver-report loss and the send-side GCC estimate (AddBandwidthEstimation
+// on the API's interceptor registry, or SetBandwidthEstimate), under a cap.
+// The tracks read their sender's RTCP themselves: do not drain
+// RTPSender.Read for them.
 //
 // Receiving: NewVideoSink decodes a remote VP8 track into a FrameSlot
 // (triple-buffered *image.RGBA, stale frames dropped) and sends PLIs when
