@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 	"maunium.net/go/mautrix"
 
@@ -61,9 +60,8 @@ type Backend struct {
 
 	mu       sync.Mutex
 	eng      *callengine.Engine
-	roomSubs map[int]func(ui.RoomsSnapshot)
-	callSubs map[int]func(callengine.CallInfo)
-	nextSub  int
+	roomSubs subscribers[ui.RoomsSnapshot]
+	callSubs subscribers[callengine.CallInfo]
 	settings ui.Settings
 	calls    map[string]*callMedia
 	closed   bool
@@ -86,8 +84,6 @@ func New(cfg Config) (*Backend, error) {
 		cfg:      cfg,
 		log:      cfg.Log,
 		api:      api,
-		roomSubs: make(map[int]func(ui.RoomsSnapshot)),
-		callSubs: make(map[int]func(callengine.CallInfo)),
 		calls:    make(map[string]*callMedia),
 		settings: ui.Settings{Resolution: ui.Resolution{Width: 640, Height: 480}},
 	}
@@ -102,21 +98,9 @@ func New(cfg Config) (*Backend, error) {
 }
 
 // newAPI builds the pion API with the codecs the media package encodes and
-// decodes (VP8 first, Opus) and the default interceptors.
+// decodes (VP8 first, Opus).
 func newAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
-	m := &webrtc.MediaEngine{}
-	if err := media.RegisterCodecs(m); err != nil {
-		return nil, err
-	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
-		return nil, err
-	}
-	opts := []func(*webrtc.API){webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir)}
-	if se != nil {
-		opts = append(opts, webrtc.WithSettingEngine(*se))
-	}
-	return webrtc.NewAPI(opts...), nil
+	return callengine.NewAPI(se, media.RegisterCodecs)
 }
 
 // UI returns the interfaces the ui package takes.
@@ -265,16 +249,7 @@ func isHTTPStatus(err error) bool {
 // ---- Rooms ----
 
 func (b *Backend) onChange(matrixclient.Change) {
-	snap := b.snapshot()
-	b.mu.Lock()
-	subs := make([]func(ui.RoomsSnapshot), 0, len(b.roomSubs))
-	for _, f := range b.roomSubs {
-		subs = append(subs, f)
-	}
-	b.mu.Unlock()
-	for _, f := range subs {
-		f(snap)
-	}
+	b.roomSubs.send(b.snapshot())
 }
 
 func (b *Backend) snapshot() ui.RoomsSnapshot {
@@ -306,17 +281,9 @@ func (b *Backend) snapshot() ui.RoomsSnapshot {
 
 // SubscribeRooms sends the room list now and after every change.
 func (b *Backend) SubscribeRooms(fn func(ui.RoomsSnapshot)) (cancel func()) {
-	b.mu.Lock()
-	id := b.nextSub
-	b.nextSub++
-	b.roomSubs[id] = fn
-	b.mu.Unlock()
+	cancel = b.roomSubs.add(fn)
 	fn(b.snapshot())
-	return func() {
-		b.mu.Lock()
-		delete(b.roomSubs, id)
-		b.mu.Unlock()
-	}
+	return cancel
 }
 
 // CreateDM returns (creating if needed) the direct chat with userID.

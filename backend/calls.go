@@ -173,16 +173,7 @@ func (b *Backend) SetHold(ctx context.Context, callID string, hold bool) error {
 
 // SubscribeCalls sends every call update until cancel.
 func (b *Backend) SubscribeCalls(fn func(callengine.CallInfo)) (cancel func()) {
-	b.mu.Lock()
-	id := b.nextSub
-	b.nextSub++
-	b.callSubs[id] = fn
-	b.mu.Unlock()
-	return func() {
-		b.mu.Lock()
-		delete(b.callSubs, id)
-		b.mu.Unlock()
-	}
+	return b.callSubs.add(fn)
 }
 
 // onCallUpdate runs on the engine's update goroutine.
@@ -197,15 +188,7 @@ func (b *Backend) onCallUpdate(ci callengine.CallInfo) {
 			cm.src.RequestKeyframe()
 		}
 	}
-	b.mu.Lock()
-	subs := make([]func(callengine.CallInfo), 0, len(b.callSubs))
-	for _, f := range b.callSubs {
-		subs = append(subs, f)
-	}
-	b.mu.Unlock()
-	for _, f := range subs {
-		f(ci)
-	}
+	b.callSubs.send(ci)
 }
 
 // media returns (creating) the media record of a call.

@@ -55,7 +55,7 @@ func New(userID string, sig Signaller, opts ...Option) (*Engine, error) {
 	api := o.api
 	if api == nil {
 		var err error
-		if api, err = newAPI(o.settingEngine); err != nil {
+		if api, err = NewAPI(o.settingEngine, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -79,11 +79,15 @@ func New(userID string, sig Signaller, opts ...Option) (*Engine, error) {
 	return e, nil
 }
 
-// newAPI builds a pion API with the default codecs and interceptors (NACK,
-// RTCP reports, TWCC) and the given setting engine.
-func newAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
+// NewAPI builds a pion API for WithAPI: the codecs registerCodecs adds
+// (nil: pion's defaults), the default interceptors (NACK, RTCP reports,
+// TWCC) and the given setting engine (may be nil).
+func NewAPI(se *webrtc.SettingEngine, registerCodecs func(*webrtc.MediaEngine) error) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
+	if registerCodecs == nil {
+		registerCodecs = (*webrtc.MediaEngine).RegisterDefaultCodecs
+	}
+	if err := registerCodecs(m); err != nil {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
