@@ -121,13 +121,15 @@ type Player struct {
 	fallback bool
 	closed   bool
 	under    int
+	played   []int16 // what the last callback played, for the echo canceller
 }
 
 // NewPlayer opens the output device with the given ID ("" = default, IDs
 // from ListDevices). An unknown ID is ErrNoDevice; an unusable sound
 // system gives a discarding Player with Fallback() true.
 func NewPlayer(deviceID string) (*Player, error) {
-	p := &Player{ring: make([]int16, sampleRate), prefill: 2 * frameSamples, maxFill: 10 * frameSamples}
+	p := &Player{ring: make([]int16, sampleRate), prefill: 2 * frameSamples, maxFill: 10 * frameSamples,
+		played: make([]int16, 0, sampleRate/10)}
 	id, err := findAudioDevice(malgo.Playback, deviceID)
 	if err != nil {
 		return nil, err
@@ -166,13 +168,14 @@ func (p *Player) WriteAudio(pcm []int16) {
 	}
 }
 
-// fill is miniaudio's data callback (S16 mono little-endian output).
+// fill is miniaudio's data callback (S16 mono little-endian output). What
+// it plays is also the far end of the echo canceller.
 func (p *Player) fill(out, _ []byte, frames uint32) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if !p.playing && p.n >= p.prefill {
 		p.playing = true
 	}
+	played := p.played[:0]
 	for i := 0; i < int(frames) && 2*i+1 < len(out); i++ {
 		var s int16
 		if p.playing && p.n > 0 {
@@ -184,7 +187,18 @@ func (p *Player) fill(out, _ []byte, frames uint32) {
 			p.under++
 		}
 		binary.LittleEndian.PutUint16(out[2*i:], uint16(s))
+		played = append(played, s)
 	}
+	p.played = played
+	p.mu.Unlock()
+	farEnd(played)
+}
+
+// Underruns returns how often playback ran dry and re-buffered.
+func (p *Player) Underruns() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.under
 }
 
 // Close stops playback and releases the device. It is idempotent.
@@ -213,6 +227,8 @@ type mic struct {
 	pool   [8][]int16
 	next   int
 	cur    []int16
+	block  []int16 // 10 ms block for the echo canceller
+	aec    *echoCanceller
 }
 
 func openMic(deviceID string) (*mic, error) {
@@ -225,8 +241,11 @@ func openMic(deviceID string) (*mic, error) {
 		m.pool[i] = make([]int16, 0, frameSamples)
 	}
 	m.cur = m.pool[0][:0]
+	m.block = make([]int16, 0, aecFrame)
+	m.aec = startEcho()
 	dev, err := openAudioDevice(malgo.Capture, id, m.data)
 	if err != nil {
+		stopEcho(m.aec)
 		return nil, err
 	}
 	m.dev = dev
@@ -235,7 +254,23 @@ func openMic(deviceID string) (*mic, error) {
 
 func (m *mic) data(_, in []byte, frames uint32) {
 	for i := 0; i+1 < len(in); i += 2 {
-		m.cur = append(m.cur, int16(binary.LittleEndian.Uint16(in[i:])))
+		m.block = append(m.block, int16(binary.LittleEndian.Uint16(in[i:])))
+		if len(m.block) == aecFrame {
+			if m.aec != nil {
+				m.aec.capture(m.block)
+			}
+			m.emit(m.block)
+			m.block = m.block[:0]
+		}
+	}
+}
+
+// emit collects 20 ms frames and hands them to the reader.
+func (m *mic) emit(pcm []int16) {
+	for len(pcm) > 0 {
+		n := min(frameSamples-len(m.cur), len(pcm))
+		m.cur = append(m.cur, pcm[:n]...)
+		pcm = pcm[n:]
 		if len(m.cur) == frameSamples {
 			select {
 			case m.frames <- m.cur:
@@ -252,4 +287,6 @@ func (m *mic) close() {
 		m.dev.Uninit()
 		m.dev = nil
 	}
+	stopEcho(m.aec)
+	m.aec = nil
 }

@@ -138,3 +138,69 @@ func TestIntegrationMicrophoneOverLoopback(t *testing.T) {
 		t.Error("microphone open after Close")
 	}
 }
+
+// TestIntegrationEchoCancellation plays speech-like noise on the virtual
+// speaker and records its monitor as the "microphone" (a worst-case room:
+// the mic hears the speaker at full level), with and without the in-app
+// canceller, and compares what the microphone delivers.
+func TestIntegrationEchoCancellation(t *testing.T) {
+	needPipeWire(t)
+	var monitor string
+	for _, d := range ListDevices() {
+		if d.Kind == DeviceMicrophone && bytes.Contains([]byte(d.Label), []byte("vspk")) {
+			monitor = d.ID
+			t.Logf("echo path: %q", d.Label)
+		}
+	}
+	if monitor == "" {
+		t.Fatal("no monitor of vspk among microphones")
+	}
+	defer SetEchoCancellation(true)
+	run := func(on bool) float64 {
+		SetEchoCancellation(on)
+		m, err := openMic(monitor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := NewPlayer("")
+		if err != nil || p.Fallback() {
+			t.Fatal("no player", err)
+		}
+		var got []int16
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for f := range m.frames {
+				got = append(got, f...)
+			}
+		}()
+		rnd := newSpeechLike(1)
+		pcm := make([]int16, frameSamples)
+		tick := time.NewTicker(audioFrameTime)
+		for range 300 { // 6 s
+			<-tick.C
+			rnd.fill(pcm)
+			p.WriteAudio(pcm)
+		}
+		tick.Stop()
+		p.Close()
+		m.close()
+		close(m.frames)
+		<-done
+		if len(got) < 5*sampleRate {
+			t.Fatalf("captured only %d samples", len(got))
+		}
+		tail := got[len(got)-3*sampleRate : len(got)-sampleRate/2]
+		return energy(tail)
+	}
+	off := run(false)
+	on := run(true)
+	erle := 10 * math.Log10(off/math.Max(on, 1))
+	t.Logf("echo energy without canceller %.0f, with %.0f: ERLE %.1f dB", off, on, erle)
+	if off < 1e5 {
+		t.Fatalf("the monitor heard almost nothing (%.0f)", off)
+	}
+	if erle < 10 {
+		t.Errorf("ERLE %.1f dB through PipeWire, want ≥ 10", erle)
+	}
+}

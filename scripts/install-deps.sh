@@ -3,7 +3,7 @@
 # Idempotent: it does nothing when every package is already installed.
 set -euo pipefail
 pkgs=(
-  gcc pkg-config libgl1-mesa-dev xorg-dev libvpx-dev libopus-dev libopusfile-dev libasound2-dev
+  gcc pkg-config libgl1-mesa-dev xorg-dev libvpx-dev libopus-dev libopusfile-dev libspeexdsp-dev libasound2-dev
   xvfb xauth imagemagick dbus dbus-x11 dbus-user-session gnome-keyring libsecret-tools
   coturn iproute2 util-linux procps curl xdotool
   pipewire pipewire-bin pipewire-pulse wireplumber pulseaudio-utils libasound2-plugins
