@@ -74,6 +74,13 @@ type pair struct {
 // over loopback. drop, if not nil, is added to a's interceptors instead of
 // pion's defaults (no NACK, so losses must be repaired by PLI).
 func newPair(t *testing.T, src *Source, drop *dropper) *pair {
+	return newPairNACK(t, src, drop, false)
+}
+
+// newPairNACK is newPair; with nack the dropper sits on the wire side of
+// pion's default interceptors (NACK responder included), so lost packets
+// can be retransmitted.
+func newPairNACK(t *testing.T, src *Source, drop *dropper, nack bool) *pair {
 	t.Helper()
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
@@ -85,7 +92,12 @@ func newPair(t *testing.T, src *Source, drop *dropper) *pair {
 			t.Fatal(err)
 		}
 		ir := &interceptor.Registry{}
-		if drop != nil {
+		if drop != nil && nack {
+			ir.Add(drop) // first = innermost: after the NACK responder's buffer
+			if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+				t.Fatal(err)
+			}
+		} else if drop != nil {
 			if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 				t.Fatal(err)
 			}
@@ -388,6 +400,35 @@ func TestLoopbackLossRecoversThroughPLI(t *testing.T) {
 		t.Fatal("no frame")
 	}
 	checkColours(t, img)
+	p.close(t)
+	vs.Close()
+}
+
+func TestLoopbackLossWithNACK(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	defer test.TimeOut(60 * time.Second).Stop()
+
+	src, err := NewSource(WithTestPattern(), WithTone(440))
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop := &dropper{frac: 0.05, rnd: rand.New(rand.NewSource(11))}
+	p := newPairNACK(t, src, drop, true)
+	defer p.close(t)
+	vs := waitSink(t, p.video)
+	_ = waitSink(t, p.audio)
+	waitFor(t, "first frame", func() bool { return vs.Frames().Frames() > 0 })
+	start := vs.Frames().Frames()
+	time.Sleep(3 * time.Second)
+	fps := float64(vs.Frames().Frames()-start) / 3
+	st := vs.Stats()
+	t.Logf("5%% loss with NACK: %.1f fps, dropped %d packets, sink %+v", fps, drop.dropped.Load(), st)
+	if drop.dropped.Load() == 0 {
+		t.Fatal("no loss happened")
+	}
+	if fps < 20 {
+		t.Errorf("%.1f fps with NACK under 5%% loss, want ≥ 20", fps)
+	}
 	p.close(t)
 	vs.Close()
 }
