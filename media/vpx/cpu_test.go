@@ -6,7 +6,7 @@ import (
 )
 
 func BenchmarkEncodeCPUUsed(b *testing.B) {
-	for _, cpu := range []int{8, 12, 16} {
+	for _, cpu := range []int{8, 16, -16} { // negative: fixed speed, no auto-select
 		for _, th := range []int{1, 2} {
 			for _, sz := range [][2]int{{640, 480}, {1280, 720}} {
 				b.Run(fmt.Sprintf("cpu%d-threads%d-%dx%d", cpu, th, sz[0], sz[1]), func(b *testing.B) {
