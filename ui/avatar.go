@@ -112,7 +112,11 @@ func (r *avatarRenderer) Layout(s fyne.Size) {
 	}
 }
 
-func (r *avatarRenderer) MinSize() fyne.Size           { return fyne.NewSquareSize(r.a.size) }
-func (r *avatarRenderer) Refresh()                     { canvas.Refresh(r.a) }
+func (r *avatarRenderer) MinSize() fyne.Size { return fyne.NewSquareSize(r.a.size) }
+func (r *avatarRenderer) Refresh() {
+	for _, o := range r.objs {
+		o.Refresh()
+	}
+}
 func (r *avatarRenderer) Objects() []fyne.CanvasObject { return r.objs }
 func (r *avatarRenderer) Destroy()                     {}

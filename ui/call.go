@@ -24,6 +24,8 @@ type CallActions struct {
 	FullScreen func()
 	// Back leaves the view of an ended call.
 	Back func()
+	// Settings opens the device settings (camera, microphone, speaker).
+	Settings func()
 }
 
 // Peer is how the UI names and draws the other party.
@@ -45,6 +47,7 @@ type CallScreen struct {
 	Camera  *widget.Button
 	Hold    *widget.Button
 	Full    *widget.Button
+	Devices *widget.Button
 	Hangup  *widget.Button
 	BackBtn *widget.Button
 
@@ -107,6 +110,11 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 			s.act.FullScreen()
 		}
 	})
+	s.Devices = widget.NewButtonWithIcon("", theme.SettingsIcon(), func() {
+		if s.act.Settings != nil {
+			s.act.Settings()
+		}
+	})
 	s.Hangup = widget.NewButtonWithIcon("Hang up", theme.NewThemedResource(assets.Hangup), s.hangup)
 	s.Hangup.Importance = widget.DangerImportance
 	s.BackBtn = widget.NewButtonWithIcon("Back to rooms", theme.NavigateBackIcon(), func() {
@@ -116,7 +124,7 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 	})
 	s.BackBtn.Importance = widget.HighImportance
 	s.BackBtn.Hide()
-	s.controls = container.NewHBox(layout.NewSpacer(), s.Mute, s.Camera, s.Hold, s.Full, s.Hangup, s.BackBtn, layout.NewSpacer())
+	s.controls = container.NewHBox(layout.NewSpacer(), s.Mute, s.Camera, s.Hold, s.Devices, s.Full, s.Hangup, s.BackBtn, layout.NewSpacer())
 
 	shade := canvas.NewRectangle(color.NRGBA{0, 0, 0, 0x90})
 	info1 := container.NewVBox(s.name, s.state, s.timer, s.peerMuted)
@@ -293,6 +301,7 @@ func (s *CallScreen) apply() {
 	setVisible(s.Mute, !ended)
 	setVisible(s.Hold, connected && !ended)
 	setVisible(s.Full, !ended)
+	setVisible(s.Devices, !ended && s.act.Settings != nil)
 	setVisible(s.Hangup, !ended)
 	setVisible(s.BackBtn, ended)
 	setVisible(s.pip, info.Video && !info.VideoMuted && !ended)

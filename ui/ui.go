@@ -272,6 +272,7 @@ func (u *UI) openCall(info callengine.CallInfo) {
 	u.call = newCallScreen(info, u.peer(info.RoomID, info.Peer), u.be.Calls, u.be.Media, CallActions{
 		FullScreen: func() { u.win.SetFullScreen(!u.win.FullScreen()) },
 		Back:       u.leaveCall,
+		Settings:   u.ShowSettings,
 	}, u.cfg)
 	u.showCall()
 }

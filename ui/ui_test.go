@@ -483,3 +483,19 @@ func TestRoomListSkipsEqualSnapshots(t *testing.T) {
 	}
 	_ = r
 }
+
+// Settings can be opened during a call and Back returns to the call.
+func TestSettingsDuringCall(t *testing.T) {
+	e := newEnv(t, true)
+	videoCall(t, e)
+	c := e.ui.Call()
+	test.Tap(c.Devices)
+	s := e.ui.Settings()
+	if s == nil {
+		t.Fatal("settings not shown")
+	}
+	test.Tap(findButton(t, e.ui.Window().Canvas().Content(), "Back"))
+	if e.ui.Window().Canvas().Content() != c {
+		t.Fatal("back from settings did not return to the call")
+	}
+}

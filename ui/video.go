@@ -39,8 +39,13 @@ type VideoView struct {
 
 	// Owned by the polling goroutine (or the caller of Poll).
 	bufs [2]*image.RGBA
+	raw  *image.RGBA // full-size frame when it is shrunk for the screen
 	next int
 	seq  uint64
+
+	// target is the view's size in pixels (width<<32 | height), set on
+	// layout; frames at least twice as large are shrunk before display.
+	target atomic.Uint64
 
 	pending  atomic.Bool // a swap is queued in fyne.Do
 	repaints atomic.Uint64
@@ -134,9 +139,28 @@ func (v *VideoView) Poll() bool {
 	if src == nil {
 		return false
 	}
-	out, seq, ok := src.FrameInto(v.bufs[v.next], v.seq)
-	if !ok || out == nil {
-		return false
+	var out *image.RGBA
+	var seq uint64
+	var ok bool
+	tw, th := v.targetSize()
+	if v.raw != nil && !tooBig(v.raw, tw, th) {
+		v.raw = nil // the view grew: show frames as they come again
+	}
+	if v.raw != nil {
+		// Frames at least twice the view's size (a picture-in-picture of
+		// a 640×480 camera) are copied into raw and shrunk for the screen.
+		v.raw, seq, ok = src.FrameInto(v.raw, v.seq)
+		if !ok || v.raw == nil {
+			return false
+		}
+		out = shrink(v.bufs[v.next], v.raw, tw, th)
+	} else {
+		if out, seq, ok = src.FrameInto(v.bufs[v.next], v.seq); !ok || out == nil {
+			return false
+		}
+		if tooBig(out, tw, th) {
+			v.raw = image.NewRGBA(out.Rect) // shrink from the next frame on
+		}
 	}
 	v.bufs[v.next] = out
 	v.next = 1 - v.next
@@ -199,6 +223,68 @@ func (r *videoRenderer) Layout(s fyne.Size) {
 		o.Move(fyne.Position{})
 		o.Resize(s)
 	}
+	scale := float32(1)
+	if c := fyne.CurrentApp().Driver().CanvasForObject(r.v); c != nil {
+		scale = c.Scale()
+	}
+	w, h := uint64(s.Width*scale), uint64(s.Height*scale)
+	r.v.target.Store(w<<32 | h&0xffffffff)
+}
+
+// targetSize returns the view's last laid-out size in pixels (0, 0 before
+// the first layout).
+func (v *VideoView) targetSize() (int, int) {
+	t := v.target.Load()
+	return int(t >> 32), int(t & 0xffffffff)
+}
+
+// tooBig reports whether img is at least twice as wide and high as tw×th.
+func tooBig(img *image.RGBA, tw, th int) bool {
+	return tw > 0 && th > 0 && img.Rect.Dx() >= 2*tw && img.Rect.Dy() >= 2*th
+}
+
+// shrink returns src, averaged down by the largest whole factor that keeps
+// it at least as large as tw×th, in dst (reallocated when its size is
+// wrong); src itself is copied when no factor of 2 or more fits. Shrinking
+// on the poller keeps the texture small: the GPU (or llvmpipe) then uploads
+// and samples a 320×240 texture for a 240×180 picture-in-picture instead
+// of a 640×480 or 1280×720 one.
+func shrink(dst, src *image.RGBA, tw, th int) *image.RGBA {
+	sw, sh := src.Rect.Dx(), src.Rect.Dy()
+	k := 1
+	if tw > 0 && th > 0 {
+		k = min(sw/tw, sh/th)
+	}
+	k = max(k, 1)
+	w, h := sw/k, sh/k
+	if dst == nil || dst.Rect.Dx() != w || dst.Rect.Dy() != h {
+		dst = image.NewRGBA(image.Rect(0, 0, w, h))
+	}
+	if k == 1 {
+		for y := 0; y < h; y++ {
+			copy(dst.Pix[y*dst.Stride:y*dst.Stride+w*4], src.Pix[y*src.Stride:])
+		}
+		return dst
+	}
+	n := uint32(k * k)
+	for y := 0; y < h; y++ {
+		drow := dst.Pix[y*dst.Stride:]
+		for x := 0; x < w; x++ {
+			var r, g, b, a uint32
+			for yy := 0; yy < k; yy++ {
+				p := src.Pix[(y*k+yy)*src.Stride+x*k*4:]
+				for xx := 0; xx < k*4; xx += 4 {
+					r += uint32(p[xx])
+					g += uint32(p[xx+1])
+					b += uint32(p[xx+2])
+					a += uint32(p[xx+3])
+				}
+			}
+			i := x * 4
+			drow[i], drow[i+1], drow[i+2], drow[i+3] = uint8(r/n), uint8(g/n), uint8(b/n), uint8(a/n)
+		}
+	}
+	return dst
 }
 
 func (r *videoRenderer) MinSize() fyne.Size {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 
 	"github.com/mxcall/mxcall/ui"
@@ -105,5 +107,63 @@ func TestVideoViewNewSource(t *testing.T) {
 	a.Put(image.NewRGBA(image.Rect(0, 0, 8, 8)))
 	if v.Poll() || v.Showing() {
 		t.Fatal("a cleared view took a frame")
+	}
+}
+
+// A frame much larger than the view is shrunk (box filter) before display.
+func TestVideoViewShrinksLargeFrames(t *testing.T) {
+	test.NewTempApp(t)
+	slot := &fake.FrameSlot{}
+	v := ui.NewVideoView(nil)
+	w := test.NewTempWindow(t, v)
+	w.SetPadded(false)
+	w.Resize(fyne.NewSize(100, 75))
+	v.SetSource(slot)
+	big := image.NewRGBA(image.Rect(0, 0, 640, 480))
+	for i := range big.Pix {
+		big.Pix[i] = 200
+	}
+	for i := 0; i < 2; i++ { // the first frame is shown as is, later ones shrunk
+		slot.Put(big)
+		if !v.Poll() {
+			t.Fatal("no repaint")
+		}
+	}
+	img := findImage(t, v)
+	if got := img.Bounds().Size(); got != (image.Point{X: 106, Y: 80}) {
+		t.Fatalf("shown frame is %v, want 106x80 (640x480 / 6)", got)
+	}
+	if c := img.(*image.RGBA).RGBAAt(10, 10); c.R != 200 || c.A != 200 {
+		t.Fatalf("averaged pixel %v", c)
+	}
+}
+
+func findImage(t *testing.T, v *ui.VideoView) image.Image {
+	t.Helper()
+	for _, o := range test.WidgetRenderer(v).Objects() {
+		if ci, ok := o.(*canvas.Image); ok {
+			return ci.Image
+		}
+	}
+	t.Fatal("no canvas.Image")
+	return nil
+}
+
+// BenchmarkVideoViewPollShrink is the cost of shrinking one camera frame for the
+// picture-in-picture (factor 3).
+func BenchmarkVideoViewPollShrink(b *testing.B) {
+	test.NewTempApp(b)
+	slot := &fake.FrameSlot{}
+	v := ui.NewVideoView(nil)
+	w := test.NewTempWindow(b, v)
+	w.SetPadded(false)
+	w.Resize(fyne.NewSize(236, 177))
+	v.SetSource(slot)
+	frame := image.NewRGBA(image.Rect(0, 0, 640, 480))
+	for i := 0; i < b.N; i++ {
+		slot.Put(frame)
+		if !v.Poll() {
+			b.Fatal("no repaint")
+		}
 	}
 }
