@@ -31,8 +31,6 @@ import (
 var (
 	// ErrNotLoggedIn means a call action came before login.
 	ErrNotLoggedIn = errors.New("backend: not logged in")
-	// ErrPreviewUnavailable means the camera preview cannot run outside a call.
-	ErrPreviewUnavailable = errors.New("backend: camera preview is only shown during a call")
 )
 
 // Config configures a Backend.
@@ -64,6 +62,7 @@ type Backend struct {
 	callSubs subscribers[callengine.CallInfo]
 	settings ui.Settings
 	calls    map[string]*callMedia
+	preview  *media.Source // the settings screen's camera preview
 	closed   bool
 }
 
@@ -98,9 +97,10 @@ func New(cfg Config) (*Backend, error) {
 }
 
 // newAPI builds the pion API with the codecs the media package encodes and
-// decodes (VP8 first, Opus).
+// decodes (VP8 first, Opus) and its bandwidth estimation (GCC over TWCC),
+// which steers the encoder.
 func newAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
-	return callengine.NewAPI(se, media.RegisterCodecs)
+	return callengine.NewAPI(se, media.RegisterCodecs, media.AddBandwidthEstimation)
 }
 
 // UI returns the interfaces the ui package takes.
@@ -127,6 +127,13 @@ func (b *Backend) Close() error {
 		_ = eng.Close() // closes peer connections before the tracks below
 	}
 	b.releaseAllMedia()
+	b.mu.Lock()
+	prev := b.preview
+	b.preview = nil
+	b.mu.Unlock()
+	if prev != nil {
+		_ = prev.Close()
+	}
 	return b.mc.Close()
 }
 

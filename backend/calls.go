@@ -345,7 +345,7 @@ func (b *Backend) RemoteVideo(callID string) ui.FrameSource {
 	return cm.frames
 }
 
-// LocalVideo is our own picture in the active call.
+// LocalVideo is our own picture: the active call's, else the preview's.
 func (b *Backend) LocalVideo() ui.FrameSource {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -354,15 +354,37 @@ func (b *Backend) LocalVideo() ui.FrameSource {
 			return slotSource(cm.src.Preview())
 		}
 	}
+	if b.preview != nil {
+		return slotSource(b.preview.Preview())
+	}
 	return nil
 }
 
 // StartPreview runs the camera for the settings screen until stop.
-//
-// The media package captures only for a bound track, so the preview is not
-// available outside a call yet.
 func (b *Backend) StartPreview(_ context.Context) (func(), error) {
-	return nil, ErrPreviewUnavailable
+	src, err := b.newSource(true)
+	if err != nil {
+		return nil, err
+	}
+	src.SetPreviewing(true)
+	b.mu.Lock()
+	old := b.preview
+	b.preview = src
+	b.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.mu.Lock()
+			if b.preview == src {
+				b.preview = nil
+			}
+			b.mu.Unlock()
+			_ = src.Close() // releases the camera
+		})
+	}, nil
 }
 
 // ---- frames ----

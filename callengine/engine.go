@@ -55,7 +55,7 @@ func New(userID string, sig Signaller, opts ...Option) (*Engine, error) {
 	api := o.api
 	if api == nil {
 		var err error
-		if api, err = NewAPI(o.settingEngine, nil); err != nil {
+		if api, err = NewAPI(o.settingEngine, nil, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -81,8 +81,11 @@ func New(userID string, sig Signaller, opts ...Option) (*Engine, error) {
 
 // NewAPI builds a pion API for WithAPI: the codecs registerCodecs adds
 // (nil: pion's defaults), the default interceptors (NACK, RTCP reports,
-// TWCC) and the given setting engine (may be nil).
-func NewAPI(se *webrtc.SettingEngine, registerCodecs func(*webrtc.MediaEngine) error) (*webrtc.API, error) {
+// TWCC feedback), then whatever addInterceptors adds (may be nil; for
+// example bandwidth estimation), with the given setting engine (may be nil).
+func NewAPI(se *webrtc.SettingEngine, registerCodecs func(*webrtc.MediaEngine) error,
+	addInterceptors func(*webrtc.MediaEngine, *interceptor.Registry) error,
+) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if registerCodecs == nil {
 		registerCodecs = (*webrtc.MediaEngine).RegisterDefaultCodecs
@@ -93,6 +96,11 @@ func NewAPI(se *webrtc.SettingEngine, registerCodecs func(*webrtc.MediaEngine) e
 	ir := &interceptor.Registry{}
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		return nil, err
+	}
+	if addInterceptors != nil {
+		if err := addInterceptors(m, ir); err != nil {
+			return nil, err
+		}
 	}
 	opts := []func(*webrtc.API){webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir)}
 	if se != nil {

@@ -54,11 +54,31 @@ waitlog() { # waitlog PATTERN SECONDS
   echo "timed out waiting for '$1'"; tail -30 "$log"; return 1
 }
 ms() { date +%s%3N; }
+# The test pattern has red, green, blue and yellow quadrants.
+px() { convert "$shot" -format "%[fx:int(255*p{$1,$2}.r)] %[fx:int(255*p{$1,$2}.g)] %[fx:int(255*p{$1,$2}.b)]" info:; }
+check() { # check NAME X Y R G B: each channel within 60 of the expected
+  read -r r g b <<<"$(px "$2" "$3")"
+  for pair in "$r:$4" "$g:$5" "$b:$6"; do
+    v=${pair%:*} want=${pair#*:}
+    if [ $((v > want ? v - want : want - v)) -gt 60 ]; then
+      echo "$shot at ($2,$3) is rgb($r,$g,$b), want $1"; return 1
+    fi
+  done
+}
 
 waitlog "logged in" 120
 t_login=$(ms)
 sleep 3 # the room list fills after the first sync
 import -window root "$work/rooms.png"
+# Settings (the gear, top right): the camera preview runs with the test pattern.
+xdotool mousemove 837 26 click 1
+sleep 2.5
+import -window root "$work/settings.png"
+shot="$work/settings.png"
+check red 300 300 226 44 44
+check blue 300 550 40 56 220
+xdotool mousemove 45 26 click 1 # Back
+sleep 1
 # The first room's video-call button (the window is 960x640 at 0,0).
 t_click=$(ms)
 xdotool mousemove 937 155 click 1
@@ -69,24 +89,14 @@ t_frame=$(ms)
 sleep 1.5 # a few repaints
 import -window root "$work/call.png"
 
-# The remote picture fills the window's middle; the test pattern has red,
-# green, blue and yellow quadrants (the self view sits bottom right).
-px() { convert "$work/call.png" -format "%[fx:int(255*p{$1,$2}.r)] %[fx:int(255*p{$1,$2}.g)] %[fx:int(255*p{$1,$2}.b)]" info:; }
-check() { # check NAME X Y R G B: each channel within 60 of the expected
-  read -r r g b <<<"$(px "$2" "$3")"
-  for pair in "$r:$4" "$g:$5" "$b:$6"; do
-    v=${pair%:*} want=${pair#*:}
-    if [ $((v > want ? v - want : want - v)) -gt 60 ]; then
-      echo "remote video at ($2,$3) is rgb($r,$g,$b), want $1"; return 1
-    fi
-  done
-}
+# The remote picture fills the window's middle (the self view sits bottom right).
+shot="$work/call.png"
 check red 150 200 226 44 44
 check green 800 200 40 200 64
 check blue 150 500 40 56 220
 
 {
-  echo "login → room list → click: $((t_click - t_login)) ms (includes a fixed 3 s wait)"
+  echo "login → click: $((t_click - t_login)) ms (fixed waits: room list, settings visit)"
   echo "click video call → call connected (seen in the log): $((t_conn - t_click)) ms"
   echo "click video call → first remote video frame decoded: $((t_frame - t_click)) ms"
   grep -h "call connected\|first remote video frame" "$log" | sed 's/^/app: /'
