@@ -15,6 +15,9 @@ mkdir -p dist
 # scratch with other flags), then let fyne package that binary.
 mkdir -p "$bin/release"
 go build -tags goolm -ldflags "-s -w" -o "$bin/release/mxcall" .
+# fyne package bumps Build in FyneApp.toml: keep the checked-in file as it is.
+cp FyneApp.toml "$bin/FyneApp.toml.orig"
+trap 'cp "$bin/FyneApp.toml.orig" FyneApp.toml' EXIT
 "$bin/fyne" package -os linux -release -executable "$bin/release/mxcall"
 mv -f "MX Call.tar.xz" dist/mxcall.tar.xz 2>/dev/null || mv -f ./*.tar.xz dist/mxcall.tar.xz
 echo "dist/mxcall.tar.xz:"
