@@ -39,6 +39,8 @@ const (
 	envNoKeyring  = "MXCALL_NO_KEYRING"   // "1": keep the session in memory only
 	envLoopback   = "MXCALL_ICE_LOOPBACK" // "1": ICE on 127.0.0.1 only (tests in a loopback-only namespace)
 	envDataDir    = "MXCALL_DATA_DIR"     // where the encryption store lives (default: the OS config dir)
+	envResolution = "MXCALL_RESOLUTION"   // capture size, e.g. 1280x720 (default 640x480; also in Settings)
+	envStats      = "MXCALL_STATS"        // "1": log video repaint rates every 5 s
 )
 
 func main() {
@@ -78,6 +80,9 @@ func settingEngine() *webrtc.SettingEngine {
 
 func runApp(log *slog.Logger) int {
 	cfg := backend.Config{Log: log, Keyring: keyring(), SettingEngine: settingEngine(), DataDir: os.Getenv(envDataDir)}
+	if _, err := fmt.Sscanf(os.Getenv(envResolution), "%dx%d", &cfg.Resolution.Width, &cfg.Resolution.Height); err != nil {
+		cfg.Resolution = ui.Resolution{}
+	}
 	if os.Getenv(envTestMedia) == "1" {
 		cfg.MediaOptions = []media.Option{media.WithTestPattern(), media.WithTone(440)}
 	}
@@ -95,7 +100,11 @@ func runApp(log *slog.Logger) int {
 			log.Error("login from the environment failed", "user", user, "err", err)
 		}
 	}
-	ui.New(app.NewWithID("im.mxcall.app"), be.UI()).Run()
+	var opts []ui.Option
+	if os.Getenv(envStats) == "1" {
+		opts = append(opts, ui.WithStatsLog(log, 5*time.Second))
+	}
+	ui.New(app.NewWithID("im.mxcall.app"), be.UI(), opts...).Run()
 	return 0
 }
 

@@ -47,6 +47,8 @@ type Config struct {
 	SettingEngine *webrtc.SettingEngine
 	// DataDir keeps the encryption store ("" = the OS config dir).
 	DataDir string
+	// Resolution is the initial capture size (zero: 640x480).
+	Resolution ui.Resolution
 }
 
 // Backend is the app's core: Matrix client, call engine and media.
@@ -85,6 +87,9 @@ func New(cfg Config) (*Backend, error) {
 		api:      api,
 		calls:    make(map[string]*callMedia),
 		settings: ui.Settings{Resolution: ui.Resolution{Width: 640, Height: 480}},
+	}
+	if cfg.Resolution.Width > 0 && cfg.Resolution.Height > 0 {
+		b.settings.Resolution = cfg.Resolution
 	}
 	b.mc = matrixclient.New(
 		matrixclient.WithKeyring(k),
