@@ -95,6 +95,29 @@ check red 150 200 226 44 44
 check green 800 200 40 200 64
 check blue 150 500 40 56 220
 
+# Optional: MXCALL_MEASURE=N keeps the call N seconds and samples the app's
+# CPU and RSS (and, with MXCALL_STATS=1, its repaint rate) into measure.txt.
+if [ -n "${MXCALL_MEASURE:-}" ]; then
+  app=$(pgrep -f -n "$root/.cache/bin/mxcall$") || true
+  echo_pid=$(pgrep -f -n "$root/.cache/bin/mxcall echo") || true
+  ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+  a0=$(ticks "$app"); e0=$(ticks "$echo_pid"); s0=$(ms)
+  rss_max=0
+  for _ in $(seq "$MXCALL_MEASURE"); do
+    sleep 1
+    rss=$(awk '/VmRSS/{print $2}' "/proc/$app/status"); [ "$rss" -gt "$rss_max" ] && rss_max=$rss
+  done
+  a1=$(ticks "$app"); e1=$(ticks "$echo_pid"); s1=$(ms)
+  hz=$(getconf CLK_TCK)
+  {
+    echo "over $(( (s1 - s0) / 1000 )) s of a connected call at ${MXCALL_RESOLUTION:-640x480}:"
+    echo "app CPU: $(( (a1 - a0) * 100000 / hz / (s1 - s0) ))% of one core, RSS max $((rss_max / 1024)) MB"
+    echo "echo partner CPU: $(( (e1 - e0) * 100000 / hz / (s1 - s0) ))% of one core"
+    grep -h "repaint\|fps" "$log" | tail -3
+  } >"$work/measure.txt"
+  cat "$work/measure.txt"
+fi
+
 {
   echo "login → click: $((t_click - t_login)) ms (fixed waits: room list, settings visit)"
   echo "click video call → call connected (seen in the log): $((t_conn - t_click)) ms"
