@@ -1,17 +1,12 @@
-# mxcall: see README.md. `make run` starts the demo, `make test` runs every test.
-.PHONY: run test deps homeserver package
+# Shortcuts for the scripts the README names (make itself is optional).
+.PHONY: run test package
 
-run: deps homeserver
+run:
 	./scripts/demo.sh
 
-test: deps homeserver
+test:
 	./scripts/test.sh
 
-deps:
+package:
 	./scripts/install-deps.sh
-
-homeserver:
-	./scripts/build-homeserver.sh
-
-package: deps
 	./scripts/package.sh

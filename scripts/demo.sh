@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: the app on an embedded default. Starts a local Dendrite and
+# The README's run command: the app on an embedded default. Starts a local Dendrite and
 # coturn (scripts/homeserver.sh) in .cache/demo, creates two accounts (you,
 # "@me", and the call partner "@echo"), runs `mxcall echo` as the partner,
 # makes a direct chat between you, and opens the app logged in as @me.
@@ -17,6 +17,8 @@ export MXCALL_HS_PORT="${MXCALL_HS_PORT:-8018}"
 export MXCALL_TURN_PORT="${MXCALL_TURN_PORT:-3488}"
 export MXCALL_TURN_MIN_PORT="${MXCALL_TURN_MIN_PORT:-49210}" MXCALL_TURN_MAX_PORT="${MXCALL_TURN_MAX_PORT:-49250}"
 mkdir -p "$demo" "$root/.cache/bin"
+./scripts/install-deps.sh
+./scripts/build-homeserver.sh
 password="mxcall-demo-password" # local demo accounts only
 
 echo "building mxcall…"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end smoke test of the real app: runs `make run`'s demo
+# End-to-end smoke test of the real app: runs the README's demo
 # (scripts/demo.sh: Dendrite, coturn, the echo partner, the app logged in)
 # under Xvfb in a loopback-only network namespace, clicks the video-call
 # button of the "Echo" room, waits until the app has decoded the echoed

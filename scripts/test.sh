@@ -11,6 +11,10 @@ tags=goolm
 
 step() { printf '\n== %s\n' "$*"; }
 
+step "dependencies (Debian packages, pinned homeserver)"
+./scripts/install-deps.sh
+./scripts/build-homeserver.sh
+
 step "build"
 go mod download
 go build -tags "$tags" ./...
