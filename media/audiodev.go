@@ -30,7 +30,7 @@ func audioContext() (*malgo.AllocatedContext, error) {
 		quietAudioBackend()
 		audioCtx, audioErr = malgo.InitContext(realAudioBackends, malgo.ContextConfig{}, nil)
 		if audioErr != nil {
-			audioErr = fmt.Errorf("%w: %v", ErrNoAudioDevice, audioErr)
+			audioErr = fmt.Errorf("%w: %w", ErrNoAudioDevice, audioErr)
 		}
 	})
 	return audioCtx, audioErr
@@ -89,11 +89,11 @@ func openAudioDevice(kind malgo.DeviceType, id *malgo.DeviceID, data malgo.DataP
 	}
 	dev, err := malgo.InitDevice(ctx.Context, cfg, malgo.DeviceCallbacks{Data: data})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoAudioDevice, err)
+		return nil, fmt.Errorf("%w: %w", ErrNoAudioDevice, err)
 	}
 	if err := dev.Start(); err != nil {
 		dev.Uninit()
-		return nil, fmt.Errorf("%w: %v", ErrNoAudioDevice, err)
+		return nil, fmt.Errorf("%w: %w", ErrNoAudioDevice, err)
 	}
 	return dev, nil
 }

@@ -11,6 +11,7 @@ import (
 )
 
 func benchPatternEncode(b *testing.B, w, h int) {
+	b.Helper()
 	p := newPattern(w, h)
 	enc, err := vpx.NewEncoder(vpx.EncoderConfig{Width: w, Height: h, BitrateKbps: 1500})
 	if err != nil {
@@ -97,6 +98,7 @@ func BenchmarkOpusDecode20ms(b *testing.B) {
 }
 
 func benchReceive(b *testing.B, w, h int) {
+	b.Helper()
 	p := newPattern(w, h)
 	enc, err := vpx.NewEncoder(vpx.EncoderConfig{Width: w, Height: h, BitrateKbps: w * h / 250, KeyframeInterval: 1 << 20})
 	if err != nil {

@@ -74,6 +74,7 @@ type pair struct {
 // over loopback. drop, if not nil, is added to a's interceptors instead of
 // pion's defaults (no NACK, so losses must be repaired by PLI).
 func newPair(t *testing.T, src *Source, drop *dropper) *pair {
+	t.Helper()
 	return newPairNACK(t, src, drop, false)
 }
 

@@ -180,8 +180,8 @@ func newVideoDecoder(dec *vpx.Decoder, slot *FrameSlot, count func(func(*VideoSt
 }
 
 func (d *videoDecoder) close() {
-	d.conv.Close()
-	d.dec.Close()
+	_ = d.conv.Close()
+	_ = d.dec.Close()
 }
 
 // packet returns a recycled packet and its 1500-byte receive buffer.

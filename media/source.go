@@ -31,7 +31,6 @@ type config struct {
 	height       int
 	fps          int
 	maxKbps      int
-	startKbps    int
 	camera       string
 	microphone   string
 	forcePattern bool
@@ -423,10 +422,10 @@ func (v *videoEncoder) warnf(err error) {
 
 func (v *videoEncoder) close() {
 	if v.enc != nil {
-		v.enc.Close()
+		_ = v.enc.Close()
 	}
 	if v.conv != nil {
-		v.conv.Close()
+		_ = v.conv.Close()
 	}
 }
 
@@ -435,7 +434,7 @@ func (v *videoEncoder) send(y, u, vv []byte, w, h int, now time.Time) error {
 	s := v.s
 	if v.enc == nil || v.enc.Config().Width != w || v.enc.Config().Height != h {
 		if v.enc != nil {
-			v.enc.Close()
+			_ = v.enc.Close()
 		}
 		var err error
 		v.enc, err = vpx.NewEncoder(vpx.EncoderConfig{Width: w, Height: h, FPS: s.cfg.fps, BitrateKbps: int(s.targetKbps.Load())})
@@ -542,7 +541,7 @@ func (s *Source) captureCamera(stop chan struct{}, id string, enc *videoEncoder)
 	}
 	p, ok := bestVideoProp(d.Properties(), s.cfg.width, s.cfg.height, s.cfg.fps)
 	if !ok {
-		return fmt.Errorf("camera: no usable format")
+		return fmt.Errorf("%w: camera has no usable format", ErrNoDevice)
 	}
 	r, err := rec.VideoRecord(p)
 	if err != nil {

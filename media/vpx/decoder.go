@@ -192,6 +192,6 @@ func convert(y unsafe.Pointer, ys int, u, v unsafe.Pointer, uvs int, dst *image.
 		return
 	}
 	c = NewConverter(workers)
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	c.run(y, ys, u, v, uvs, dst)
 }

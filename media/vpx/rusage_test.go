@@ -17,11 +17,13 @@ func cpuNow() time.Duration {
 }
 
 func startCPU(b *testing.B) *cpuTimer {
+	b.Helper()
 	b.ResetTimer()
 	return &cpuTimer{start: cpuNow()}
 }
 
 func (c *cpuTimer) stop(b *testing.B) {
+	b.Helper()
 	b.StopTimer()
 	b.ReportMetric(float64(cpuNow()-c.start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 }

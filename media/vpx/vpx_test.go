@@ -1,6 +1,7 @@
 package vpx
 
 import (
+	"errors"
 	"image"
 	"math/rand"
 	"testing"
@@ -100,7 +101,7 @@ func TestSetBitrate(t *testing.T) {
 	}
 	enc.Close()
 	enc.Close()
-	if _, _, err := enc.Encode(y, u, v, 0); err != ErrClosed {
+	if _, _, err := enc.Encode(y, u, v, 0); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after close: %v", err)
 	}
 }
@@ -116,6 +117,7 @@ func benchFrames(w, h int) [][3][]byte {
 }
 
 func benchEncode(b *testing.B, w, h, kbps int) {
+	b.Helper()
 	enc, err := NewEncoder(EncoderConfig{Width: w, Height: h, BitrateKbps: kbps})
 	if err != nil {
 		b.Fatal(err)
@@ -141,6 +143,7 @@ func BenchmarkEncode480p(b *testing.B) { benchEncode(b, 640, 480, 1000) }
 func BenchmarkEncode720p(b *testing.B) { benchEncode(b, 1280, 720, 2000) }
 
 func encodedFrames(b *testing.B, w, h, n int) [][]byte {
+	b.Helper()
 	enc, err := NewEncoder(EncoderConfig{Width: w, Height: h, BitrateKbps: w * h / 300, KeyframeInterval: 1 << 20})
 	if err != nil {
 		b.Fatal(err)
