@@ -163,6 +163,7 @@ func encodedFrames(b *testing.B, w, h, n int) [][]byte {
 }
 
 func benchDecode(b *testing.B, w, h int, convert bool, threads int) {
+	b.Helper()
 	frames := encodedFrames(b, w, h, 64)
 	dec, err := NewDecoder(threads)
 	if err != nil {
@@ -201,6 +202,7 @@ func BenchmarkConvert720p(b *testing.B)               { benchConvert(b, 1280, 72
 func BenchmarkConvert720pOneWorker(b *testing.B)      { benchConvert(b, 1280, 720, 1) }
 
 func benchConvert(b *testing.B, w, h, workers int) {
+	b.Helper()
 	f := benchFrames(w, h)[0]
 	conv := NewConverter(workers)
 	defer conv.Close()
