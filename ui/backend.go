@@ -45,6 +45,46 @@ type Room struct {
 	Avatar image.Image
 	// LastActive orders rooms inside their group (newest first).
 	LastActive time.Time
+	// Encrypted is true when the room is end-to-end encrypted.
+	Encrypted bool
+	// Trust says whether the peer's devices are verified; it is only
+	// meaningful in encrypted direct chats.
+	Trust Trust
+}
+
+// Trust is what we know about the peer's devices in an encrypted room.
+type Trust int
+
+// Trust values. The zero value means not known (yet): the backend fetches
+// device lists in the background.
+const (
+	TrustUnknown    Trust = iota
+	TrustVerified         // every device of the peer is verified
+	TrustUnverified       // at least one device of the peer is not verified
+)
+
+// String returns a lower-case name of the trust state.
+func (t Trust) String() string {
+	switch t {
+	case TrustVerified:
+		return "verified"
+	case TrustUnverified:
+		return "unverified"
+	}
+	return "unknown"
+}
+
+// MissedCall is an encrypted event in a one-to-one room that could not be
+// decrypted. It may have been a call invite; the room list shows it as a
+// missed call that could not be read.
+type MissedCall struct {
+	RoomID     string
+	EventID    string // identifies the entry (the UI dismisses by it)
+	Sender     string // user ID
+	SenderName string // display name, may be empty
+	Time       time.Time
+	// Reason says in words why it could not be decrypted.
+	Reason string
 }
 
 // Invite is a pending room invite.
@@ -85,7 +125,9 @@ func (s SyncStatus) String() string {
 type RoomsSnapshot struct {
 	Rooms   []Room
 	Invites []Invite
-	Sync    SyncStatus
+	// Missed are undecryptable events from one-to-one rooms, oldest first.
+	Missed []MissedCall
+	Sync   SyncStatus
 	// NoTURN is true when the homeserver offers no TURN server, so calls
 	// across NATs may fail.
 	NoTURN bool

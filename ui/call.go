@@ -55,6 +55,9 @@ type CallScreen struct {
 	state     *canvas.Text
 	timer     *canvas.Text
 	peerMuted *canvas.Text
+	secIcon   *canvas.Image
+	secText   *canvas.Text
+	secLine   *fyne.Container
 	voice     fyne.CanvasObject
 	controls  *fyne.Container
 	pip       *fyne.Container
@@ -64,6 +67,8 @@ type CallScreen struct {
 	cfg     *config
 	act     CallActions
 	peer    Peer
+	room    Room
+	hasRoom bool // room is known (from the room list's last snapshot)
 	info    callengine.CallInfo
 	endedAt time.Time
 	stopTmr chan struct{}
@@ -95,6 +100,7 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 	s.timer.TextStyle.Monospace = true
 	s.peerMuted = canvas.NewText("", color.NRGBA{0xff, 0xc0, 0x40, 0xff})
 	s.peerMuted.Alignment = fyne.TextAlignCenter
+	s.secIcon, s.secText, s.secLine = newSecurityLine()
 
 	// Voice panel: shown for voice calls and while remote video is missing.
 	big := NewAvatar(peer.ID, s.peer.Name, peer.Avatar, 160)
@@ -127,7 +133,7 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 	s.controls = container.NewHBox(layout.NewSpacer(), s.Mute, s.Camera, s.Hold, s.Devices, s.Full, s.Hangup, s.BackBtn, layout.NewSpacer())
 
 	shade := canvas.NewRectangle(color.NRGBA{0, 0, 0, 0x90})
-	info1 := container.NewVBox(s.name, s.state, s.timer, s.peerMuted)
+	info1 := container.NewVBox(s.name, s.secLine, s.state, s.timer, s.peerMuted)
 	top := container.NewStack(shade, container.NewPadded(info1))
 	barBg := canvas.NewRectangle(color.NRGBA{0, 0, 0, 0x90})
 	bottom := container.NewStack(barBg, container.NewPadded(s.controls))
@@ -148,6 +154,36 @@ func (s *CallScreen) CreateRenderer() fyne.WidgetRenderer {
 
 // Info returns the last CallInfo shown.
 func (s *CallScreen) Info() callengine.CallInfo { return s.info }
+
+// SetRoom tells the view about the call's room, so it can say whether the
+// call is end-to-end encrypted and the peer's devices verified. Call it on
+// the UI goroutine, again whenever the room list changes.
+func (s *CallScreen) SetRoom(r Room) {
+	if s.hasRoom && s.room.Encrypted == r.Encrypted && s.room.Trust == r.Trust {
+		return
+	}
+	s.room, s.hasRoom = r, true
+	s.applySecurity()
+	s.content.Refresh()
+}
+
+// Security returns the text of the view's encryption line ("" when hidden).
+func (s *CallScreen) Security() string {
+	if !s.secLine.Visible() {
+		return ""
+	}
+	return s.secText.Text
+}
+
+func (s *CallScreen) applySecurity() {
+	text, c, locked := callSecurity(s.room, s.hasRoom, s.peer.Name)
+	s.secText.Text = text
+	s.secText.Color = c
+	s.secIcon.Resource = lockImage(locked, c)
+	setVisible(s.secLine, text != "" && s.info.State != callengine.StateEnded)
+	s.secIcon.Refresh()
+	s.secText.Refresh()
+}
 
 // Update shows a new snapshot of the call. Call it on the UI goroutine.
 func (s *CallScreen) Update(info callengine.CallInfo) {
@@ -315,6 +351,7 @@ func (s *CallScreen) apply() {
 	if !info.Video || info.VideoMuted || ended {
 		s.Local.Clear()
 	}
+	s.applySecurity()
 	setVisible(s.timer, s.timer.Text != "")
 	setVisible(s.peerMuted, s.peerMuted.Text != "")
 	canvas.Refresh(s.state)

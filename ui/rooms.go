@@ -26,9 +26,10 @@ type RoomListActions struct {
 	Logout   func()
 }
 
-// RoomListScreen shows invites and rooms (direct chats first) with call
-// buttons, a search field, "start a chat", the sync banner and the TURN
-// warning.
+// RoomListScreen shows missed calls that could not be decrypted, invites
+// and rooms (direct chats first) with call buttons and whether each room is
+// encrypted and its peer's devices verified, a search field, "start a
+// chat", the sync banner and the TURN warning.
 type RoomListScreen struct {
 	widget.BaseWidget
 
@@ -46,9 +47,10 @@ type RoomListScreen struct {
 	rooms   Rooms
 	cfg     *config
 	act     RoomListActions
-	snap    RoomsSnapshot
-	updated bool
-	content fyne.CanvasObject
+	snap      RoomsSnapshot
+	updated   bool
+	dismissed map[string]bool // missed-call entries the user dismissed, by event ID
+	content   fyne.CanvasObject
 }
 
 // NewRoomListScreen returns the room list for the logged-in user me. Call
@@ -58,7 +60,7 @@ func NewRoomListScreen(me Session, rooms Rooms, act RoomListActions, opts ...Opt
 }
 
 func newRoomListScreen(me Session, rooms Rooms, act RoomListActions, cfg *config) *RoomListScreen {
-	s := &RoomListScreen{rooms: rooms, cfg: cfg, act: act}
+	s := &RoomListScreen{rooms: rooms, cfg: cfg, act: act, dismissed: map[string]bool{}}
 
 	name := me.DisplayName
 	if name == "" {
@@ -184,6 +186,12 @@ func (s *RoomListScreen) sortedRooms() []Room {
 
 func (s *RoomListScreen) rebuild() {
 	var objs []fyne.CanvasObject
+	if missed := s.Missed(); len(missed) > 0 {
+		objs = append(objs, sectionTitle("Missed calls"))
+		for _, m := range missed {
+			objs = append(objs, s.missedRow(m))
+		}
+	}
 	if len(s.snap.Invites) > 0 {
 		objs = append(objs, sectionTitle("Invites"))
 		for _, inv := range s.snap.Invites {
@@ -230,8 +238,8 @@ func (s *RoomListScreen) roomRow(r Room) fyne.CanvasObject {
 	}
 	sub := widget.NewLabel(subText)
 	sub.Importance = widget.LowImportance
-	sub.Truncation = fyne.TextTruncateEllipsis
-	text := container.New(layout.NewCustomPaddedVBoxLayout(-12), title, sub)
+	subLine := container.NewBorder(nil, nil, sub, nil, securityRow(r))
+	text := container.New(layout.NewCustomPaddedVBoxLayout(-12), title, subLine)
 	buttons := fyne.CanvasObject(layout.NewSpacer())
 	if r.DM && r.Peer != "" {
 		voice := widget.NewButtonWithIcon("", theme.NewThemedResource(assets.Phone), func() { s.call(r, false) })
@@ -270,6 +278,42 @@ func (s *RoomListScreen) inviteRow(inv Invite) fyne.CanvasObject {
 	}
 	return container.NewBorder(nil, nil, NewAvatar(inv.Inviter, who, nil, 40),
 		container.NewCenter(container.NewHBox(accept, decline)), text)
+}
+
+// Missed returns the missed calls that could not be decrypted and were not
+// dismissed, newest first.
+func (s *RoomListScreen) Missed() []MissedCall {
+	var out []MissedCall
+	for _, m := range s.snap.Missed {
+		if !s.dismissed[m.EventID] {
+			out = append(out, m)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
+	return out
+}
+
+// Dismiss hides a missed-call entry (by event ID) from the list.
+func (s *RoomListScreen) Dismiss(eventID string) {
+	s.dismissed[eventID] = true
+	s.rebuild()
+}
+
+func (s *RoomListScreen) missedRow(m MissedCall) fyne.CanvasObject {
+	who := m.SenderName
+	if who == "" {
+		who = m.Sender
+	}
+	title := widget.NewLabelWithStyle(missedText(m), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	title.Truncation = fyne.TextTruncateEllipsis
+	sub := widget.NewLabel(missedDetail(m, s.cfg.now()))
+	sub.Importance = widget.LowImportance
+	sub.Truncation = fyne.TextTruncateEllipsis
+	icon := widget.NewIcon(theme.NewWarningThemedResource(assets.Phone))
+	text := container.New(layout.NewCustomPaddedVBoxLayout(-12), title, container.NewBorder(nil, nil, icon, nil, sub))
+	id := m.EventID
+	dismiss := widget.NewButtonWithIcon("Dismiss", theme.CancelIcon(), func() { s.Dismiss(id) })
+	return container.NewBorder(nil, nil, NewAvatar(m.Sender, who, nil, 40), container.NewCenter(dismiss), text)
 }
 
 // roomAction runs f through the runner and shows its error; onErr runs on
@@ -337,13 +381,22 @@ func (s *RoomListScreen) RoomByID(id string) (Room, bool) {
 // sameSnapshot reports whether a and b show the same thing (avatars are
 // compared by identity).
 func sameSnapshot(a, b RoomsSnapshot) bool {
-	if a.Sync != b.Sync || a.NoTURN != b.NoTURN || len(a.Rooms) != len(b.Rooms) || len(a.Invites) != len(b.Invites) {
+	if a.Sync != b.Sync || a.NoTURN != b.NoTURN || len(a.Rooms) != len(b.Rooms) || len(a.Invites) != len(b.Invites) ||
+		len(a.Missed) != len(b.Missed) {
 		return false
 	}
 	for i := range a.Rooms {
 		x, y := a.Rooms[i], b.Rooms[i]
 		if x.ID != y.ID || x.Name != y.Name || x.Peer != y.Peer || x.DM != y.DM ||
+			x.Encrypted != y.Encrypted || x.Trust != y.Trust ||
 			!x.LastActive.Equal(y.LastActive) || !sameImage(x.Avatar, y.Avatar) {
+			return false
+		}
+	}
+	for i := range a.Missed {
+		x, y := a.Missed[i], b.Missed[i]
+		if x.RoomID != y.RoomID || x.EventID != y.EventID || x.Sender != y.Sender || x.SenderName != y.SenderName ||
+			!x.Time.Equal(y.Time) || x.Reason != y.Reason {
 			return false
 		}
 	}

@@ -145,6 +145,11 @@ func (u *UI) loggedIn(s Session) {
 			if u.rooms != nil {
 				u.rooms.Update(snap)
 			}
+			if u.call != nil {
+				if r, ok := u.room(u.call.Info().RoomID); ok {
+					u.call.SetRoom(r)
+				}
+			}
 		})
 	})
 	u.stopCalls = u.be.Calls.SubscribeCalls(func(info callengine.CallInfo) {
@@ -211,6 +216,16 @@ func (u *UI) unsubscribe() {
 	u.stopRingback()
 }
 
+// room finds a room of the last snapshot.
+func (u *UI) room(id string) (Room, bool) {
+	for _, r := range u.lastRooms.Rooms {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Room{}, false
+}
+
 // peer returns how to show the other party of a call.
 func (u *UI) peer(roomID, userID string) Peer {
 	p := Peer{ID: userID, Name: userID}
@@ -274,6 +289,9 @@ func (u *UI) openCall(info callengine.CallInfo) {
 		Back:       u.leaveCall,
 		Settings:   u.ShowSettings,
 	}, u.cfg)
+	if r, ok := u.room(info.RoomID); ok {
+		u.call.SetRoom(r)
+	}
 	u.showCall()
 }
 

@@ -20,8 +20,12 @@ import (
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 var (
-	alice = ui.Room{ID: "!a:example.org", Name: "Alice Liddell", Peer: "@alice:example.org", DM: true, LastActive: t0.Add(-time.Minute)}
-	bob   = ui.Room{ID: "!b:example.org", Name: "Bob", Peer: "@bob:example.org", DM: true, LastActive: t0.Add(-time.Hour)}
+	// alice: an encrypted DM with verified devices; bob: encrypted, with an
+	// unverified device; team: a plain group room.
+	alice = ui.Room{ID: "!a:example.org", Name: "Alice Liddell", Peer: "@alice:example.org", DM: true, LastActive: t0.Add(-time.Minute),
+		Encrypted: true, Trust: ui.TrustVerified}
+	bob = ui.Room{ID: "!b:example.org", Name: "Bob", Peer: "@bob:example.org", DM: true, LastActive: t0.Add(-time.Hour),
+		Encrypted: true, Trust: ui.TrustUnverified}
 	team  = ui.Room{ID: "!t:example.org", Name: "Team standup", LastActive: t0}
 	carol = ui.Invite{RoomID: "!c:example.org", Inviter: "@carol:example.org", InviterName: "Carol", DM: true}
 )
@@ -497,5 +501,68 @@ func TestSettingsDuringCall(t *testing.T) {
 	test.Tap(findButton(t, e.ui.Window().Canvas().Content(), "Back"))
 	if e.ui.Window().Canvas().Content() != c {
 		t.Fatal("back from settings did not return to the call")
+	}
+}
+
+// An invite that never decrypted is listed as a missed call that could not
+// be read, until dismissed.
+func TestRoomListMissedCall(t *testing.T) {
+	e := newEnv(t, true)
+	r := e.ui.Rooms()
+	s := e.be.RoomsSnapshot()
+	s.Missed = []ui.MissedCall{{RoomID: bob.ID, EventID: "$undecryptable", Sender: bob.Peer, SenderName: "Bob",
+		Time: t0.Add(-5 * time.Minute), Reason: "its key never arrived"}}
+	e.be.SetRooms(s)
+	if got := r.Missed(); len(got) != 1 || got[0].EventID != "$undecryptable" {
+		t.Fatalf("missed = %+v", got)
+	}
+	e.assertScreen("rooms_missed", e.ui.Window().Canvas())
+
+	test.Tap(findButton(t, e.ui.Window().Canvas().Content(), "Dismiss"))
+	if len(r.Missed()) != 0 {
+		t.Fatal("dismissed entry still listed")
+	}
+	e.be.SetRooms(s) // the backend still reports it: it stays dismissed
+	if len(r.Missed()) != 0 {
+		t.Fatal("dismissed entry came back with the next snapshot")
+	}
+}
+
+// The call view says whether the call is encrypted and follows trust
+// changes that arrive with later room snapshots.
+func TestCallSecurity(t *testing.T) {
+	e := newEnv(t, true)
+	videoCall(t, e)
+	c := e.ui.Call()
+	if got, want := c.Security(), "End-to-end encrypted · Alice Liddell's devices are verified"; got != want {
+		t.Fatalf("security = %q, want %q", got, want)
+	}
+	s := e.be.RoomsSnapshot()
+	s.Rooms = append([]ui.Room(nil), s.Rooms...)
+	for i := range s.Rooms {
+		if s.Rooms[i].ID == alice.ID {
+			s.Rooms[i].Trust = ui.TrustUnverified
+		}
+	}
+	e.be.SetRooms(s)
+	if got := c.Security(); !strings.Contains(got, "Alice Liddell has unverified devices") {
+		t.Fatalf("security after a new device = %q", got)
+	}
+	for i := range s.Rooms {
+		if s.Rooms[i].ID == alice.ID {
+			s.Rooms[i].Encrypted = false
+		}
+	}
+	e.be.SetRooms(s)
+	if got := c.Security(); got != "Not encrypted" {
+		t.Fatalf("security of a plain room = %q", got)
+	}
+}
+
+func TestTrustString(t *testing.T) {
+	for tr, want := range map[ui.Trust]string{ui.TrustUnknown: "unknown", ui.TrustVerified: "verified", ui.TrustUnverified: "unverified"} {
+		if tr.String() != want {
+			t.Errorf("%d.String() = %q, want %q", tr, tr.String(), want)
+		}
 	}
 }
