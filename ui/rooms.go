@@ -44,9 +44,9 @@ type RoomListScreen struct {
 	list      *fyne.Container
 	me        *widget.Label
 
-	rooms   Rooms
-	cfg     *config
-	act     RoomListActions
+	rooms     Rooms
+	cfg       *config
+	act       RoomListActions
 	snap      RoomsSnapshot
 	updated   bool
 	dismissed map[string]bool // missed-call entries the user dismissed, by event ID
