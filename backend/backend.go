@@ -8,6 +8,7 @@
 package backend
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -65,6 +66,7 @@ type Backend struct {
 	settings ui.Settings
 	calls    map[string]*callMedia
 	preview  *media.Source // the settings screen's camera preview
+	trust    *trustCache   // peers' device verification, fetched in the background
 	closed   bool
 }
 
@@ -91,6 +93,9 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.Resolution.Width > 0 && cfg.Resolution.Height > 0 {
 		b.settings.Resolution = cfg.Resolution
 	}
+	b.trust = newTrustCache(func(ctx context.Context, userID string) ([]matrixclient.Device, error) {
+		return b.mc.PeerDevices(ctx, userID)
+	}, func() { b.roomSubs.send(b.snapshot()) })
 	b.mc = matrixclient.New(
 		matrixclient.WithKeyring(k),
 		matrixclient.WithLogger(cfg.Log),
@@ -128,6 +133,7 @@ func (b *Backend) Close() error {
 	b.eng = nil
 	b.mu.Unlock()
 	b.mc.Stop()
+	b.trust.close()
 	if eng != nil {
 		_ = eng.Close() // closes peer connections before the tracks below
 	}
@@ -180,6 +186,7 @@ func (b *Backend) Resume(ctx context.Context) (ui.Session, bool, error) {
 // Logout hangs up, logs out on the server and forgets the session.
 func (b *Backend) Logout(ctx context.Context) error {
 	b.stopEngine()
+	b.trust.reset()
 	return uiErr(b.mc.Logout(ctx))
 }
 
@@ -275,12 +282,21 @@ func (b *Backend) snapshot() ui.RoomsSnapshot {
 	case matrixclient.ConnOffline:
 		snap.Sync = ui.SyncOffline
 	}
-	for _, r := range b.mc.Rooms() {
-		room := ui.Room{ID: r.ID, Name: r.Name, Peer: r.CallPeer, DM: r.DirectPeer != "" || r.Callable()}
+	rooms := b.mc.Rooms()
+	var stale []string // peers whose device trust the cache should (re)fetch
+	for _, r := range rooms {
+		room := ui.Room{ID: r.ID, Name: r.Name, Peer: r.CallPeer, DM: r.DirectPeer != "" || r.Callable(), Encrypted: r.Encrypted}
 		if room.Name == "" {
 			room.Name = r.ID
 		}
+		if peer := cmp.Or(r.CallPeer, r.DirectPeer); r.Encrypted && peer != "" {
+			room.Trust = b.trust.get(peer)
+			stale = append(stale, peer)
+		}
 		snap.Rooms = append(snap.Rooms, room)
+	}
+	if st.E2EE && len(stale) > 0 {
+		b.trust.request(stale) // never blocks; a change sends a new snapshot
 	}
 	sort.SliceStable(snap.Rooms, func(i, j int) bool { return snap.Rooms[i].Name < snap.Rooms[j].Name })
 	for _, inv := range b.mc.Invites() {
@@ -288,7 +304,55 @@ func (b *Backend) snapshot() ui.RoomsSnapshot {
 			RoomID: inv.RoomID, RoomName: inv.Name, Inviter: inv.Inviter, InviterName: inv.InviterName, DM: inv.IsDirect,
 		})
 	}
+	snap.Missed = missedCalls(st.UserID, rooms, b.mc.Undecryptable())
 	return snap
+}
+
+// missedCalls turns the events that could not be decrypted into the room
+// list's missed calls: only those from others in one-to-one rooms, where
+// an undecryptable event may well have been a call invite.
+func missedCalls(me string, rooms []matrixclient.Room, und []matrixclient.Undecryptable) []ui.MissedCall {
+	if len(und) == 0 {
+		return nil
+	}
+	byID := make(map[string]matrixclient.Room, len(rooms))
+	for _, r := range rooms {
+		byID[r.ID] = r
+	}
+	var out []ui.MissedCall
+	for _, u := range und {
+		r, ok := byID[u.RoomID]
+		if !ok || u.Sender == me || (r.DirectPeer == "" && !r.Callable()) {
+			continue
+		}
+		m := ui.MissedCall{RoomID: u.RoomID, EventID: u.EventID, Sender: u.Sender, Time: u.Time, Reason: undecryptableReason(u.Err)}
+		for _, mem := range r.Members {
+			if mem.UserID == u.Sender {
+				m.SenderName = mem.DisplayName
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// undecryptableReason says in words why an event could not be decrypted.
+func undecryptableReason(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "no session"):
+		return "its key has not reached this device"
+	case strings.Contains(msg, "duplicate message index"):
+		return "it was replayed"
+	}
+	const most = 80
+	if len(msg) > most {
+		msg = msg[:most] + "…"
+	}
+	return "decryption failed: " + msg
 }
 
 // SubscribeRooms sends the room list now and after every change.
