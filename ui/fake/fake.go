@@ -177,12 +177,13 @@ func (b *Backend) SubscribeRooms(fn func(ui.RoomsSnapshot)) func() {
 	}
 }
 
-// CreateDM implements ui.Rooms: it adds a DM room at the top.
+// CreateDM implements ui.Rooms: it adds an encrypted DM room at the top
+// (as Element and mxcall create them), its peer's devices not yet known.
 func (b *Backend) CreateDM(ctx context.Context, userID string) (string, error) {
 	b.record("create-dm %s", userID)
 	s := b.RoomsSnapshot()
 	id := "!dm-" + userID
-	s.Rooms = append([]ui.Room{{ID: id, Name: userID, Peer: userID, DM: true, LastActive: b.now()}}, s.Rooms...)
+	s.Rooms = append([]ui.Room{{ID: id, Name: userID, Peer: userID, DM: true, LastActive: b.now(), Encrypted: true}}, s.Rooms...)
 	b.SetRooms(s)
 	return id, nil
 }
