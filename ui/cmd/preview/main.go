@@ -76,14 +76,14 @@ func main() {
 	}
 	now := time.Now()
 	// Alice: encrypted, devices verified; Bob: encrypted, an unverified
-	// device; Dana: encrypted, devices not known yet; Matrix HQ: plain.
+	// device; Dana: encrypted, devices not known yet; the group rooms: plain.
 	alice := ui.Room{ID: "!alice", Name: "Alice Liddell", Peer: "@alice:example.org", DM: true, LastActive: now.Add(-2 * time.Minute),
 		Encrypted: true, Trust: ui.TrustVerified}
 	bob := ui.Room{ID: "!bob", Name: "Bob Builder", Peer: "@bob:matrix.org", DM: true, LastActive: now.Add(-3 * time.Hour),
 		Encrypted: true, Trust: ui.TrustUnverified}
 	snap := ui.RoomsSnapshot{
 		Rooms: []ui.Room{
-			{ID: "!team", Name: "Team standup", LastActive: now, Encrypted: true},
+			{ID: "!team", Name: "Team standup", LastActive: now},
 			alice, bob,
 			{ID: "!dana", Name: "Dana Scully", Peer: "@dana:fbi.example", DM: true, LastActive: now.Add(-48 * time.Hour), Encrypted: true},
 			{ID: "!matrix", Name: "Matrix HQ", LastActive: now.Add(-time.Hour)},
