@@ -283,7 +283,23 @@ func (b *Backend) snapshot() ui.RoomsSnapshot {
 		snap.Sync = ui.SyncOffline
 	}
 	rooms := b.mc.Rooms()
-	var stale []string // peers whose device trust the cache should (re)fetch
+	snap.Rooms = b.uiRooms(rooms, st.E2EE)
+	for _, inv := range b.mc.Invites() {
+		snap.Invites = append(snap.Invites, ui.Invite{
+			RoomID: inv.RoomID, RoomName: inv.Name, Inviter: inv.Inviter, InviterName: inv.InviterName, DM: inv.IsDirect,
+		})
+	}
+	snap.Missed = missedCalls(st.UserID, rooms, b.mc.Undecryptable())
+	return snap
+}
+
+// uiRooms converts the client's rooms for the room list, sorted by name.
+// Device trust comes from the cache; with e2ee (encryption ready) peers
+// whose entry is missing or old are queued for a background refresh, which
+// sends a new snapshot when it changes something. It never blocks.
+func (b *Backend) uiRooms(rooms []matrixclient.Room, e2ee bool) []ui.Room {
+	out := make([]ui.Room, 0, len(rooms))
+	var stale []string
 	for _, r := range rooms {
 		room := ui.Room{ID: r.ID, Name: r.Name, Peer: r.CallPeer, DM: r.DirectPeer != "" || r.Callable(), Encrypted: r.Encrypted}
 		if room.Name == "" {
@@ -293,19 +309,13 @@ func (b *Backend) snapshot() ui.RoomsSnapshot {
 			room.Trust = b.trust.get(peer)
 			stale = append(stale, peer)
 		}
-		snap.Rooms = append(snap.Rooms, room)
+		out = append(out, room)
 	}
-	if st.E2EE && len(stale) > 0 {
-		b.trust.request(stale) // never blocks; a change sends a new snapshot
+	if e2ee && len(stale) > 0 {
+		b.trust.request(stale)
 	}
-	sort.SliceStable(snap.Rooms, func(i, j int) bool { return snap.Rooms[i].Name < snap.Rooms[j].Name })
-	for _, inv := range b.mc.Invites() {
-		snap.Invites = append(snap.Invites, ui.Invite{
-			RoomID: inv.RoomID, RoomName: inv.Name, Inviter: inv.Inviter, InviterName: inv.InviterName, DM: inv.IsDirect,
-		})
-	}
-	snap.Missed = missedCalls(st.UserID, rooms, b.mc.Undecryptable())
-	return snap
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // missedCalls turns the events that could not be decrypted into the room

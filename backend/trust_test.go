@@ -174,3 +174,42 @@ func TestMissedCalls(t *testing.T) {
 		t.Fatalf("reason %q", r)
 	}
 }
+
+// The room list gets encryption at once and trust once the background
+// fetch is done; building it never waits for the fetch.
+func TestUIRoomsTrust(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	f := &fakeFetch{calls: map[string]int{}, release: make(chan struct{}),
+		devs: []matrixclient.Device{{ID: "A", Verified: true}}}
+	changed := make(chan struct{}, 1)
+	b := &Backend{}
+	b.trust = newTrustCache(f.fetch, func() { changed <- struct{}{} })
+	defer b.trust.close()
+	rooms := []matrixclient.Room{
+		{ID: "!dm", Name: "Bob", CallPeer: "@bob:x", Encrypted: true},
+		{ID: "!plain", Name: "Plain", CallPeer: "@carol:x"},
+		{ID: "!group", Name: "Group", Encrypted: true},
+	}
+	if got := b.uiRooms(rooms, false); got[0].Trust != ui.TrustUnknown || f.count("@bob:x") != 0 {
+		t.Fatalf("without encryption ready: %+v, %d fetches", got, f.count("@bob:x"))
+	}
+	got := b.uiRooms(rooms, true) // the fetch hangs: this must not
+	want := []ui.Room{
+		{ID: "!dm", Name: "Bob", Peer: "@bob:x", DM: true, Encrypted: true},
+		{ID: "!group", Name: "Group", Encrypted: true},
+		{ID: "!plain", Name: "Plain", Peer: "@carol:x", DM: true},
+	}
+	for i := range want {
+		if got[i].ID != want[i].ID || got[i].DM != want[i].DM || got[i].Encrypted != want[i].Encrypted || got[i].Trust != want[i].Trust {
+			t.Fatalf("room %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	f.release <- struct{}{}
+	<-changed
+	if got := b.uiRooms(rooms, true); got[0].Trust != ui.TrustVerified {
+		t.Fatalf("after the fetch: %v", got[0].Trust)
+	}
+	if f.count("@carol:x") != 0 {
+		t.Fatal("fetched devices of a peer in a plain room")
+	}
+}
