@@ -313,7 +313,16 @@ func (s *RoomListScreen) missedRow(m MissedCall) fyne.CanvasObject {
 	text := container.New(layout.NewCustomPaddedVBoxLayout(-12), title, container.NewBorder(nil, nil, icon, nil, sub))
 	id := m.EventID
 	dismiss := widget.NewButtonWithIcon("Dismiss", theme.CancelIcon(), func() { s.Dismiss(id) })
-	return container.NewBorder(nil, nil, NewAvatar(m.Sender, who, nil, 40), container.NewCenter(dismiss), text)
+	buttons := container.NewHBox(dismiss)
+	if r, ok := s.RoomByID(m.RoomID); ok && r.DM && r.Peer != "" {
+		back := widget.NewButtonWithIcon("Call back", theme.NewThemedResource(assets.Phone), func() { s.call(r, false) })
+		buttons.Objects = []fyne.CanvasObject{back, dismiss}
+	}
+	var avatar image.Image
+	if r, ok := s.RoomByID(m.RoomID); ok && r.Peer == m.Sender {
+		avatar = r.Avatar
+	}
+	return container.NewBorder(nil, nil, NewAvatar(m.Sender, who, avatar, 40), container.NewCenter(buttons), text)
 }
 
 // roomAction runs f through the runner and shows its error; onErr runs on

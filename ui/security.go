@@ -98,7 +98,7 @@ func missedText(m MissedCall) string {
 	if who == "" {
 		who = m.Sender
 	}
-	return "Missed call? A message from " + who + " could not be decrypted"
+	return "Missed call? " + who + "'s message could not be decrypted"
 }
 
 // missedDetail is its second line: when, and why.

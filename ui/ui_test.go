@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -517,6 +518,13 @@ func TestRoomListMissedCall(t *testing.T) {
 		t.Fatalf("missed = %+v", got)
 	}
 	e.assertScreen("rooms_missed", e.ui.Window().Canvas())
+
+	test.Tap(findButton(t, e.ui.Window().Canvas().Content(), "Call back"))
+	if got := e.be.Actions(); got[len(got)-1] != "place "+bob.ID+" "+bob.Peer+" video=false" {
+		t.Fatalf("call back: actions %v", got)
+	}
+	_ = e.be.Hangup(context.Background(), e.ui.Call().Info().ID)
+	e.ui.ShowRooms()
 
 	test.Tap(findButton(t, e.ui.Window().Canvas().Content(), "Dismiss"))
 	if len(r.Missed()) != 0 {
