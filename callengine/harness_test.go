@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/mxcall/mxcall/callengine/calltest"
 )
 
 // room is an in-memory Matrix room: every event sent by a member is
@@ -132,14 +132,7 @@ func (r *room) eventsOfType(evType string) []RoomEvent {
 }
 
 // loopbackSettings keeps pion on 127.0.0.1.
-func loopbackSettings() webrtc.SettingEngine {
-	var se webrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	return se
-}
+func loopbackSettings() webrtc.SettingEngine { return calltest.LoopbackSettings() }
 
 // join adds a member with a fresh engine. Options come after the test
 // defaults, so they win.
@@ -279,52 +272,14 @@ func (m *member) waitPackets(callID string, n int64) {
 	}
 }
 
-// testMedia makes an audio and a video track that write samples until stop.
+// testMedia is an audio and a video track that write samples until the
+// test ends.
 type testMedia struct {
 	Media
-	stop chan struct{}
-	wg   sync.WaitGroup
 }
 
 func newTestMedia(tb testing.TB, stream string) *testMedia {
 	tb.Helper()
-	t := tb
-	a, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tm := &testMedia{Media: Media{Audio: a, Video: v}, stop: make(chan struct{})}
-	write := func(tr *webrtc.TrackLocalStaticSample, every time.Duration, size int) {
-		defer tm.wg.Done()
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		buf := make([]byte, size)
-		buf[0] = 0x10 // VP8: start of partition; harmless for Opus
-		for {
-			select {
-			case <-tm.stop:
-				return
-			case <-tick.C:
-				_ = tr.WriteSample(media.Sample{Data: buf, Duration: every})
-			}
-		}
-	}
-	tm.wg.Add(2)
-	go write(a, 20*time.Millisecond, 40)
-	go write(v, 33*time.Millisecond, 200)
-	t.Cleanup(tm.close)
-	return tm
-}
-
-func (tm *testMedia) close() {
-	select {
-	case <-tm.stop:
-	default:
-		close(tm.stop)
-	}
-	tm.wg.Wait()
+	tr := calltest.NewTracks(tb, stream)
+	return &testMedia{Media: Media{Audio: tr.Audio, Video: tr.Video}}
 }

@@ -34,12 +34,12 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
 	mxid "maunium.net/go/mautrix/id"
 
 	"github.com/mxcall/mxcall/callengine"
+	"github.com/mxcall/mxcall/callengine/calltest"
 )
 
 var (
@@ -236,13 +236,7 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func loopbackSettings() webrtc.SettingEngine {
-	var se webrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetInterfaceFilter(func(n string) bool { return n == "lo" })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	return se
-}
+func loopbackSettings() webrtc.SettingEngine { return calltest.LoopbackSettings() }
 
 func (d *device) startEngine(o devOpts) {
 	sl, _ := testLog(d.name + "/engine")
@@ -428,50 +422,12 @@ func waitTimes(d *device, s, r *spy, key string) (start, sent, recv time.Time) {
 // testMedia writes Opus- and VP8-typed samples until closed.
 type testMedia struct {
 	callengine.Media
-	stop chan struct{}
-	wg   sync.WaitGroup
 }
 
 func newMedia(t *testing.T, stream string) *testMedia {
 	t.Helper()
-	a, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &testMedia{Media: callengine.Media{Audio: a, Video: v}, stop: make(chan struct{})}
-	write := func(tr *webrtc.TrackLocalStaticSample, every time.Duration, size int) {
-		defer m.wg.Done()
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		buf := make([]byte, size)
-		buf[0] = 0x10
-		for {
-			select {
-			case <-m.stop:
-				return
-			case <-tick.C:
-				_ = tr.WriteSample(media.Sample{Data: buf, Duration: every})
-			}
-		}
-	}
-	m.wg.Add(2)
-	go write(a, 20*time.Millisecond, 40)
-	go write(v, 33*time.Millisecond, 300)
-	t.Cleanup(m.close)
-	return m
-}
-
-func (m *testMedia) close() {
-	select {
-	case <-m.stop:
-	default:
-		close(m.stop)
-	}
-	m.wg.Wait()
+	tr := calltest.NewTracks(t, stream)
+	return &testMedia{Media: callengine.Media{Audio: tr.Audio, Video: tr.Video}}
 }
 
 // dm makes a DM between a and b (b accepts) and waits until both can call.

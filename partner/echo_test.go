@@ -10,9 +10,9 @@ import (
 
 	"github.com/pion/transport/v5/test"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/mxcall/mxcall/callengine"
+	"github.com/mxcall/mxcall/callengine/calltest"
 )
 
 // bus delivers every sent event to every engine, each in order on its own
@@ -66,13 +66,7 @@ func (b *bus) close() {
 	b.wg.Wait()
 }
 
-func loopback() callengine.Option {
-	var se webrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetInterfaceFilter(func(n string) bool { return n == "lo" })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	return callengine.WithSettingEngine(se)
-}
+func loopback() callengine.Option { return callengine.WithSettingEngine(calltest.LoopbackSettings()) }
 
 func TestEchoSendsCallerMediaBack(t *testing.T) {
 	lim := test.TimeOut(30 * time.Second)
@@ -114,27 +108,8 @@ func TestEchoSendsCallerMediaBack(t *testing.T) {
 	b.add(echoEng)
 	b.add(caller)
 
-	a, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "a", "s")
-	v, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "v", "s")
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				_ = a.WriteSample(media.Sample{Data: make([]byte, 40), Duration: 20 * time.Millisecond})
-				_ = v.WriteSample(media.Sample{Data: []byte{0x10, 1, 2, 3}, Duration: 20 * time.Millisecond})
-			}
-		}
-	}()
-
-	id, err := caller.PlaceCall(context.Background(), "!r:test", "@echo:test", true, callengine.Media{Audio: a, Video: v})
+	tr := calltest.NewTracks(t, "s")
+	id, err := caller.PlaceCall(context.Background(), "!r:test", "@echo:test", true, callengine.Media{Audio: tr.Audio, Video: tr.Video})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +128,5 @@ func TestEchoSendsCallerMediaBack(t *testing.T) {
 	_ = echoEng.Close()
 	_ = echo.Close()
 	b.close()
-	close(stop)
-	wg.Wait()
+	tr.Close()
 }
