@@ -47,7 +47,7 @@ func TestIntegrationRoomsSnapshotE2EE(t *testing.T) {
 	if err := pb.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitIT(t, ctx, "encryption ready", func() bool { return b.mc.Status().E2EE && pb.Status().E2EE })
+	waitIT(ctx, t, "encryption ready", func() bool { return b.mc.Status().E2EE && pb.Status().E2EE })
 
 	snaps := make(chan ui.RoomsSnapshot, 100)
 	stop := b.SubscribeRooms(func(s ui.RoomsSnapshot) {
@@ -61,7 +61,7 @@ func TestIntegrationRoomsSnapshotE2EE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitIT(t, ctx, "bob's invite", func() bool { return len(pb.Invites()) > 0 })
+	waitIT(ctx, t, "bob's invite", func() bool { return len(pb.Invites()) > 0 })
 	if err := pb.AcceptInvite(ctx, roomID); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func registerIT(t *testing.T, hs, name string) (string, string) {
 	return resp.UserID.String(), pw
 }
 
-func waitIT(t *testing.T, ctx context.Context, what string, cond func() bool) {
+func waitIT(ctx context.Context, t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for !cond() {
 		select {
