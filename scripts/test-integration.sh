@@ -25,6 +25,7 @@ if [ "${1:-}" != "--inner" ]; then
   race=()
   [ -n "${MXCALL_IT_RACE:-}" ] && race=(-race)
   go test -c "${race[@]}" -tags integration,goolm -o "$work/matrixclient.test" ./matrixclient
+  go test -c "${race[@]}" -tags integration,goolm -o "$work/backend.test" ./backend
   unshare_flags=(-n)
   [ "$(id -u)" -eq 0 ] || unshare_flags=(-r -n)
   set +e
@@ -83,6 +84,8 @@ args=(-test.v -test.timeout 15m)
 set +e
 (cd "$root/matrixclient" && "$work/matrixclient.test" "${args[@]}") 2>&1 | tee "$work/logs/test.out"
 rc=${PIPESTATUS[0]}
+(cd "$root/backend" && "$work/backend.test" "${args[@]}") 2>&1 | tee "$work/logs/backend-test.out"
+[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 set -e
 # The servers' logs travel with the test logs.
 cp "$MXCALL_HS_DIR"/dendrite.out "$MXCALL_HS_DIR"/turnserver.log "$work/logs/" 2>/dev/null || true
