@@ -65,6 +65,7 @@ type Call struct {
 	iceDeadline    *time.Timer
 	iceRestarted   bool
 	remoteMeta     map[string]StreamMetadata
+	firstStream    string // the stream used when the peer sends no metadata
 }
 
 type outEvent struct {
@@ -363,11 +364,17 @@ func (c *Call) onTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 }
 
 // trackPurpose applies the sdp_stream_metadata rules: unknown purposes and
-// unlisted streams are ignored; with no metadata every stream is user
-// media (we offer one). Streamless tracks (Nheko) are accepted.
+// unlisted streams are ignored; with no metadata only the peer's first
+// stream is used, as user media. Streamless tracks (Nheko) are accepted.
 func (c *Call) trackPurpose(streamID string) (string, bool) {
-	if len(c.remoteMeta) == 0 || streamID == "" {
+	if streamID == "" {
 		return PurposeUserMedia, true
+	}
+	if len(c.remoteMeta) == 0 {
+		if c.firstStream == "" {
+			c.firstStream = streamID
+		}
+		return PurposeUserMedia, streamID == c.firstStream
 	}
 	m, ok := c.remoteMeta[streamID]
 	if !ok {

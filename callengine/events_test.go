@@ -191,3 +191,26 @@ func BenchmarkParseCandidates(b *testing.B) {
 		}
 	}
 }
+
+func TestTrackPurpose(t *testing.T) {
+	c := &Call{}
+	for _, tc := range []struct {
+		meta   map[string]StreamMetadata
+		stream string
+		want   string
+		keep   bool
+	}{
+		{nil, "first", PurposeUserMedia, true},
+		{nil, "second", "", false}, // no metadata: only the first stream
+		{nil, "", PurposeUserMedia, true},
+		{map[string]StreamMetadata{"s": {Purpose: PurposeScreenshare}}, "s", PurposeScreenshare, true},
+		{map[string]StreamMetadata{"s": {Purpose: "m.hologram"}}, "s", "", false},
+		{map[string]StreamMetadata{"s": {Purpose: PurposeUserMedia}}, "other", "", false},
+	} {
+		c.remoteMeta = tc.meta
+		got, keep := c.trackPurpose(tc.stream)
+		if keep != tc.keep || (keep && got != tc.want) {
+			t.Errorf("meta %v stream %q: got %q %v, want %q %v", tc.meta, tc.stream, got, keep, tc.want, tc.keep)
+		}
+	}
+}
