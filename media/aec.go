@@ -21,8 +21,8 @@ static SpeexPreprocessState *mx_pp_new(int frame, int rate, SpeexEchoState *st) 
 	return pp;
 }
 
-static void mx_aec_capture(SpeexEchoState *st, SpeexPreprocessState *pp, const spx_int16_t *in, spx_int16_t *out) {
-	speex_echo_capture(st, in, out);
+static void mx_aec_cancel(SpeexEchoState *st, SpeexPreprocessState *pp, const spx_int16_t *in, const spx_int16_t *far, spx_int16_t *out) {
+	speex_echo_cancellation(st, in, far, out);
 	speex_preprocess_run(pp, out);
 }
 */
@@ -36,8 +36,14 @@ import (
 )
 
 const (
-	aecFrame = sampleRate / 100 // 10 ms blocks
-	aecTail  = sampleRate / 5   // 200 ms echo tail (speaker → room → mic)
+	aecFrame = sampleRate / 100    // 10 ms blocks
+	aecTail  = sampleRate * 3 / 10 // 300 ms echo tail (speaker → sound server → room → mic)
+	aecLead  = sampleRate * 3 / 10 // most far-end audio kept ahead of the microphone
+	// aecMargin is how far the far end is kept ahead of the microphone
+	// when pairing starts: enough to ride out callback jitter, so the
+	// pairing never runs dry and keeps one fixed alignment, and less than
+	// any real echo delay (output and input buffers, converters, air).
+	aecMargin = sampleRate * 3 / 100 // 30 ms
 )
 
 // echoEnabled switches the in-app echo canceller (default on).
@@ -55,11 +61,18 @@ func SetEchoCancellation(on bool) { echoEnabled.Store(on) }
 // suppressor. The far end is what Players play (fed from their device
 // callbacks); the near end is the microphone. It only runs while something
 // is being played: with a silent far end the microphone passes through.
+//
+// The far end is paired with the microphone through our own FIFO, one
+// block out per microphone block, rather than speex_echo_playback/capture:
+// sound devices call back with blocks of 10–40 ms, and speex's own
+// two-block buffer then discards playback frames and loses alignment.
 type echoCanceller struct {
 	mu       sync.Mutex
 	st       *C.SpeexEchoState
 	pp       *C.SpeexPreprocessState
-	play     []int16 // far-end samples not yet handed over (< aecFrame)
+	far      []int16 // played samples not yet paired with the microphone
+	farBlock []int16
+	primed   bool // pairing runs with a fixed alignment
 	lastPlay time.Time
 	out      []int16
 }
@@ -67,10 +80,11 @@ type echoCanceller struct {
 func newEchoCanceller() *echoCanceller {
 	st := C.mx_aec_new(aecFrame, aecTail, sampleRate)
 	return &echoCanceller{
-		st:   st,
-		pp:   C.mx_pp_new(aecFrame, sampleRate, st),
-		play: make([]int16, 0, aecFrame),
-		out:  make([]int16, aecFrame),
+		st:       st,
+		pp:       C.mx_pp_new(aecFrame, sampleRate, st),
+		far:      make([]int16, 0, 2*aecLead),
+		farBlock: make([]int16, aecFrame),
+		out:      make([]int16, aecFrame),
 	}
 }
 
@@ -82,14 +96,11 @@ func (e *echoCanceller) played(pcm []int16) {
 		return
 	}
 	e.lastPlay = time.Now()
-	for len(pcm) > 0 {
-		n := min(aecFrame-len(e.play), len(pcm))
-		e.play = append(e.play, pcm[:n]...)
-		pcm = pcm[n:]
-		if len(e.play) == aecFrame {
-			C.speex_echo_playback(e.st, (*C.spx_int16_t)(unsafe.Pointer(&e.play[0])))
-			e.play = e.play[:0]
-		}
+	e.far = append(e.far, pcm...)
+	if extra := len(e.far) - aecLead; extra > 0 {
+		// The microphone stalled: keep the newest lead only (in place, no
+		// allocation).
+		e.far = e.far[:copy(e.far, e.far[extra:])]
 	}
 }
 
@@ -100,7 +111,22 @@ func (e *echoCanceller) capture(block []int16) {
 	if e.st == nil || len(block) != aecFrame || time.Since(e.lastPlay) > 200*time.Millisecond {
 		return
 	}
-	C.mx_aec_capture(e.st, e.pp, (*C.spx_int16_t)(unsafe.Pointer(&block[0])), (*C.spx_int16_t)(unsafe.Pointer(&e.out[0])))
+	if !e.primed || len(e.far) < aecFrame {
+		// (Re)start pairing once a margin of far end is buffered; until
+		// then the microphone passes through. Starting again changes the
+		// alignment, which the filter must learn anew: it happens only at
+		// start and after a stall.
+		e.primed = false
+		if len(e.far) < aecMargin {
+			return
+		}
+		e.far = e.far[:copy(e.far, e.far[len(e.far)-aecMargin:])]
+		e.primed = true
+	}
+	copy(e.farBlock, e.far)
+	e.far = e.far[:copy(e.far, e.far[aecFrame:])]
+	C.mx_aec_cancel(e.st, e.pp, (*C.spx_int16_t)(unsafe.Pointer(&block[0])),
+		(*C.spx_int16_t)(unsafe.Pointer(&e.farBlock[0])), (*C.spx_int16_t)(unsafe.Pointer(&e.out[0])))
 	copy(block, e.out)
 }
 

@@ -31,6 +31,10 @@ for _ in $(seq 1 100); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
 pactl info >/dev/null || { echo "PipeWire did not start"; cat "$TMPDIR_M"/*.log; exit 1; }
 pactl load-module module-null-sink sink_name=vspk rate=48000 channels=2 >/dev/null
 pactl load-module module-null-sink sink_name=vmic rate=48000 channels=1 >/dev/null
+# A "room": what the speaker plays reaches this sink's monitor 60 ms later,
+# as sound through air and converters would (the echo test's microphone).
+pactl load-module module-null-sink sink_name=vroom rate=48000 channels=1 >/dev/null
+pactl load-module module-loopback source=vspk.monitor sink=vroom latency_msec=60 >/dev/null
 pactl set-default-sink vspk
 pactl set-default-source vmic.monitor
 sleep 0.3
