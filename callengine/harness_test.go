@@ -208,10 +208,17 @@ func (m *member) packets(callID string) int64 {
 // waitFor waits until some update satisfies ok and returns it.
 func (m *member) waitFor(what string, ok func(CallInfo) bool) CallInfo {
 	m.t.Helper()
-	deadline := time.After(10 * time.Second)
+	return m.waitUntil(0, 10*time.Second, what, ok)
+}
+
+// waitUntil waits up to timeout for an update after the first `from`
+// updates that satisfies ok.
+func (m *member) waitUntil(from int, timeout time.Duration, what string, ok func(CallInfo) bool) CallInfo {
+	m.t.Helper()
+	deadline := time.After(timeout)
 	for {
 		m.mu.Lock()
-		for _, u := range m.updates {
+		for _, u := range m.updates[min(from, len(m.updates)):] {
 			if ok(u) {
 				m.mu.Unlock()
 				return u

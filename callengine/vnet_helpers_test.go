@@ -131,23 +131,7 @@ func (m *member) mark() int {
 // satisfies ok.
 func (m *member) waitAfter(from int, what string, ok func(CallInfo) bool) CallInfo {
 	m.t.Helper()
-	deadline := time.After(15 * time.Second)
-	for {
-		m.mu.Lock()
-		for _, u := range m.updates[min(from, len(m.updates)):] {
-			if ok(u) {
-				m.mu.Unlock()
-				return u
-			}
-		}
-		m.mu.Unlock()
-		select {
-		case <-m.changed:
-		case <-time.After(20 * time.Millisecond):
-		case <-deadline:
-			m.t.Fatalf("%s: timed out waiting for %s; updates: %v", m.userID, what, m.summary())
-		}
-	}
+	return m.waitUntil(from, 15*time.Second, what, ok)
 }
 
 // iceUfrag returns the first a=ice-ufrag of an SDP.
