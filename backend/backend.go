@@ -118,9 +118,6 @@ func (b *Backend) UI() ui.Backend {
 	return ui.Backend{Auth: b, Rooms: b, Calls: b, Media: b, Sounds: b}
 }
 
-// Client returns the Matrix client (for main.go's status output).
-func (b *Backend) Client() *matrixclient.Client { return b.mc }
-
 // Close hangs up, stops syncing and releases every device. Idempotent.
 func (b *Backend) Close() error {
 	b.mu.Lock()
