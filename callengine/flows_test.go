@@ -238,8 +238,7 @@ func TestMuteMetadataSeenByPeer(t *testing.T) {
 	if err := alice.eng.SetAudioMuted(ctx, id, false); err != nil {
 		t.Fatal(err)
 	}
-	n := len(bob.updates)
-	bob.waitFor("remote audio unmuted", func(ci CallInfo) bool { return !ci.RemoteAudioMuted && len(bob.updates) > n })
+	bob.waitAfter(bob.mark(), "remote audio unmuted", func(ci CallInfo) bool { return !ci.RemoteAudioMuted })
 	if got, _ := alice.eng.Call(id); got.AudioMuted {
 		t.Error("alice still muted")
 	}
@@ -266,8 +265,7 @@ func TestHoldAndResume(t *testing.T) {
 	if err := alice.eng.SetHold(ctx, id, false); err != nil {
 		t.Fatal(err)
 	}
-	mark := len(bob.updates)
-	bob.waitFor("remote resumed", func(ci CallInfo) bool { return !ci.RemoteOnHold && len(bob.updates) > mark })
+	bob.waitAfter(bob.mark(), "remote resumed", func(ci CallInfo) bool { return !ci.RemoteOnHold })
 	bob.waitPackets(id, bob.packets(id)+10)
 	alice.waitState(id, StateConnected)
 }

@@ -211,6 +211,20 @@ func (m *member) waitFor(what string, ok func(CallInfo) bool) CallInfo {
 	return m.waitUntil(0, 10*time.Second, what, ok)
 }
 
+// mark returns how many updates m has seen so far, for waitAfter.
+func (m *member) mark() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.updates)
+}
+
+// waitAfter waits for an update after the first `from` updates that
+// satisfies ok.
+func (m *member) waitAfter(from int, what string, ok func(CallInfo) bool) CallInfo {
+	m.t.Helper()
+	return m.waitUntil(from, 15*time.Second, what, ok)
+}
+
 // waitUntil waits up to timeout for an update after the first `from`
 // updates that satisfies ok.
 func (m *member) waitUntil(from int, timeout time.Duration, what string, ok func(CallInfo) bool) CallInfo {

@@ -120,20 +120,6 @@ func pairString(p *webrtc.ICECandidatePair) string {
 		p.Remote.Typ, p.Remote.Address, p.Remote.Port)
 }
 
-// mark returns how many updates m has seen so far, for waitAfter.
-func (m *member) mark() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.updates)
-}
-
-// waitAfter waits for an update after the first `from` updates that
-// satisfies ok.
-func (m *member) waitAfter(from int, what string, ok func(CallInfo) bool) CallInfo {
-	m.t.Helper()
-	return m.waitUntil(from, 15*time.Second, what, ok)
-}
-
 // iceUfrag returns the first a=ice-ufrag of an SDP.
 func iceUfrag(sdp string) string {
 	for _, line := range strings.Split(sdp, "\n") {
