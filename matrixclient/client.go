@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -261,17 +260,7 @@ type Client struct {
 type runState struct {
 	cancel context.CancelFunc
 	done   sync.WaitGroup
-	// syncStart is when the current /sync request was sent (UnixNano).
-	syncStart atomic.Int64
 }
-
-// stopGrace is how old a /sync request must be before Stop cancels it.
-// Dendrite v0.13.8 on SQLite can leave a database connection inside a
-// transaction when a request is cancelled while it is still opening one
-// (right at its start); later logins then fail with "cannot start a
-// transaction within a transaction". A long-poll that has been waiting
-// for a moment is safe to cancel.
-const stopGrace = 150 * time.Millisecond
 
 var _ callengine.Signaller = (*Client)(nil)
 
@@ -410,7 +399,7 @@ func (c *Client) Start(ctx context.Context) error {
 		}
 	})
 	r.done.Add(3)
-	go func() { defer r.done.Done(); c.syncLoop(runCtx, mx, batches, &r.syncStart) }()
+	go func() { defer r.done.Done(); c.syncLoop(runCtx, mx, batches) }()
 	go func() { defer r.done.Done(); c.dispatchLoop(runCtx, batches) }()
 	go func() { defer r.done.Done(); c.turnLoop(runCtx, mx) }()
 	return nil
@@ -424,9 +413,6 @@ func (c *Client) Stop() {
 	c.mu.Unlock()
 	if r == nil {
 		return
-	}
-	if age := time.Since(time.Unix(0, r.syncStart.Load())); age < stopGrace {
-		time.Sleep(stopGrace - age)
 	}
 	r.cancel()
 	r.done.Wait()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"maunium.net/go/mautrix"
@@ -225,7 +224,7 @@ func decodeEvent(evt *event.Event) (item, bool) {
 
 // syncLoop long-polls /sync, decodes each response into a batch and hands
 // it to the dispatcher. Failures are retried with backoff.
-func (c *Client) syncLoop(ctx context.Context, mx *mautrix.Client, out chan<- *batch, reqStart *atomic.Int64) {
+func (c *Client) syncLoop(ctx context.Context, mx *mautrix.Client, out chan<- *batch) {
 	syncer, _ := mx.Syncer.(*mautrix.DefaultSyncer)
 	since := ""
 	failures := 0
@@ -238,7 +237,6 @@ func (c *Client) syncLoop(ctx context.Context, mx *mautrix.Client, out chan<- *b
 		if since == "" || failures > 0 {
 			timeout = 0
 		}
-		reqStart.Store(time.Now().UnixNano())
 		reqCtx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
 		resp, err := mx.FullSyncRequest(reqCtx, mautrix.ReqSync{Since: since, Timeout: int(timeout.Milliseconds())})
 		cancel()

@@ -4,6 +4,12 @@
 # (CGO_ENABLED=0), into ./.cache/bin: dendrite, create-account,
 # generate-config, generate-keys. Idempotent: when the binaries exist and
 # were built from the current tools/homeserver/go.{mod,sum}, it does nothing.
+#
+# The wrapper pins modernc.org/sqlite v1.62.0 instead of the v1.29.5 that
+# Dendrite names: with v1.29.5 a COMMIT that fails with SQLITE_BUSY under load
+# leaves the pooled connection inside its transaction, and every later write
+# on it fails with "cannot start a transaction within a transaction" (sync
+# and sends stop working for the rest of the run). v1.62.0 rolls back then.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/.cache/bin"

@@ -40,6 +40,11 @@ if [ "${1:-}" != "--inner" ]; then
     kill -KILL $stray 2>/dev/null || true
     rc=1
   fi
+  if [ "$rc" -ne 0 ] && [ -f "$work/logs/dendrite.out" ]; then
+    # CI keeps only this output: show what the homeserver complained about.
+    echo "--- last homeserver errors (dendrite.out) ---"
+    grep -E 'level=(error|fatal|panic)' "$work/logs/dendrite.out" | tail -n 30 | cut -c1-400 || true
+  fi
   echo "integration artifacts: $work/logs (rc=$rc)"
   exit $rc
 fi
