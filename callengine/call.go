@@ -955,6 +955,7 @@ func (c *Call) onNegotiate(n *Negotiate) {
 		return
 	}
 	polite := c.dir == Incoming
+	rolledBack := 0
 	switch n.Description.Type {
 	case "offer":
 		if c.pc.SignalingState() != webrtc.SignalingStateStable {
@@ -962,10 +963,12 @@ func (c *Call) onNegotiate(n *Negotiate) {
 				c.log.Debug("ignoring colliding offer (impolite)")
 				return
 			}
-			if err := c.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}); err != nil {
+			var err error
+			if rolledBack, err = c.rollback(); err != nil {
 				c.log.Warn("rollback", "err", err)
 				return
 			}
+			c.log.Debug("rolled back our offer for the peer's (polite)")
 		}
 		c.setRemoteMeta(n.StreamMetadata)
 		if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: n.Description.SDP}); err != nil {
@@ -982,6 +985,12 @@ func (c *Call) onNegotiate(n *Negotiate) {
 		}
 		c.resetTrickle()
 		c.sendNegotiate(*c.pc.LocalDescription())
+		if rolledBack > strings.Count(n.Description.SDP, "\nm=") {
+			// Our dropped offer added media the peer's did not: offer it again.
+			if err := c.makeOffer(nil); err != nil {
+				c.log.Warn("renegotiation offer", "err", err)
+			}
+		}
 	case "answer":
 		if c.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
 			return
@@ -997,6 +1006,25 @@ func (c *Call) onNegotiate(n *Negotiate) {
 	if len(c.localPending) > 0 || c.gatherDone && !c.eocSent {
 		c.flushCandidates()
 	}
+}
+
+// rollback drops the pending local offer (perfect negotiation's polite
+// side) by applying an answer that accepts it unchanged (see
+// rollbackAnswer). It reports how many media sections the dropped offer
+// had, so a change the peer's offer does not cover can be offered again.
+func (c *Call) rollback() (int, error) {
+	pending, remote, local := c.pc.PendingLocalDescription(), c.pc.CurrentRemoteDescription(), c.pc.CurrentLocalDescription()
+	if pending == nil || remote == nil || local == nil {
+		return 0, fmt.Errorf("%w: no pending local offer to roll back", ErrWrongState)
+	}
+	ans, err := rollbackAnswer(pending.SDP, remote.SDP, local.SDP)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans}); err != nil {
+		return 0, err
+	}
+	return strings.Count(pending.SDP, "\nm="), nil
 }
 
 // remoteOnHold reports whether the peer sends nothing in any media section.

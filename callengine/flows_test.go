@@ -302,6 +302,68 @@ func TestAddVideoToVoiceCall(t *testing.T) {
 	}
 }
 
+// TestCrossingOffersHoldAndAddVideo has the caller put a voice call on hold
+// while the callee adds video, with their offers crossing. The callee
+// (polite) rolls its offer back and answers the caller's, then offers its
+// video again; the caller's hold and the callee's video both take effect.
+func TestCrossingOffersHoldAndAddVideo(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	alice, bob := r.join(t, "@alice:test"), r.join(t, "@bob:test")
+	am, bm := newTestMedia(t, "a"), newTestMedia(t, "b")
+	id, err := alice.eng.PlaceCall(ctx, r.id, bob.userID, false, Media{Audio: am.Audio})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.ringing()
+	if err := bob.eng.Answer(ctx, id, false, Media{Audio: bm.Audio}); err != nil {
+		t.Fatal(err)
+	}
+	alice.waitState(id, StateConnected)
+	alice.waitPackets(id, 10)
+
+	r.pause()
+	if err := alice.eng.SetHold(ctx, id, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.eng.ReplaceTrack(ctx, id, bm.Video); err != nil {
+		t.Fatal(err)
+	}
+	waitEvents(t, r, EventNegotiate, 2)
+	r.resume()
+
+	bob.waitFor("remote on hold", func(ci CallInfo) bool { return ci.RemoteOnHold })
+	if err := alice.eng.SetHold(ctx, id, false); err != nil {
+		t.Fatal(err)
+	}
+	bob.waitAfter(bob.mark(), "remote resumed", func(ci CallInfo) bool { return !ci.RemoteOnHold })
+	// Bob's video reaches Alice: more packets than audio alone (50/s).
+	alice.waitPackets(id, alice.packets(id)+10)
+	start := alice.packets(id)
+	time.Sleep(time.Second)
+	if got := alice.packets(id) - start; got < 65 {
+		t.Errorf("only %d packets/s at alice after bob added video", got)
+	}
+	t.Logf("negotiations: %+v", negotiations(t, r))
+	for _, m := range []*member{alice, bob} {
+		if inf, _ := m.eng.Call(id); inf.State != StateConnected {
+			t.Errorf("%s: call is %s, want connected", m.userID, inf.State)
+		}
+	}
+}
+
+// waitEvents waits until the room has at least n events of type typ.
+func waitEvents(t *testing.T, r *room, typ string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); len(r.eventsOfType(typ)) < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d %s events, want %d", len(r.eventsOfType(typ)), typ, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestMalformedEventsAreDropped(t *testing.T) {
 	guard(t)
 	ctx := context.Background()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -503,20 +502,12 @@ func TestICERestartAfterNetworkChange(t *testing.T) {
 	}
 }
 
-// knownBugsEnv enables tests that reproduce engine bugs not fixed yet.
-const knownBugsEnv = "MXCALL_KNOWN_BUGS"
-
 // TestICERestartOfferCollision has both sides start an ICE restart at the
 // same moment, so their m.call.negotiate offers cross. Perfect negotiation
-// says the callee (polite) rolls its offer back and answers the caller's.
-// pion v4.2.26 cannot roll back (SetLocalDescription({Type: rollback})
-// fails, pion/webrtc#2416), so today both sides stay in have-local-offer
-// and the call can never negotiate again; after a real network change it
-// ends in ice_failed. Run it with MXCALL_KNOWN_BUGS=1.
+// says the callee (polite) rolls its offer back and answers the caller's,
+// which the caller (impolite, ignoring the callee's offer) takes as the
+// answer to its own: both end stable and media flows again.
 func TestICERestartOfferCollision(t *testing.T) {
-	if os.Getenv(knownBugsEnv) == "" {
-		t.Skipf("reproduces a known engine bug (offer collision deadlock); set %s=1 to run", knownBugsEnv)
-	}
 	guard(t)
 	ctx := context.Background()
 	logs := newTestLogs(t)
