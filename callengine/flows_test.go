@@ -11,13 +11,26 @@ import (
 // connect places a call from a to b and waits until both are connected.
 func connect(t *testing.T, r *room, a, b *member, am, bm *testMedia) string {
 	t.Helper()
+	return connectWith(t, r, a, b, true, am.Media, bm.Media)
+}
+
+// connectVoice is connect for a voice call (audio tracks only).
+func connectVoice(t *testing.T, r *room, a, b *member, am, bm *testMedia) string {
+	t.Helper()
+	return connectWith(t, r, a, b, false, Media{Audio: am.Audio}, Media{Audio: bm.Audio})
+}
+
+// connectWith has a call b with the given media, b answer, and both reach
+// connected; it returns the call ID.
+func connectWith(t *testing.T, r *room, a, b *member, video bool, am, bm Media) string {
+	t.Helper()
 	ctx := context.Background()
-	id, err := a.eng.PlaceCall(ctx, r.id, b.userID, true, am.Media)
+	id, err := a.eng.PlaceCall(ctx, r.id, b.userID, video, am)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.ringing()
-	if err := b.eng.Answer(ctx, id, true, bm.Media); err != nil {
+	if err := b.eng.Answer(ctx, id, video, bm); err != nil {
 		t.Fatal(err)
 	}
 	a.waitState(id, StateConnected)
@@ -276,15 +289,7 @@ func TestAddVideoToVoiceCall(t *testing.T) {
 	r := newRoom("!r:test")
 	alice, bob := r.join(t, "@alice:test"), r.join(t, "@bob:test")
 	am, bm := newTestMedia(t, "a"), newTestMedia(t, "b")
-	id, err := alice.eng.PlaceCall(ctx, r.id, bob.userID, false, Media{Audio: am.Audio})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob.ringing()
-	if err := bob.eng.Answer(ctx, id, false, Media{Audio: bm.Audio}); err != nil {
-		t.Fatal(err)
-	}
-	alice.waitState(id, StateConnected)
+	id := connectVoice(t, r, alice, bob, am, bm)
 	bob.waitPackets(id, 10)
 	if err := alice.eng.ReplaceTrack(ctx, id, am.Video); err != nil {
 		t.Fatal(err)
@@ -312,15 +317,7 @@ func TestCrossingOffersHoldAndAddVideo(t *testing.T) {
 	r := newRoom("!r:test")
 	alice, bob := r.join(t, "@alice:test"), r.join(t, "@bob:test")
 	am, bm := newTestMedia(t, "a"), newTestMedia(t, "b")
-	id, err := alice.eng.PlaceCall(ctx, r.id, bob.userID, false, Media{Audio: am.Audio})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob.ringing()
-	if err := bob.eng.Answer(ctx, id, false, Media{Audio: bm.Audio}); err != nil {
-		t.Fatal(err)
-	}
-	alice.waitState(id, StateConnected)
+	id := connectVoice(t, r, alice, bob, am, bm)
 	alice.waitPackets(id, 10)
 
 	r.pause()

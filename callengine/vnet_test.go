@@ -389,16 +389,7 @@ func TestICERestartAfterNetworkChange(t *testing.T) {
 			am := newTestMedia(t, "alice-stream")
 			bm := newTestMedia(t, "bob-stream")
 
-			id, err := alice.eng.PlaceCall(ctx, r.id, bob.userID, true, am.Media)
-			if err != nil {
-				t.Fatal(err)
-			}
-			bob.ringing()
-			if err := bob.eng.Answer(ctx, id, true, bm.Media); err != nil {
-				t.Fatal(err)
-			}
-			alice.waitState(id, StateConnected)
-			bob.waitState(id, StateConnected)
+			id := connect(t, r, alice, bob, am, bm)
 			alice.waitPackets(id, vnetMinMedia)
 			bob.waitPackets(id, vnetMinMedia)
 			before := negotiations(t, r)
@@ -517,16 +508,7 @@ func TestICERestartOfferCollision(t *testing.T) {
 	am := newTestMedia(t, "alice-stream")
 	bm := newTestMedia(t, "bob-stream")
 
-	id, err := alice.eng.PlaceCall(ctx, r.id, bob.userID, true, am.Media)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob.ringing()
-	if err := bob.eng.Answer(ctx, id, true, bm.Media); err != nil {
-		t.Fatal(err)
-	}
-	alice.waitState(id, StateConnected)
-	bob.waitState(id, StateConnected)
+	id := connect(t, r, alice, bob, am, bm)
 	alice.waitPackets(id, vnetMinMedia)
 	bob.waitPackets(id, vnetMinMedia)
 
