@@ -127,12 +127,13 @@ func benchReceive(b *testing.B, w, h int) {
 	feed := func(i, frame int) {
 		ts := uint32(i * 3000)
 		for _, raw := range frames[frame] {
-			pkt, buf := d.packet()
+			pb := d.packet()
+			buf := pb.raw[:]
 			k := copy(buf, raw)
 			buf[2], buf[3] = byte(seq>>8), byte(seq)
 			buf[4], buf[5], buf[6], buf[7] = byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts)
 			seq++
-			d.push(pkt, buf[:k])
+			d.push(pb, k)
 		}
 	}
 	for i := range n { // first pass: keyframe, buffers, pools
@@ -151,7 +152,7 @@ func benchReceive(b *testing.B, w, h int) {
 }
 
 // BenchmarkReceive480p is the receive path per frame after the network:
-// RTP reassembly (samplebuilder), VP8 decode, RGBA conversion, slot.
+// RTP reassembly (vp8Assembler), VP8 decode, RGBA conversion, slot.
 func BenchmarkReceive480p(b *testing.B) { benchReceive(b, 640, 480) }
 
 // BenchmarkReceive720p is BenchmarkReceive480p at 1280x720.

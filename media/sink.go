@@ -6,13 +6,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
-	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 	"gopkg.in/hraban/opus.v2"
 
 	"github.com/mxcall/mxcall/media/vpx"
@@ -65,8 +62,8 @@ type VideoStats struct {
 	Width, Height int
 }
 
-// VideoSink receives a remote VP8 track: RTP → frame reassembly (pion
-// samplebuilder) → libvpx decode → RGBA into a FrameSlot. When a frame is
+// VideoSink receives a remote VP8 track: RTP → frame reassembly (our own
+// zero-allocation assembler) → libvpx decode → RGBA into a FrameSlot. When a frame is
 // lost or undecodable it stops decoding until the next keyframe and asks
 // for one with a PLI (repeated every 150 ms while waiting).
 type VideoSink struct {
@@ -138,21 +135,21 @@ func (s *VideoSink) run(dec *vpx.Decoder) {
 	})
 	defer d.close()
 	for {
-		pkt, buf := d.packet()
-		n, _, err := s.track.Read(buf)
+		b := d.packet()
+		n, _, err := s.track.Read(b.raw[:])
 		if err != nil {
+			d.free = append(d.free, b)
 			return // track ended, or Close set a past read deadline
 		}
-		d.push(pkt, buf[:n])
+		d.push(b, n)
 	}
 }
 
 // videoDecoder is the receive path after the network: frame reassembly,
 // loss handling, decode, conversion into the slot. RTP packet buffers are
-// recycled through a free list, so steady state allocates only inside
-// pion's sample builder.
+// recycled through a free list, so steady state allocates nothing.
 type videoDecoder struct {
-	sb      *samplebuilder.SampleBuilder
+	asm     *vp8Assembler
 	dec     *vpx.Decoder
 	conv    *vpx.Converter
 	slot    *FrameSlot
@@ -160,22 +157,30 @@ type videoDecoder struct {
 	sendPLI func()
 	needKey bool
 	lastPLI time.Time
-	free    []*rtp.Packet
+	free    []*pktBuf
+	// last describes the frame just decoded for countFrame, a closure made
+	// once so that counting allocates nothing per frame.
+	last       decoded
+	countFrame func(*VideoStats)
 }
 
-// pktBuf is a packet with its receive buffer. rtp.Packet is the first
-// field, so the *rtp.Packet the sample builder hands back converts to it.
-type pktBuf struct {
-	pkt rtp.Packet
-	raw [1500]byte
+type decoded struct {
+	key           bool
+	width, height int
 }
 
 func newVideoDecoder(dec *vpx.Decoder, slot *FrameSlot, count func(func(*VideoStats)), sendPLI func()) *videoDecoder {
 	d := &videoDecoder{dec: dec, conv: vpx.NewConverter(2), slot: slot, count: count, sendPLI: sendPLI,
 		needKey: true}
-	d.sb = samplebuilder.New(512, &codecs.VP8Packet{}, 90000,
-		samplebuilder.WithMaxTimeDelay(100*time.Millisecond),
-		samplebuilder.WithPacketReleaseHandler(func(p *rtp.Packet) { d.free = append(d.free, p) }))
+	// Give up on a missing packet after 100 ms of newer video (90 kHz clock).
+	d.countFrame = func(st *VideoStats) {
+		st.Frames++
+		if d.last.key {
+			st.Keyframes++
+		}
+		st.Width, st.Height = d.last.width, d.last.height
+	}
+	d.asm = newVP8Assembler(90000/10, func(b *pktBuf) { d.free = append(d.free, b) })
 	return d
 }
 
@@ -184,16 +189,14 @@ func (d *videoDecoder) close() {
 	_ = d.dec.Close()
 }
 
-// packet returns a recycled packet and its 1500-byte receive buffer.
-func (d *videoDecoder) packet() (*rtp.Packet, []byte) {
+// packet returns a recycled packet buffer.
+func (d *videoDecoder) packet() *pktBuf {
 	if n := len(d.free); n > 0 {
-		p := d.free[n-1]
+		b := d.free[n-1]
 		d.free = d.free[:n-1]
-		b := (*pktBuf)(unsafe.Pointer(p))
-		return &b.pkt, b.raw[:]
+		return b
 	}
-	b := &pktBuf{}
-	return &b.pkt, b.raw[:]
+	return &pktBuf{}
 }
 
 // pli asks for a keyframe, at most every 150 ms unless forced.
@@ -205,15 +208,19 @@ func (d *videoDecoder) pli(force bool) {
 	d.sendPLI()
 }
 
-// push takes one received RTP packet (raw in pkt's buffer from packet()).
-func (d *videoDecoder) push(pkt *rtp.Packet, raw []byte) {
-	if err := pkt.Unmarshal(raw); err != nil {
-		d.free = append(d.free, pkt)
+// push takes one received RTP packet of n bytes in b.raw (b from packet()).
+func (d *videoDecoder) push(b *pktBuf, n int) {
+	if err := b.pkt.Unmarshal(b.raw[:n]); err != nil {
+		d.free = append(d.free, b)
 		return
 	}
-	d.sb.Push(pkt)
-	for smp := d.sb.Pop(); smp != nil; smp = d.sb.Pop() {
-		d.frame(smp.Data, smp.PrevDroppedPackets > 0)
+	d.asm.push(b)
+	for {
+		data, lost, ok := d.asm.next()
+		if !ok {
+			break
+		}
+		d.frame(data, lost)
 	}
 	if d.needKey {
 		d.pli(false)
@@ -250,13 +257,8 @@ func (d *videoDecoder) frame(data []byte, lostBefore bool) {
 		return
 	}
 	d.slot.publish()
-	d.count(func(st *VideoStats) {
-		st.Frames++
-		if key {
-			st.Keyframes++
-		}
-		st.Width, st.Height = pic.Width, pic.Height
-	})
+	d.last = decoded{key: key, width: pic.Width, height: pic.Height}
+	d.count(d.countFrame)
 }
 
 // AudioSink receives a remote Opus track, decodes it (libopus, with packet
