@@ -55,7 +55,7 @@ func RegisterCodecs(m *webrtc.MediaEngine) error {
 type VideoStats struct {
 	Frames        uint64 // pictures published to the slot
 	Keyframes     uint64 // keyframes decoded
-	LostFrames    uint64 // frames the sample builder gave up on (packets lost)
+	LostFrames    uint64 // frames decoded after packets were given up on (lost)
 	Skipped       uint64 // frames not decoded while waiting for a keyframe
 	DecodeErrors  uint64
 	PLIs          uint64 // picture loss indications sent
