@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(
   gcc pkg-config libgl1-mesa-dev xorg-dev libvpx-dev libopus-dev libopusfile-dev libspeexdsp-dev libasound2-dev
   xvfb xauth imagemagick dbus dbus-x11 dbus-user-session gnome-keyring libsecret-tools
-  coturn iproute2 util-linux procps curl xdotool make xz-utils
+  coturn iproute2 util-linux procps curl xdotool openbox x11-utils make xz-utils
   pipewire pipewire-bin pipewire-pulse wireplumber pulseaudio-utils libasound2-plugins
 )
 missing=()

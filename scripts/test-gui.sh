@@ -2,11 +2,13 @@
 # GUI smoke test: runs the fake-backed UI preview (ui/cmd/preview) under
 # Xvfb inside a private D-Bus session, takes screenshots of the whole X
 # screen with ImageMagick's `import -window root`, and fails when one is
-# blank. Needs xvfb xauth imagemagick dbus xdotool (scripts/install-deps.sh).
+# blank. Needs xvfb xauth imagemagick dbus xdotool openbox x11-utils
+# (scripts/install-deps.sh).
 #
 #   scripts/test-gui.sh           # smoke test: room list, a video call, and a
 #                                 # clicked-through session (xdotool): log in,
-#                                 # place a video call, see video, hang up
+#                                 # place a video call, see video, hang up;
+#                                 # and the incoming-call window stays on top
 #   scripts/test-gui.sh --docs    # also refresh docs/screen-*.png, one per screen
 #
 # Everything it starts runs inside dbus-run-session/xvfb-run and is gone
@@ -81,6 +83,27 @@ wait "$pid" || { echo "demo preview exited with an error:"; cat "$work/shots/flo
 FLOW
 chmod +x "$work/flow.sh"
 
+# The incoming-call window asks to stay above other windows
+# (_NET_WM_STATE_ABOVE); a window manager (openbox) has to be running for
+# the request to be honoured and visible in the window's state.
+cat > "$work/ontop.sh" <<'ONTOP'
+#!/usr/bin/env bash
+set -euo pipefail
+work=$1
+openbox >"$work/shots/openbox.log" 2>&1 &
+wm=$!
+sleep 1
+"$work/preview" -screen incoming -quit-after 8s >"$work/shots/ontop.log" 2>&1 &
+pid=$!
+sleep 5
+for id in $(xdotool search --name "^Incoming call" || true); do
+  xprop -id "$id" _NET_WM_STATE >>"$work/shots/ontop.state"
+done
+wait "$pid" || { echo "incoming preview exited with an error:"; cat "$work/shots/ontop.log"; exit 1; }
+kill "$wm" 2>/dev/null || true
+ONTOP
+chmod +x "$work/ontop.sh"
+
 export HOME="$work/home" XDG_CACHE_HOME="$work/home/.cache" XDG_CONFIG_HOME="$work/home/.config" \
   XDG_DATA_HOME="$work/home/.local/share" XDG_RUNTIME_DIR="$work/runtime" LANG=en_US.UTF-8
 echo "running under Xvfb: $screens"
@@ -91,6 +114,10 @@ if command -v xdotool >/dev/null; then
   dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" "$work/flow.sh" "$work" 2> >(grep -v "Failed to set fd limit" >&2)
 else
   echo "xdotool missing: skipping the clicked-through session"
+fi
+if command -v openbox >/dev/null && command -v xdotool >/dev/null; then
+  echo "checking that the incoming-call window stays on top (under openbox)"
+  dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" "$work/ontop.sh" "$work" 2> >(grep -v "Failed to set fd limit" >&2)
 fi
 
 fail=0
@@ -127,6 +154,13 @@ if [ -f "$work/shots/flow-call.png" ]; then
   check_centre "demo: back at the room list" "$work/shots/flow-back.png" 0 0.2
   if ! cmp -s <(convert "$work/shots/flow-ended.png" rgb:-) <(convert "$work/shots/flow-back.png" rgb:-); then :; else
     echo "FAIL demo: the ended call did not go back to the room list"; fail=1; fi
+fi
+if [ -f "$work/shots/ontop.log" ]; then
+  if grep -q "_NET_WM_STATE_ABOVE" "$work/shots/ontop.state" 2>/dev/null; then
+    echo "ok   incoming window: $(cat "$work/shots/ontop.state")"
+  else
+    echo "FAIL incoming window not kept on top: $(cat "$work/shots/ontop.state" 2>/dev/null || echo 'no window found')"; fail=1
+  fi
 fi
 if [ $fail = 0 ] && [ -n "${GUI_SHOT:-}" ]; then
   cp "$work/shots/call-video.png" "$GUI_SHOT"

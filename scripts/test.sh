@@ -29,7 +29,7 @@ go vet ./... # and without encryption
 
 step "go vet for Windows and macOS (packages without cgo)"
 for os in windows darwin; do
-  GOOS=$os CGO_ENABLED=0 go vet -tags "$tags" ./callengine ./matrixclient ./partner
+  GOOS=$os CGO_ENABLED=0 go vet -tags "$tags" ./callengine ./matrixclient ./partner ./ui/internal/ontop
 done
 
 step "golangci-lint"

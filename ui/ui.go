@@ -386,6 +386,7 @@ func (u *UI) ring(info callengine.CallInfo) {
 	u.incoming[id] = &incomingWindow{win: w, screen: scr}
 	w.CenterOnScreen()
 	w.Show()
+	keepOnTop(w)
 	w.RequestFocus()
 
 	kind := "voice"

@@ -1,0 +1,6 @@
+//go:build !windows
+
+package ontop
+
+// Windows is not available on this system.
+func Windows(uintptr) error { return ErrUnsupported }
