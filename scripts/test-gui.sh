@@ -31,7 +31,7 @@ go build -o "$work/preview" ./ui/cmd/preview
 if [ $docs = 1 ]; then
   screens="login login-error rooms rooms-offline incoming call-ringing call-video call-voice call-ended settings"
 else
-  screens="rooms call-video"
+  screens="rooms call-ringing call-video"
 fi
 
 # The inner script runs inside the D-Bus session and the X server.
@@ -147,6 +147,13 @@ check_centre() { # name file min max
   if awk "BEGIN{exit !($m >= $3 && $m <= $4)}"; then echo "ok   $1: centre brightness $m"
   else echo "FAIL $1: centre brightness $m, want $3..$4"; fail=1; fi
 }
+# The self-view (picture-in-picture, bottom right) shows the camera while
+# the peer's phone rings, not a black box.
+if [ -f "$work/shots/call-ringing.png" ]; then
+  m=$(convert "$work/shots/call-ringing.png" -crop 200x140+730+405 -colorspace Gray -format '%[fx:mean]' info:)
+  if awk "BEGIN{exit !($m >= 0.2)}"; then echo "ok   ringing: self-view brightness $m"
+  else echo "FAIL ringing: self-view brightness $m (black?), want >= 0.2"; fail=1; fi
+fi
 if [ -f "$work/shots/flow-call.png" ]; then
   check_centre "demo: logged in, room list" "$work/shots/flow-rooms.png" 0 0.2
   check_centre "demo: video call connected" "$work/shots/flow-call.png" 0.35 1

@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/widget"
+	"golang.org/x/image/draw"
 )
 
 // DefaultVideoRate is how often a VideoView looks for a new frame: once per
@@ -40,6 +41,7 @@ type VideoView struct {
 	// Owned by the polling goroutine (or the caller of Poll).
 	bufs [2]*image.RGBA
 	raw  *image.RGBA // full-size frame when it is shrunk for the screen
+	mid  *image.RGBA // raw after the box filter, before the final fit
 	next int
 	seq  uint64
 
@@ -153,7 +155,7 @@ func (v *VideoView) Poll() bool {
 		if !ok || v.raw == nil {
 			return false
 		}
-		out = shrink(v.bufs[v.next], v.raw, tw, th)
+		out, v.mid = shrink(v.bufs[v.next], v.mid, v.raw, tw, th)
 	} else {
 		if out, seq, ok = src.FrameInto(v.bufs[v.next], v.seq); !ok || out == nil {
 			return false
@@ -161,6 +163,11 @@ func (v *VideoView) Poll() bool {
 		if tooBig(out, tw, th) {
 			v.raw = image.NewRGBA(out.Rect) // shrink from the next frame on
 		}
+	}
+	// A shrunk frame has the view's size in pixels: draw it 1:1.
+	mode := canvas.ImageScaleFastest
+	if v.raw != nil {
+		mode = canvas.ImageScalePixels
 	}
 	v.bufs[v.next] = out
 	v.next = 1 - v.next
@@ -175,11 +182,17 @@ func (v *VideoView) Poll() bool {
 			return // cleared or switched while the frame was on its way
 		}
 		v.img.Image = out
+		v.img.ScaleMode = mode
 		if !v.shown.Swap(true) {
 			v.img.Show()
 			if v.placeholder != nil {
 				v.placeholder.Hide()
 			}
+			// Refresh the widget, not just the image: an object that was
+			// hidden is not known to the canvas until its parent is walked
+			// again, so the image's own Refresh would be lost and the view
+			// stay black while nothing else on screen changes.
+			v.Refresh()
 		}
 		v.img.Refresh()
 		v.repaints.Add(1)
@@ -243,20 +256,43 @@ func tooBig(img *image.RGBA, tw, th int) bool {
 	return tw > 0 && th > 0 && img.Rect.Dx() >= 2*tw && img.Rect.Dy() >= 2*th
 }
 
-// shrink returns src, averaged down by the largest whole factor that keeps
-// it at least as large as tw×th, in dst (reallocated when its size is
-// wrong); src itself is copied when no factor of 2 or more fits. Shrinking
-// on the poller keeps the texture small: the GPU (or llvmpipe) then uploads
-// and samples a 320×240 texture for a 240×180 picture-in-picture instead
-// of a 640×480 or 1280×720 one.
-func shrink(dst, src *image.RGBA, tw, th int) *image.RGBA {
+// shrink returns src made to fit tw×th (keeping its aspect ratio) in dst,
+// reallocated when its size is wrong: first averaged down by the largest
+// whole factor that keeps it at least as large as tw×th (a box filter, into
+// mid, which it returns for reuse), then scaled the rest of the way
+// bilinearly. Shrinking on the poller keeps the texture small: the GPU (or
+// llvmpipe) uploads and samples a 240×180 texture for a 240×180
+// picture-in-picture instead of a 640×480 or 1280×720 one.
+func shrink(dst, mid, src *image.RGBA, tw, th int) (out, midOut *image.RGBA) {
 	sw, sh := src.Rect.Dx(), src.Rect.Dy()
-	k := 1
-	if tw > 0 && th > 0 {
-		k = min(sw/tw, sh/th)
+	fw, fh := fitSize(sw, sh, tw, th)
+	k := max(min(sw/fw, sh/fh), 1)
+	mid = boxShrink(mid, src, k)
+	if mid.Rect.Dx() == fw && mid.Rect.Dy() == fh {
+		// The box filter alone fits: hand its buffer out, and keep dst
+		// (not on screen either) for the next frame's box filter.
+		return mid, dst
 	}
-	k = max(k, 1)
-	w, h := sw/k, sh/k
+	if dst == nil || dst.Rect.Dx() != fw || dst.Rect.Dy() != fh {
+		dst = image.NewRGBA(image.Rect(0, 0, fw, fh))
+	}
+	draw.ApproxBiLinear.Scale(dst, dst.Rect, mid, mid.Rect, draw.Src, nil)
+	return dst, mid
+}
+
+// fitSize is the largest size with sw:sh's aspect within tw×th.
+func fitSize(sw, sh, tw, th int) (int, int) {
+	fw, fh := tw, (tw*sh+sw/2)/sw
+	if fh > th {
+		fw, fh = (th*sw+sh/2)/sh, th
+	}
+	return max(fw, 1), max(fh, 1)
+}
+
+// boxShrink averages src down by k (k×k pixels to one) into dst,
+// reallocated when its size is wrong.
+func boxShrink(dst, src *image.RGBA, k int) *image.RGBA {
+	w, h := src.Rect.Dx()/k, src.Rect.Dy()/k
 	if dst == nil || dst.Rect.Dx() != w || dst.Rect.Dy() != h {
 		dst = image.NewRGBA(image.Rect(0, 0, w, h))
 	}

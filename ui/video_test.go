@@ -110,7 +110,8 @@ func TestVideoViewNewSource(t *testing.T) {
 	}
 }
 
-// A frame much larger than the view is shrunk (box filter) before display.
+// A frame much larger than the view is shrunk to the view's size in pixels
+// (box filter, then bilinear) and drawn 1:1.
 func TestVideoViewShrinksLargeFrames(t *testing.T) {
 	test.NewTempApp(t)
 	slot := &fake.FrameSlot{}
@@ -130,8 +131,11 @@ func TestVideoViewShrinksLargeFrames(t *testing.T) {
 		}
 	}
 	img := findImage(t, v)
-	if got := img.Bounds().Size(); got != (image.Point{X: 106, Y: 80}) {
-		t.Fatalf("shown frame is %v, want 106x80 (640x480 / 6)", got)
+	if got := img.Bounds().Size(); got != (image.Point{X: 100, Y: 75}) {
+		t.Fatalf("shown frame is %v, want 100x75 (the view)", got)
+	}
+	if m := findCanvasImage(t, v).ScaleMode; m != canvas.ImageScalePixels {
+		t.Errorf("scale mode %v, want pixels (1:1)", m)
 	}
 	if c := img.(*image.RGBA).RGBAAt(10, 10); c.R != 200 || c.A != 200 {
 		t.Fatalf("averaged pixel %v", c)
@@ -140,9 +144,14 @@ func TestVideoViewShrinksLargeFrames(t *testing.T) {
 
 func findImage(t *testing.T, v *ui.VideoView) image.Image {
 	t.Helper()
+	return findCanvasImage(t, v).Image
+}
+
+func findCanvasImage(t *testing.T, v *ui.VideoView) *canvas.Image {
+	t.Helper()
 	for _, o := range test.WidgetRenderer(v).Objects() {
 		if ci, ok := o.(*canvas.Image); ok {
-			return ci.Image
+			return ci
 		}
 	}
 	t.Fatal("no canvas.Image")
