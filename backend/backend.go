@@ -129,11 +129,15 @@ func (b *Backend) Close() error {
 	eng := b.eng
 	b.eng = nil
 	b.mu.Unlock()
+	if eng != nil {
+		// Hang up while the client can still send (in an encrypted room
+		// the hangup needs the crypto machine that Stop closes); this
+		// also closes peer connections before the tracks below.
+		b.mc.SetCallHandler(nil)
+		_ = eng.Close()
+	}
 	b.mc.Stop()
 	b.trust.close()
-	if eng != nil {
-		_ = eng.Close() // closes peer connections before the tracks below
-	}
 	b.releaseAllMedia()
 	b.mu.Lock()
 	prev := b.preview

@@ -91,8 +91,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("partner: starting sync: %w", err)
 	}
 	defer func() {
-		mc.Stop()       // no more events into the engine
+		// Hang up while the client can still send (encrypted rooms need
+		// the crypto machine that Stop closes), then stop syncing.
+		mc.SetCallHandler(nil)
 		_ = eng.Close() // hangs up, closes peer connections
+		mc.Stop()
 		_ = echo.Close()
 	}()
 	log.Info("echo partner running", "user", mc.UserID())

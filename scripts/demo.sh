@@ -44,13 +44,14 @@ MXCALL_PASSWORD="$password" MXCALL_NO_KEYRING=1 MXCALL_DATA_DIR="$demo/echo-data
   --user "$partner" --homeserver "$MXCALL_HS_URL" >"$demo/echo.log" 2>&1 &
 partner_pid=$!
 
-# One direct chat between @me and @echo, made once; the partner joins it.
+# One direct chat between @me and @echo, made once and end-to-end encrypted
+# (as Element makes DMs); the partner joins it.
 if [ ! -f "$demo/dm" ]; then
   token=$(curl -fsS -X POST "$MXCALL_HS_URL/_matrix/client/v3/login" \
     -d '{"type":"m.login.password","identifier":{"type":"m.id.user","user":"me"},"password":"'"$password"'"}' |
     sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
   room=$(curl -fsS -X POST "$MXCALL_HS_URL/_matrix/client/v3/createRoom" -H "Authorization: Bearer $token" \
-    -d '{"preset":"trusted_private_chat","is_direct":true,"invite":["'"$partner"'"],"name":"Echo"}' |
+    -d '{"preset":"trusted_private_chat","is_direct":true,"invite":["'"$partner"'"],"name":"Echo","initial_state":[{"type":"m.room.encryption","state_key":"","content":{"algorithm":"m.megolm.v1.aes-sha2"}}]}' |
     sed -n 's/.*"room_id":"\([^"]*\)".*/\1/p')
   curl -fsS -X PUT "$MXCALL_HS_URL/_matrix/client/v3/user/$me/account_data/m.direct" -H "Authorization: Bearer $token" \
     -d '{"'"$partner"'":["'"$room"'"]}' >/dev/null
