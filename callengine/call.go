@@ -63,6 +63,7 @@ type Call struct {
 	inviteTimer    *time.Timer
 	restartTimer   *time.Timer
 	iceDeadline    *time.Timer
+	peerGone       *time.Timer
 	iceRestarted   bool
 	remoteMeta     map[string]StreamMetadata
 	firstStream    string // the stream used when the peer sends no metadata
@@ -824,6 +825,15 @@ func (c *Call) onICEState(pc *webrtc.PeerConnection, s webrtc.ICEConnectionState
 		if c.iceDeadline == nil {
 			c.iceDeadline = c.after(c.e.opts.iceDisconnectWait, func() { c.hangup(ReasonICETimeout) })
 		}
+	case webrtc.ICEConnectionStateClosed:
+		// We close the peer connection only when the call ends (above);
+		// pion closes it when the peer's DTLS says goodbye: the peer has
+		// left, and no ICE restart can bring it back. Its hangup may still
+		// be on the way through the homeserver, so wait a moment for it.
+		if c.peerGone == nil {
+			c.log.Info("peer closed the connection")
+			c.peerGone = c.after(peerGoneGrace, func() { c.hangup(ReasonICEFailed) })
+		}
 	case webrtc.ICEConnectionStateFailed:
 		if c.iceRestarted || !c.remoteSet {
 			c.hangup(ReasonICEFailed)
@@ -838,6 +848,10 @@ func (c *Call) onICEState(pc *webrtc.PeerConnection, s webrtc.ICEConnectionState
 		}
 	}
 }
+
+// peerGoneGrace is how long a call whose peer closed the connection waits
+// for the peer's hangup before ending with ice_failed.
+const peerGoneGrace = 3 * time.Second
 
 // scheduleRestart arranges an ICE restart unless ICE recovers first. Both
 // sides notice a dead path at about the same moment, but pion cannot roll

@@ -495,3 +495,36 @@ func TestEventsBeforeTheirInvite(t *testing.T) {
 		})
 	}
 }
+
+// TestPeerVanishes has the callee disappear mid-call without a hangup
+// reaching the caller (its process quit, its homeserver went away): its
+// peer connection closes and nothing more is signalled. The caller must
+// not stay in the call: ICE fails, one restart is tried (and gets no
+// answer), and the call ends with an ICE reason.
+func TestPeerVanishes(t *testing.T) {
+	guard(t)
+	r := newRoom("!r:test")
+	se := loopbackSettings()
+	se.SetICETimeouts(time.Second, 2*time.Second, 200*time.Millisecond)
+	opts := []Option{WithSettingEngine(se), WithICETimings(300*time.Millisecond, 4*time.Second)}
+	logs := newTestLogs(t)
+	alice := r.join(t, "@alice:test", append(opts, WithLogger(logs.logger("alice")))...)
+	bob := r.join(t, "@bob:test", append(opts, WithLogger(logs.logger("bob")))...)
+	am, bm := newTestMedia(t, "a"), newTestMedia(t, "b")
+	id := connect(t, r, alice, bob, am, bm)
+	alice.waitPackets(id, 10)
+
+	r.rewrite = func(from *member, _ string, content map[string]any) map[string]any {
+		if from == bob {
+			return nil // bob's hangup never arrives
+		}
+		return content
+	}
+	start := time.Now()
+	_ = bob.eng.Close()
+	ci := alice.waitState(id, StateEnded)
+	if ci.EndReason != ReasonICEFailed && ci.EndReason != ReasonICETimeout {
+		t.Fatalf("caller's call ended with %v, want ice_failed or ice_timeout", ci.EndReason)
+	}
+	t.Logf("caller gave up after %v with %v", time.Since(start).Round(time.Millisecond), ci.EndReason)
+}

@@ -549,3 +549,41 @@ func TestICERestartOfferCollision(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerUnreachableEndsCall cuts the network for good in the middle of a
+// call while the callee cannot signal either (its hangup never arrives).
+// The caller notices ICE is disconnected, tries one ICE restart, and ends
+// the call with an ICE reason instead of staying in it.
+func TestPeerUnreachableEndsCall(t *testing.T) {
+	guard(t)
+	mn := newMovingNet(t)
+	logs := newTestLogs(t)
+	timeouts := func(se *webrtc.SettingEngine) {
+		se.SetICETimeouts(800*time.Millisecond, 2*time.Second, 200*time.Millisecond)
+	}
+	r := newRoom("!gone:test")
+	alice := r.join(t, "@alice:test", WithSettingEngine(vnetSettings(mn.alice, timeouts)),
+		WithICETimings(300*time.Millisecond, 4*time.Second), WithLogger(logs.logger("alice")))
+	bob := r.join(t, "@bob:test", WithSettingEngine(vnetSettings(mn.bob, timeouts)),
+		WithICETimings(300*time.Millisecond, 4*time.Second), WithLogger(logs.logger("bob")))
+	am, bm := newTestMedia(t, "alice-stream"), newTestMedia(t, "bob-stream")
+	id := connect(t, r, alice, bob, am, bm)
+	alice.waitPackets(id, vnetMinMedia)
+
+	r.rewrite = func(from *member, _ string, content map[string]any) map[string]any {
+		if from == bob {
+			return nil
+		}
+		return content
+	}
+	mn.outage.Store(true)
+	start := time.Now()
+	ci := alice.waitState(id, StateEnded)
+	if ci.EndReason != ReasonICEFailed && ci.EndReason != ReasonICETimeout {
+		t.Fatalf("caller's call ended with %v, want ice_failed or ice_timeout", ci.EndReason)
+	}
+	t.Logf("caller gave up after %v with %v", time.Since(start).Round(time.Millisecond), ci.EndReason)
+	if got := len(negotiations(t, r)); got == 0 {
+		t.Error("no ICE restart was tried")
+	}
+}
