@@ -854,12 +854,11 @@ func (c *Call) onICEState(pc *webrtc.PeerConnection, s webrtc.ICEConnectionState
 const peerGoneGrace = 3 * time.Second
 
 // scheduleRestart arranges an ICE restart unless ICE recovers first. Both
-// sides notice a dead path at about the same moment, but pion cannot roll
-// back a local offer (pion/webrtc#2416), so two crossing restart offers
-// deadlock the negotiation. The caller (impolite) therefore restarts
-// first; the callee waits three times as long and steps in only if ICE is
-// still disconnected or failed, not while the caller's restart is being
-// checked.
+// sides notice a dead path at about the same moment; crossing restart
+// offers are resolved by perfect negotiation (see rollback), but that
+// costs a round trip. The caller (impolite) therefore restarts first; the
+// callee waits three times as long and steps in only if ICE is still
+// disconnected or failed, not while the caller's restart is being checked.
 func (c *Call) scheduleRestart() {
 	if c.restartTimer != nil {
 		return

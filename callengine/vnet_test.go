@@ -367,8 +367,8 @@ func TestICERestartAfterNetworkChange(t *testing.T) {
 			// ICE notices a dead path after 800 ms and gives up 3 s
 			// later. Both engines use the same restart delay: the engine
 			// itself staggers them (the callee waits three times longer),
-			// because pion cannot roll back a colliding offer (see
-			// TestICERestartOfferCollision). For the explicit case the
+			// so that their offers seldom cross (crossing ones are tested
+			// by TestICERestartOfferCollision). For the explicit case the
 			// engine's own restarts are pushed out of the test's reach.
 			timeouts := func(se *webrtc.SettingEngine) {
 				se.SetICETimeouts(800*time.Millisecond, 3*time.Second, 200*time.Millisecond)
