@@ -15,6 +15,7 @@ import (
 
 	"github.com/pion/transport/v5/test"
 	"github.com/pion/webrtc/v4"
+	"maunium.net/go/mautrix"
 
 	"github.com/mxcall/mxcall/callengine"
 )
@@ -100,6 +101,11 @@ func newFakeHS(t *testing.T, tlsServer bool) *fakeHS {
 		writeJSON(w, 200, map[string]any{})
 	}))
 	mux.HandleFunc("GET /_matrix/client/v3/sync", auth(func(w http.ResponseWriter, r *http.Request) {
+		// The client filters inline: what a real server parses as JSON.
+		var filter mautrix.Filter
+		if err := json.Unmarshal([]byte(r.URL.Query().Get("filter")), &filter); err != nil || filter.Presence == nil {
+			f.t.Errorf("sync filter %q: %v", r.URL.Query().Get("filter"), err)
+		}
 		select {
 		case s := <-f.syncs:
 			w.Header().Set("Content-Type", "application/json")

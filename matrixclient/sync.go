@@ -222,6 +222,15 @@ func decodeEvent(evt *event.Event) (item, bool) {
 	return it, true
 }
 
+// syncFilter is sent inline with every /sync (the spec allows a JSON
+// filter in place of a filter ID). A calling app needs no presence, typing,
+// receipts or per-room account data: leaving them out makes the first sync
+// smaller and, above all, stops every typing notification or read receipt
+// in any room from waking the long-poll. 30 timeline events per room keep
+// a call's invite in reach even when its candidates follow it.
+const syncFilter = `{"presence":{"not_types":["*"]},` +
+	`"room":{"ephemeral":{"not_types":["*"]},"account_data":{"not_types":["*"]},"timeline":{"limit":30}}}`
+
 // syncLoop long-polls /sync, decodes each response into a batch and hands
 // it to the dispatcher. Failures are retried with backoff.
 func (c *Client) syncLoop(ctx context.Context, mx *mautrix.Client, out chan<- *batch) {
@@ -238,7 +247,7 @@ func (c *Client) syncLoop(ctx context.Context, mx *mautrix.Client, out chan<- *b
 			timeout = 0
 		}
 		reqCtx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
-		resp, err := mx.FullSyncRequest(reqCtx, mautrix.ReqSync{Since: since, Timeout: int(timeout.Milliseconds())})
+		resp, err := mx.FullSyncRequest(reqCtx, mautrix.ReqSync{Since: since, Timeout: int(timeout.Milliseconds()), FilterID: syncFilter})
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
