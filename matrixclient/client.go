@@ -398,10 +398,12 @@ func (c *Client) Start(ctx context.Context) error {
 		case <-runCtx.Done():
 		}
 	})
-	r.done.Add(3)
+	share := make(chan struct{}, 1)
+	r.done.Add(4)
 	go func() { defer r.done.Done(); c.syncLoop(runCtx, mx, batches) }()
-	go func() { defer r.done.Done(); c.dispatchLoop(runCtx, batches) }()
+	go func() { defer r.done.Done(); c.dispatchLoop(runCtx, batches, share) }()
 	go func() { defer r.done.Done(); c.turnLoop(runCtx, mx) }()
+	go func() { defer r.done.Done(); c.shareLoop(runCtx, share) }()
 	return nil
 }
 

@@ -24,7 +24,69 @@ func idRoom(roomID string) id.RoomID { return id.RoomID(roomID) }
 type cryptoBackend interface {
 	// peerDevices lists userID's devices as the crypto store knows them.
 	peerDevices(ctx context.Context, userID string) ([]Device, error)
+	// shareRoomKey shares our room key for roomID with users' devices now,
+	// ahead of the first event (a no-op when it is already shared).
+	shareRoomKey(ctx context.Context, roomID string, users []string) error
 	close() error
+}
+
+// maxShareRound bounds how many rooms one round of shareLoop handles.
+const maxShareRound = 50
+
+// shareLoop shares our room keys in advance with the members of encrypted
+// one-to-one (callable) rooms, in the background, each time the room list
+// changes. A call's first event then goes out without waiting for Olm
+// sessions to be set up and the room key to be delivered, and the callee
+// decrypts it without waiting for that key: on a local homeserver this
+// took 100–150 ms off each direction of a first call. Element does the
+// same when a room's composer gets the focus. Sharing is a no-op for a
+// room whose current key is shared already; a key that mautrix retired
+// (a member's devices changed) is replaced and shared on the next round.
+func (c *Client) shareLoop(ctx context.Context, kick <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+		}
+		cr, jobs := c.roomsToShare()
+		for _, j := range jobs {
+			if err := cr.shareRoomKey(ctx, j.roomID, j.users); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				c.log.Debug("sharing a room key in advance", "room", j.roomID, "err", err)
+			}
+		}
+	}
+}
+
+type shareJob struct {
+	roomID string
+	users  []string
+}
+
+// roomsToShare lists the callable encrypted rooms (at most maxShareRound).
+func (c *Client) roomsToShare() (cryptoBackend, []shareJob) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.crypto == nil {
+		return nil, nil
+	}
+	var jobs []shareJob
+	me := c.sess.UserID
+	for id, rs := range c.rooms.rooms {
+		if len(jobs) == maxShareRound {
+			break
+		}
+		if !rs.encrypted {
+			continue
+		}
+		if peer := c.rooms.callPeer(me, rs); peer != "" {
+			jobs = append(jobs, shareJob{roomID: id, users: []string{me, peer}})
+		}
+	}
+	return c.crypto, jobs
 }
 
 // Device is one device of a user, as end-to-end encryption sees it.

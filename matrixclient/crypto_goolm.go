@@ -117,6 +117,14 @@ func (m *mautrixCrypto) peerDevices(ctx context.Context, userID string) ([]Devic
 	return out, nil
 }
 
+func (m *mautrixCrypto) shareRoomKey(ctx context.Context, roomID string, users []string) error {
+	ids := make([]id.UserID, len(users))
+	for i, u := range users {
+		ids[i] = id.UserID(u)
+	}
+	return m.helper.Machine().ShareGroupSession(ctx, id.RoomID(roomID), ids)
+}
+
 func (m *mautrixCrypto) close() error {
 	return m.helper.Close()
 }

@@ -330,7 +330,8 @@ func (c *Client) startCrypto(ctx context.Context, mx *mautrix.Client) bool {
 
 // dispatchLoop applies batches to the room model, then gives the call
 // events of the whole batch to the handler, then reports peers who left.
-func (c *Client) dispatchLoop(ctx context.Context, in <-chan *batch) {
+// It pokes roomsChanged (without blocking) when the rooms changed.
+func (c *Client) dispatchLoop(ctx context.Context, in <-chan *batch, roomsChanged chan<- struct{}) {
 	for {
 		var b *batch
 		select {
@@ -341,6 +342,10 @@ func (c *Client) dispatchLoop(ctx context.Context, in <-chan *batch) {
 		calls, left, changed := c.applyBatch(b)
 		if changed {
 			c.notify(ChangeRooms)
+			select {
+			case roomsChanged <- struct{}{}:
+			default:
+			}
 		}
 		h := c.callHandler()
 		if h == nil {
