@@ -254,3 +254,27 @@ func TestIntegrationE2EEInviteDecryptsLate(t *testing.T) {
 	b.waitState(id, callengine.StateConnected)
 	hangupAndCheck(t, a, b, id)
 }
+
+// TestIntegrationE2EERoomKeySharedInAdvance: once an encrypted DM is
+// callable, both sides have shared their room key with the other before
+// anything was sent, so a first call does not wait for it.
+func TestIntegrationE2EERoomKeySharedInAdvance(t *testing.T) {
+	itLeakCheck(t)
+	alice, bob := register(t, "alice"), register(t, "bob")
+	a := login(t, "alice", alice, devOpts{})
+	b := login(t, "bob", bob, devOpts{})
+	roomID := dm(t, a, b)
+	ctx := context.Background()
+	for _, d := range []*device{a, b} {
+		d.waitFor("room key shared in advance", func() bool {
+			d.c.mu.Lock()
+			cr, _ := d.c.crypto.(*mautrixCrypto)
+			d.c.mu.Unlock()
+			if cr == nil {
+				return false
+			}
+			s, err := cr.helper.Machine().CryptoStore.GetOutboundGroupSession(ctx, mxid.RoomID(roomID))
+			return err == nil && s != nil && s.Shared
+		})
+	}
+}
