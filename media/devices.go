@@ -38,10 +38,13 @@ type Device struct {
 	Default bool
 }
 
-// ListDevices lists cameras (mediadevices' driver registry), microphones
-// and speakers (miniaudio). Sound devices are listed only when a real sound
-// system (PulseAudio/PipeWire, ALSA, Jack; CoreAudio; WASAPI) is usable.
+// ListDevices lists cameras (mediadevices' driver registry, scanned again
+// while no camera is open, so that one plugged in since is found),
+// microphones and speakers (miniaudio, asked each time). Sound devices are
+// listed only when a real sound system (PulseAudio/PipeWire, ALSA, Jack;
+// CoreAudio; WASAPI) is usable.
 func ListDevices() []Device {
+	rescanCameras()
 	var out []Device
 	for _, d := range cameras() {
 		info := d.Info()

@@ -511,20 +511,29 @@ func (s *Source) sendPattern(stop chan struct{}, enc *videoEncoder) {
 	}
 }
 
-// captureCamera runs until stop (nil error) or until the camera fails.
-func (s *Source) captureCamera(stop chan struct{}, id string, enc *videoEncoder) error {
-	var d driver.Driver
+// camMu serialises opening a camera with rescanning for cameras.
+var camMu sync.Mutex
+
+// openCamera opens the camera with this ID (or the first one for "").
+func openCamera(id string) (driver.Driver, error) {
+	camMu.Lock()
+	defer camMu.Unlock()
 	for _, c := range cameras() {
 		if id == "" || c.ID() == id {
-			d = c
-			break
+			if err := c.Open(); err != nil {
+				return nil, fmt.Errorf("open camera: %w", err)
+			}
+			return c, nil
 		}
 	}
-	if d == nil {
-		return errNoCamera
-	}
-	if err := d.Open(); err != nil {
-		return fmt.Errorf("open camera: %w", err)
+	return nil, errNoCamera
+}
+
+// captureCamera runs until stop (nil error) or until the camera fails.
+func (s *Source) captureCamera(stop chan struct{}, id string, enc *videoEncoder) error {
+	d, err := openCamera(id)
+	if err != nil {
+		return err
 	}
 	s.camOpen.Store(true)
 	var closeOnce sync.Once
