@@ -40,7 +40,7 @@ func TestCameraRescan(t *testing.T) {
 	if listed() {
 		t.Fatal("no rescan after the video nodes changed")
 	}
-	if videoNodes != nil && len(videoNodes) == 1 && videoNodes[0] == "/dev/video-unplugged" {
+	if len(videoNodes) == 1 && videoNodes[0] == "/dev/video-unplugged" {
 		t.Fatal("the scan did not record the nodes it saw")
 	}
 }
