@@ -21,12 +21,7 @@ import (
 // an encrypted DM says it is encrypted, and that the peer's (never
 // verified) device is unverified once the background fetch is done.
 func TestIntegrationRoomsSnapshotE2EE(t *testing.T) {
-	hs := os.Getenv("MXCALL_HS_URL")
-	if hs == "" {
-		t.Fatal("MXCALL_HS_URL not set: run against the local Dendrite (scripts/homeserver.sh start)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx, hs := startIT(t)
 	alice, apw := registerIT(t, hs, "alice")
 	bob, bpw := registerIT(t, hs, "bob")
 
@@ -82,6 +77,20 @@ func TestIntegrationRoomsSnapshotE2EE(t *testing.T) {
 			t.Fatalf("room never showed as encrypted with bob's device unverified; last %+v", last)
 		}
 	}
+}
+
+// startIT returns a context that ends with the test (at most 2 minutes)
+// and the homeserver's URL (MXCALL_HS_URL, as scripts/test-integration.sh
+// sets it).
+func startIT(t *testing.T) (context.Context, string) {
+	t.Helper()
+	hs := os.Getenv("MXCALL_HS_URL")
+	if hs == "" {
+		t.Fatal("MXCALL_HS_URL not set: run against the local Dendrite (scripts/homeserver.sh start)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx, hs
 }
 
 func registerIT(t *testing.T, hs, name string) (string, string) {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/mxcall/mxcall/callengine"
 	"github.com/mxcall/mxcall/callengine/calltest"
@@ -22,12 +21,7 @@ import (
 // party), not wait for ICE to fail: the hangup has to be encrypted before
 // the client and its crypto machine stop.
 func TestIntegrationShutdownHangsUpEncrypted(t *testing.T) {
-	hs := os.Getenv("MXCALL_HS_URL")
-	if hs == "" {
-		t.Fatal("MXCALL_HS_URL not set: run against the local Dendrite (scripts/homeserver.sh start)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx, hs := startIT(t)
 	alice, apw := registerIT(t, hs, "alice")
 	bob, bpw := registerIT(t, hs, "bob")
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
