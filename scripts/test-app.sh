@@ -81,7 +81,7 @@ xdotool mousemove 45 26 click 1 # Back
 sleep 1
 # The first room's video-call button (the window is 960x640 at 0,0).
 t_click=$(ms)
-xdotool mousemove 937 155 click 1
+xdotool mousemove 917 155 click 1
 waitlog "call connected" 20
 t_conn=$(ms)
 waitlog "first remote video frame" 20

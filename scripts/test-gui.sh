@@ -71,7 +71,7 @@ xdotool type --delay 30 hunter2
 xdotool key Return
 sleep 2
 import -window root "$work/shots/flow-rooms.png"
-xdotool mousemove 938 252 click 1     # Alice Liddell: video call
+xdotool mousemove 918 252 click 1     # Alice Liddell: video call
 sleep 5
 import -window root "$work/shots/flow-call.png"
 xdotool mousemove 639 613 click 1     # Hang up

@@ -120,7 +120,10 @@ func newRoomListScreen(me Session, rooms Rooms, act RoomListActions, cfg *config
 		s.Error,
 		container.NewBorder(nil, nil, nil, s.NewDMBtn, s.NewDM),
 	)
-	s.content = container.NewBorder(top, bottom, nil, nil, container.NewVScroll(s.list))
+	// Keep the rows clear of the scroll bar, which is drawn over the
+	// right edge: it would cover the video-call buttons.
+	rows := container.New(layout.NewCustomPaddedLayout(0, 0, 0, theme.ScrollBarSize()+theme.Padding()), s.list)
+	s.content = container.NewBorder(top, bottom, nil, nil, container.NewVScroll(rows))
 	s.rebuild()
 	s.ExtendBaseWidget(s)
 	return s
