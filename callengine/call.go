@@ -290,7 +290,10 @@ func (c *Call) newPeerConnection() error {
 		c.post(func() { c.onICEState(pc, s) })
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateFailed {
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
+			c.post(func() { c.mediaReady(pc) })
+		case webrtc.PeerConnectionStateFailed:
 			c.post(func() {
 				if c.pc == pc && c.iceRestarted {
 					c.hangup(ReasonICEFailed)
@@ -792,6 +795,21 @@ func hangupReason(r EndReason) EndReason {
 
 // ---- ICE ----
 
+// mediaReady moves a connecting call to connected once ICE is connected
+// and DTLS is done (the peer connection is connected), and otherwise
+// publishes what changed. Before DTLS is done SRTP drops what is sent, so
+// "connected" means media can flow: a keyframe asked for then arrives.
+func (c *Call) mediaReady(pc *webrtc.PeerConnection) {
+	if c.pc != pc || c.st == StateEnded {
+		return
+	}
+	if c.st == StateConnecting && pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
+		c.setState(StateConnected)
+		return
+	}
+	c.publish()
+}
+
 func (c *Call) onICEState(pc *webrtc.PeerConnection, s webrtc.ICEConnectionState) {
 	if c.pc != pc || c.st == StateEnded {
 		return
@@ -803,11 +821,7 @@ func (c *Call) onICEState(pc *webrtc.PeerConnection, s webrtc.ICEConnectionState
 		stopTimer(&c.iceDeadline)
 		c.iceRestarted = false
 		c.ci.Relay = c.selectedPairIsRelay()
-		if c.st == StateConnecting {
-			c.setState(StateConnected)
-		} else {
-			c.publish()
-		}
+		c.mediaReady(pc)
 	case webrtc.ICEConnectionStateChecking:
 		if c.st == StateConnected && c.iceRestarted {
 			// An ICE restart is being checked: show it, and give up after
