@@ -8,4 +8,12 @@
 //
 // Each Call is owned by one goroutine; every other goroutine (pion
 // callbacks, timers, the Engine's public methods) sends it messages.
+//
+// A call is connected once ICE is connected and DTLS is done, so media can
+// flow. Renegotiation (m.call.negotiate) follows perfect negotiation with
+// the callee as the polite side; pion cannot roll back a local offer, so
+// the polite side's rollback is emulated (see rollbackAnswer). A call ends
+// with ice_failed when ICE fails after one restart or when the peer closed
+// its connection and no hangup followed within a few seconds, and with
+// ice_timeout after a long disconnection.
 package callengine

@@ -15,7 +15,13 @@
 // events are decrypted before they reach the CallHandler; events whose
 // room key arrives late are handed on when it arrives (with their original
 // receive time, so the engine's liveness check stays right); events that
-// cannot be decrypted are listed by Undecryptable.
+// cannot be decrypted are listed by Undecryptable. Room keys of encrypted
+// one-to-one rooms are shared in the background ahead of the first call,
+// so its invite and answer do not wait for key delivery.
+//
+// The sync uses a filter that leaves out presence, typing, receipts and
+// per-room account data: a calling app needs none of them, and they would
+// wake the long-poll.
 //
 // Secrets: the access token and TURN passwords never appear in logs, in
 // String/LogValue output or in any file; the session lives only in the

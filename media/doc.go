@@ -19,9 +19,10 @@
 // The tracks read their sender's RTCP themselves: do not drain
 // RTPSender.Read for them.
 //
-// Receiving: NewVideoSink decodes a remote VP8 track into a FrameSlot
-// (triple-buffered *image.RGBA, stale frames dropped) and sends PLIs when
-// frames are lost; NewAudioSink decodes Opus (with loss concealment) into
+// Receiving: NewVideoSink puts RTP packets back in order and joins them
+// into frames (its own assembler, no allocation per frame), decodes them
+// into a FrameSlot (triple-buffered *image.RGBA, stale frames dropped) and
+// sends PLIs when frames are lost; NewAudioSink decodes Opus (with loss concealment) into
 // an AudioOutput such as a Player, which plays through a 40 ms jitter
 // buffer and degrades to discarding audio when no sound device exists.
 // RegisterCodecs sets up a MediaEngine with VP8 first and Opus; H.264 is
