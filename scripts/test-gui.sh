@@ -27,6 +27,8 @@ chmod 700 "$work/runtime"
 
 echo "building preview…"
 go build -o "$work/preview" ./ui/cmd/preview
+echo "X11 tests of ui/internal/ontop under Xvfb"
+xvfb-run -a go test -count=1 ./ui/internal/ontop
 
 if [ $docs = 1 ]; then
   screens="login login-error rooms rooms-offline incoming call-ringing call-video call-voice call-ended settings"

@@ -8,13 +8,26 @@ package ontop
 #include <X11/Xatom.h>
 #include <string.h>
 
+static int mx_x_failed;
+
+static int mx_x_error(Display *d, XErrorEvent *e) {
+	(void)d; (void)e;
+	mx_x_failed = 1;
+	return 0;
+}
+
 // mx_keep_above marks win as _NET_WM_STATE_ABOVE: the property (read by
 // the window manager when the window is mapped) and the EWMH client
 // message (for a window that is mapped already). Its own display
-// connection keeps GLFW's untouched.
+// connection keeps GLFW's untouched. X errors (a window that is gone)
+// would reach Xlib's default handler, which exits the process: an
+// ignoring handler is installed for the duration. It runs on the UI
+// thread, like every GLFW call, so nothing else sees it.
 static int mx_keep_above(unsigned long win) {
 	Display *d = XOpenDisplay(NULL);
 	if (!d) return -1;
+	mx_x_failed = 0;
+	XErrorHandler old = XSetErrorHandler(mx_x_error);
 	Atom state = XInternAtom(d, "_NET_WM_STATE", False);
 	Atom above = XInternAtom(d, "_NET_WM_STATE_ABOVE", False);
 	XChangeProperty(d, (Window)win, state, XA_ATOM, 32, PropModeAppend, (unsigned char *)&above, 1);
@@ -29,8 +42,9 @@ static int mx_keep_above(unsigned long win) {
 	ev.xclient.data.l[3] = 1; // source: a normal application
 	XSendEvent(d, DefaultRootWindow(d), False, SubstructureRedirectMask | SubstructureNotifyMask, &ev);
 	XSync(d, False);
+	XSetErrorHandler(old);
 	XCloseDisplay(d);
-	return 0;
+	return mx_x_failed ? -2 : 0;
 }
 */
 import "C"
