@@ -405,11 +405,21 @@ func (u *UI) closeIncoming(id string) {
 		return
 	}
 	delete(u.incoming, id)
-	iw.win.Close()
+	closeWindowSoon(iw.win)
 	if len(u.incoming) == 0 && u.stopRing != nil {
 		u.stopRing()
 		u.stopRing = nil
 	}
+}
+
+// closeWindowSoon hides w at once and closes it a moment later. Fyne
+// v2.7.1 can crash (nil GLFW window in processMouseMoved) when the pointer
+// moves over a window while it is closing, as when the incoming-call
+// window closes under the hand that clicked Accept; a hidden window gets
+// no pointer events.
+func closeWindowSoon(w fyne.Window) {
+	w.Hide()
+	time.AfterFunc(time.Second, func() { fyne.Do(w.Close) })
 }
 
 // Answer accepts a ringing call and shows the call screen.
