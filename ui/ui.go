@@ -473,8 +473,11 @@ func (u *UI) stopRingback() {
 	}
 }
 
-// quit hangs up a running call, then closes the app.
+// quit hangs up a running call, then closes the app. The window goes away
+// at once (hidden: no pointer events reach it while it closes, see
+// closeWindowSoon); the hangup may take a moment.
 func (u *UI) quit() {
+	u.win.Hide()
 	var id string
 	if u.call != nil && u.call.Info().State != callengine.StateEnded {
 		id = u.call.Info().ID
