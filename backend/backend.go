@@ -139,13 +139,7 @@ func (b *Backend) Close() error {
 	b.mc.Stop()
 	b.trust.close()
 	b.releaseAllMedia()
-	b.mu.Lock()
-	prev := b.preview
-	b.preview = nil
-	b.mu.Unlock()
-	if prev != nil {
-		_ = prev.Close()
-	}
+	b.setPreview(nil)
 	return b.mc.Close()
 }
 

@@ -367,13 +367,7 @@ func (b *Backend) StartPreview(_ context.Context) (func(), error) {
 		return nil, err
 	}
 	src.SetPreviewing(true)
-	b.mu.Lock()
-	old := b.preview
-	b.preview = src
-	b.mu.Unlock()
-	if old != nil {
-		_ = old.Close()
-	}
+	b.setPreview(src)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -385,6 +379,18 @@ func (b *Backend) StartPreview(_ context.Context) (func(), error) {
 			_ = src.Close() // releases the camera
 		})
 	}, nil
+}
+
+// setPreview makes src (nil for none) the settings screen's camera
+// preview and closes the one it replaces.
+func (b *Backend) setPreview(src *media.Source) {
+	b.mu.Lock()
+	old := b.preview
+	b.preview = src
+	b.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
 }
 
 // ---- frames ----

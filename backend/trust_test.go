@@ -111,15 +111,7 @@ func TestTrustCache(t *testing.T) {
 	}
 	c.close()
 	c.close()
-	for {
-		c.mu.Lock()
-		n := c.running
-		c.mu.Unlock()
-		if n == 0 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitWorkersDone(c)
 	c.request([]string{"@carol:x"}) // after close: ignored
 	if f.count("@carol:x") != 0 {
 		t.Fatal("fetched after close")
@@ -142,12 +134,17 @@ func TestTrustCacheBounded(t *testing.T) {
 		t.Fatalf("queued %d running %d, want %d and %d", queued, running, trustMaxQueue, trustWorkers)
 	}
 	c.close()
+	waitWorkersDone(c)
+}
+
+// waitWorkersDone waits until no fetch worker of c is running.
+func waitWorkersDone(c *trustCache) {
 	for {
 		c.mu.Lock()
 		n := c.running
 		c.mu.Unlock()
 		if n == 0 {
-			break
+			return
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -113,13 +113,7 @@ func TestVideoViewNewSource(t *testing.T) {
 // A frame much larger than the view is shrunk to the view's size in pixels
 // (box filter, then bilinear) and drawn 1:1.
 func TestVideoViewShrinksLargeFrames(t *testing.T) {
-	test.NewTempApp(t)
-	slot := &fake.FrameSlot{}
-	v := ui.NewVideoView(nil)
-	w := test.NewTempWindow(t, v)
-	w.SetPadded(false)
-	w.Resize(fyne.NewSize(100, 75))
-	v.SetSource(slot)
+	v, slot := sizedView(t, 100, 75)
 	big := image.NewRGBA(image.Rect(0, 0, 640, 480))
 	for i := range big.Pix {
 		big.Pix[i] = 200
@@ -142,6 +136,20 @@ func TestVideoViewShrinksLargeFrames(t *testing.T) {
 	}
 }
 
+// sizedView is a VideoView filling an unpadded test window of w×h, fed by
+// a fake slot.
+func sizedView(tb testing.TB, w, h float32) (*ui.VideoView, *fake.FrameSlot) {
+	tb.Helper()
+	test.NewTempApp(tb)
+	slot := &fake.FrameSlot{}
+	v := ui.NewVideoView(nil)
+	win := test.NewTempWindow(tb, v)
+	win.SetPadded(false)
+	win.Resize(fyne.NewSize(w, h))
+	v.SetSource(slot)
+	return v, slot
+}
+
 func findImage(t *testing.T, v *ui.VideoView) image.Image {
 	t.Helper()
 	return findCanvasImage(t, v).Image
@@ -158,16 +166,10 @@ func findCanvasImage(t *testing.T, v *ui.VideoView) *canvas.Image {
 	return nil
 }
 
-// BenchmarkVideoViewPollShrink is the cost of shrinking one camera frame for the
-// picture-in-picture (factor 3).
+// BenchmarkVideoViewPollShrink is the cost of shrinking one 640×480 camera
+// frame for a 236×177 picture-in-picture (box filter by 2, then bilinear).
 func BenchmarkVideoViewPollShrink(b *testing.B) {
-	test.NewTempApp(b)
-	slot := &fake.FrameSlot{}
-	v := ui.NewVideoView(nil)
-	w := test.NewTempWindow(b, v)
-	w.SetPadded(false)
-	w.Resize(fyne.NewSize(236, 177))
-	v.SetSource(slot)
+	v, slot := sizedView(b, 236, 177)
 	frame := image.NewRGBA(image.Rect(0, 0, 640, 480))
 	for i := 0; i < b.N; i++ {
 		slot.Put(frame)
