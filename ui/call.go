@@ -55,6 +55,7 @@ type CallScreen struct {
 	state     *canvas.Text
 	timer     *canvas.Text
 	peerMuted *canvas.Text
+	actErr    *canvas.Text // the last failed action's error, until the next action
 	secIcon   *canvas.Image
 	secText   *canvas.Text
 	secLine   *fyne.Container
@@ -100,6 +101,9 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 	s.timer.TextStyle.Monospace = true
 	s.peerMuted = canvas.NewText("", color.NRGBA{0xff, 0xc0, 0x40, 0xff})
 	s.peerMuted.Alignment = fyne.TextAlignCenter
+	s.actErr = canvas.NewText("", color.NRGBA{0xff, 0x80, 0x80, 0xff})
+	s.actErr.Alignment = fyne.TextAlignCenter
+	s.actErr.Hide()
 	s.secIcon, s.secText, s.secLine = newSecurityLine()
 
 	// Voice panel: shown for voice calls and while remote video is missing.
@@ -107,6 +111,7 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 	s.voice = container.NewCenter(container.NewVBox(container.NewCenter(big)))
 	s.Remote = NewVideoView(container.NewStack(canvas.NewRectangle(color.NRGBA{0x20, 0x24, 0x2c, 0xff}), s.voice))
 	s.Local = NewVideoView(nil)
+	s.Remote.do, s.Local.do = cfg.do, cfg.do
 
 	s.Mute = widget.NewButtonWithIcon("Mute", theme.NewThemedResource(assets.Mic), s.toggleMute)
 	s.Camera = widget.NewButtonWithIcon("Camera", theme.NewThemedResource(assets.Videocam), s.toggleCamera)
@@ -133,7 +138,7 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 	s.controls = container.NewHBox(layout.NewSpacer(), s.Mute, s.Camera, s.Hold, s.Devices, s.Full, s.Hangup, s.BackBtn, layout.NewSpacer())
 
 	shade := canvas.NewRectangle(color.NRGBA{0, 0, 0, 0x90})
-	info1 := container.NewVBox(s.name, s.secLine, s.state, s.timer, s.peerMuted)
+	info1 := container.NewVBox(s.name, s.secLine, s.state, s.timer, s.peerMuted, s.actErr)
 	top := container.NewStack(shade, container.NewPadded(info1))
 	barBg := canvas.NewRectangle(color.NRGBA{0, 0, 0, 0x90})
 	bottom := container.NewStack(barBg, container.NewPadded(s.controls))
@@ -218,7 +223,7 @@ func (s *CallScreen) Start() {
 				case <-stop:
 					return
 				case <-t.C:
-					fyne.Do(s.tick)
+					s.cfg.do(s.tick)
 				}
 			}
 		}()
@@ -477,39 +482,54 @@ func EndText(info callengine.CallInfo, peer string) string {
 	return "error (" + string(info.EndReason) + ")"
 }
 
-func (s *CallScreen) do(f func(ctx context.Context) error) {
+// do runs action on the runner; what went wrong stays on screen until the
+// next action (call updates do not erase it), and failed (may be nil) runs
+// on the UI goroutine after a failure.
+func (s *CallScreen) do(what string, action func(ctx context.Context) error, failed func()) {
+	s.showActionError("")
 	s.cfg.run(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		if err := f(ctx); err != nil {
-			fyne.Do(func() {
-				s.peerMuted.Text = err.Error()
-				s.peerMuted.Show()
-				s.peerMuted.Refresh()
+		if err := action(ctx); err != nil {
+			s.cfg.do(func() {
+				s.showActionError("Could not " + what + ": " + err.Error())
+				if failed != nil {
+					failed()
+				}
 			})
 		}
 	})
 }
 
+// showActionError shows msg under the call state ("" hides it).
+func (s *CallScreen) showActionError(msg string) {
+	s.actErr.Text = msg
+	setVisible(s.actErr, msg != "")
+	s.actErr.Refresh()
+}
+
+// ActionError is the error of the last failed action, "" if none.
+func (s *CallScreen) ActionError() string { return s.actErr.Text }
+
 func (s *CallScreen) toggleMute() {
 	id, m := s.info.ID, !s.info.AudioMuted
-	s.do(func(ctx context.Context) error { return s.calls.SetAudioMuted(ctx, id, m) })
+	s.do("change the microphone", func(ctx context.Context) error { return s.calls.SetAudioMuted(ctx, id, m) }, nil)
 }
 
 func (s *CallScreen) toggleCamera() {
 	id, m := s.info.ID, !s.info.VideoMuted
-	s.do(func(ctx context.Context) error { return s.calls.SetVideoMuted(ctx, id, m) })
+	s.do("change the camera", func(ctx context.Context) error { return s.calls.SetVideoMuted(ctx, id, m) }, nil)
 }
 
 func (s *CallScreen) toggleHold() {
 	id, h := s.info.ID, !s.info.OnHold
-	s.do(func(ctx context.Context) error { return s.calls.SetHold(ctx, id, h) })
+	s.do("change hold", func(ctx context.Context) error { return s.calls.SetHold(ctx, id, h) }, nil)
 }
 
 func (s *CallScreen) hangup() {
 	id := s.info.ID
 	s.Hangup.Disable()
-	s.do(func(ctx context.Context) error { return s.calls.Hangup(ctx, id) })
+	s.do("hang up", func(ctx context.Context) error { return s.calls.Hangup(ctx, id) }, s.Hangup.Enable)
 }
 
 // pipLayout puts its one object in the bottom-right corner, a quarter of

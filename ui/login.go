@@ -139,7 +139,7 @@ func (s *LoginScreen) userIDChanged(id string) {
 	if !looksComplete(id) || s.hsEdited || s.cfg.static {
 		return
 	}
-	s.discoverTmr = time.AfterFunc(discoverDelay, func() { fyne.Do(s.discoverNow) })
+	s.discoverTmr = time.AfterFunc(discoverDelay, func() { s.cfg.do(s.discoverNow) })
 }
 
 // discoverNow looks up the homeserver of the typed user ID (on the UI
@@ -160,7 +160,7 @@ func (s *LoginScreen) discoverNow() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		url, err := s.auth.Discover(ctx, id)
-		fyne.Do(func() {
+		s.cfg.do(func() {
 			if s.loggingIn {
 				return // the login looks the server up itself if it needs to
 			}
@@ -242,13 +242,13 @@ func (s *LoginScreen) login() {
 		if hs == "" {
 			var err error
 			if hs, err = s.auth.Discover(ctx, id); err != nil {
-				fyne.Do(func() { s.loggingIn = false; s.setBusy(""); s.showError(describeLoginError(err, "")) })
+				s.cfg.do(func() { s.loggingIn = false; s.setBusy(""); s.showError(describeLoginError(err, "")) })
 				return
 			}
-			fyne.Do(func() { s.SetHomeserver(hs) })
+			s.cfg.do(func() { s.SetHomeserver(hs) })
 		}
 		sess, err := s.auth.Login(ctx, hs, id, pw)
-		fyne.Do(func() {
+		s.cfg.do(func() {
 			s.loggingIn = false
 			s.setBusy("")
 			if err != nil {

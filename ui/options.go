@@ -2,7 +2,10 @@ package ui
 
 import (
 	"log/slog"
+	"sync/atomic"
 	"time"
+
+	"fyne.io/fyne/v2"
 )
 
 // config holds what Options change; screens read it.
@@ -14,6 +17,25 @@ type config struct {
 	static    bool
 	statsLog  *slog.Logger
 	statsIvl  time.Duration
+	// quitting is set once the app starts to quit; see do.
+	quitting atomic.Bool
+}
+
+// do runs f on the Fyne goroutine (fyne.Do) unless the app has started to
+// quit, when f is dropped. Once Fyne's event loop has stopped, fyne.Do runs
+// f at once on the calling goroutine, against windows whose GLFW is already
+// terminated: widget updates then log "Error in Fyne call thread" and
+// window calls panic. Every update that starts on another goroutine goes
+// through here.
+func (c *config) do(f func()) {
+	if c.quitting.Load() {
+		return
+	}
+	fyne.Do(func() {
+		if !c.quitting.Load() {
+			f()
+		}
+	})
 }
 
 func defaultConfig() *config {

@@ -339,7 +339,7 @@ func (s *RoomListScreen) roomAction(f func(ctx context.Context) error, onErr fun
 		if err == nil {
 			return
 		}
-		fyne.Do(func() {
+		s.cfg.do(func() {
 			s.Error.SetText(err.Error())
 			s.Error.Show()
 			if onErr != nil {
@@ -362,7 +362,7 @@ func (s *RoomListScreen) startDM() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_, err := s.rooms.CreateDM(ctx, id)
-		fyne.Do(func() {
+		s.cfg.do(func() {
 			s.NewDMBtn.Enable()
 			if err != nil {
 				s.Error.SetText("Could not start a chat with " + id + ": " + err.Error())

@@ -59,6 +59,7 @@ func newSettingsScreen(media Media, back func(), cfg *config) *SettingsScreen {
 	msg := canvas.NewText("No camera picture", color.NRGBA{0xc0, 0xc0, 0xc0, 0xff})
 	msg.Alignment = fyne.TextAlignCenter
 	s.Preview = NewVideoView(container.NewCenter(msg))
+	s.Preview.do = cfg.do
 
 	backBtn := widget.NewButtonWithIcon("Back", theme.NavigateBackIcon(), func() {
 		if back != nil {
@@ -169,7 +170,7 @@ func (s *SettingsScreen) apply() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		err := s.media.ApplySettings(ctx, st)
-		fyne.Do(func() {
+		s.cfg.do(func() {
 			if err != nil {
 				s.showError("Could not apply settings: " + err.Error())
 				return

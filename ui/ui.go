@@ -3,6 +3,9 @@ package ui
 import (
 	"context"
 	"errors"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -66,10 +69,43 @@ func New(app fyne.App, be Backend, opts ...Option) *UI {
 func (u *UI) Window() fyne.Window { return u.win }
 
 // Run shows the main window, restores a stored session or shows the login
-// screen, and runs the Fyne event loop until the app quits.
+// screen, and runs the Fyne event loop until the app quits. SIGINT and
+// SIGTERM quit as the window's close button does (see catchSignals).
 func (u *UI) Run() {
+	stop := make(chan struct{})
+	u.app.Lifecycle().SetOnStarted(func() { u.catchSignals(stop) })
 	u.Start()
 	u.app.Run()
+	u.cfg.quitting.Store(true) // however the loop ended: drop late updates
+	close(stop)
+}
+
+// catchSignals makes SIGINT and SIGTERM quit through quit: ringing calls
+// are rejected and a running call hung up, so the peer sees the call end,
+// and windows are closed on Fyne's goroutine. Fyne's own handler would end
+// the event loop at once, after which call updates still arriving would
+// reach terminated windows (the panic "The GLFW library is not
+// initialized"); signal.Reset removes it. Fyne installs it when Run starts,
+// before OnStarted. A second signal quits without waiting for hangups.
+func (u *UI) catchSignals(stop <-chan struct{}) {
+	ch := make(chan os.Signal, 2)
+	signal.Reset(os.Interrupt, syscall.SIGTERM)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		defer signal.Stop(ch)
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			case <-ch:
+				if n == 0 {
+					fyne.Do(u.quit)
+				} else {
+					fyne.Do(u.app.Quit)
+				}
+			}
+		}
+	}()
 }
 
 // Start shows the main window and restores a stored session (or shows the
@@ -81,7 +117,7 @@ func (u *UI) Start() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		s, ok, err := u.be.Auth.Resume(ctx)
-		fyne.Do(func() {
+		u.cfg.do(func() {
 			if ok && err == nil {
 				u.loggedIn(s)
 				return
@@ -140,7 +176,7 @@ func (u *UI) loggedIn(s Session) {
 		Logout:   u.Logout,
 	}, u.cfg)
 	u.stopRooms = u.be.Rooms.SubscribeRooms(func(snap RoomsSnapshot) {
-		fyne.Do(func() {
+		u.cfg.do(func() {
 			u.lastRooms = snap
 			if u.rooms != nil {
 				u.rooms.Update(snap)
@@ -153,7 +189,7 @@ func (u *UI) loggedIn(s Session) {
 		})
 	})
 	u.stopCalls = u.be.Calls.SubscribeCalls(func(info callengine.CallInfo) {
-		fyne.Do(func() { u.handleCall(info) })
+		u.cfg.do(func() { u.handleCall(info) })
 	})
 	u.ShowRooms()
 }
@@ -189,7 +225,7 @@ func (u *UI) Logout() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		err := u.be.Auth.Logout(ctx)
-		fyne.Do(func() {
+		u.cfg.do(func() {
 			if err != nil {
 				dialog.ShowInformation("Logging out failed", err.Error(), u.win)
 				return
@@ -253,7 +289,7 @@ func (u *UI) PlaceCall(r Room, video bool) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		id, err := u.be.Calls.PlaceCall(ctx, r.ID, r.Peer, video)
-		fyne.Do(func() {
+		u.cfg.do(func() {
 			if err != nil {
 				info.State = callengine.StateEnded
 				info.EndedBy = callengine.PartyLocal
@@ -318,7 +354,7 @@ func (u *UI) scheduleBack(c *CallScreen) {
 		return
 	}
 	time.AfterFunc(u.cfg.endDelay, func() {
-		fyne.Do(func() {
+		u.cfg.do(func() {
 			if u.call == c {
 				u.leaveCall()
 			}
@@ -405,7 +441,7 @@ func (u *UI) closeIncoming(id string) {
 		return
 	}
 	delete(u.incoming, id)
-	closeWindowSoon(iw.win)
+	u.closeWindowSoon(iw.win)
 	if len(u.incoming) == 0 && u.stopRing != nil {
 		u.stopRing()
 		u.stopRing = nil
@@ -416,10 +452,11 @@ func (u *UI) closeIncoming(id string) {
 // v2.7.1 can crash (nil GLFW window in processMouseMoved) when the pointer
 // moves over a window while it is closing, as when the incoming-call
 // window closes under the hand that clicked Accept; a hidden window gets
-// no pointer events.
-func closeWindowSoon(w fyne.Window) {
+// no pointer events. Once the app quits, the close is dropped: quitting
+// destroys every window.
+func (u *UI) closeWindowSoon(w fyne.Window) {
 	w.Hide()
-	time.AfterFunc(time.Second, func() { fyne.Do(w.Close) })
+	time.AfterFunc(time.Second, func() { u.cfg.do(w.Close) })
 }
 
 // Answer accepts a ringing call and shows the call screen.
@@ -445,7 +482,7 @@ func (u *UI) Answer(callID string, video bool) {
 			_ = u.be.Calls.Hangup(ctx, current) // ends either way; the engine logs failures
 		}
 		if err := u.be.Calls.Answer(ctx, callID, video); err != nil {
-			fyne.Do(func() { dialog.ShowInformation("Could not answer", err.Error(), u.win) })
+			u.cfg.do(func() { dialog.ShowInformation("Could not answer", err.Error(), u.win) })
 		}
 	})
 }
@@ -473,11 +510,21 @@ func (u *UI) stopRingback() {
 	}
 }
 
-// quit hangs up a running call, then closes the app. The window goes away
-// at once (hidden: no pointer events reach it while it closes, see
-// closeWindowSoon); the hangup may take a moment.
+// quit rejects ringing calls, hangs up a running call, then quits the
+// app. The windows go away at once (hidden: no pointer events reach them
+// while they close, see closeWindowSoon); the hangups may take a moment.
+// From here on, updates from other goroutines are dropped (config.do), so
+// nothing touches a widget after Fyne's loop has stopped. Idempotent.
 func (u *UI) quit() {
+	if u.cfg.quitting.Swap(true) {
+		return
+	}
 	u.win.Hide()
+	var ringing []string
+	for id, iw := range u.incoming {
+		ringing = append(ringing, id)
+		iw.win.Hide()
+	}
 	var id string
 	if u.call != nil && u.call.Info().State != callengine.StateEnded {
 		id = u.call.Info().ID
@@ -490,14 +537,15 @@ func (u *UI) quit() {
 		u.stopCurrent()
 		u.stopCurrent = nil
 	}
-	if id == "" {
-		u.win.Close()
-		return
-	}
 	u.cfg.run(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		_ = u.be.Calls.Hangup(ctx, id)
-		fyne.Do(u.win.Close)
+		for _, r := range ringing {
+			_ = u.be.Calls.Reject(ctx, r) // the engine logs failures; quitting goes on
+		}
+		if id != "" {
+			_ = u.be.Calls.Hangup(ctx, id)
+		}
+		fyne.Do(u.app.Quit) // not u.cfg.do: this one must run
 	})
 }

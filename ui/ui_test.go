@@ -370,6 +370,34 @@ func TestHangup(t *testing.T) {
 	}
 }
 
+// A hangup that fails leaves the button usable and its error on screen,
+// even after the next call update; the next action clears it.
+func TestHangupFails(t *testing.T) {
+	e := newEnv(t, true)
+	id := videoCall(t, e)
+	e.be.HangupErr = errors.New("homeserver unreachable")
+	c := e.ui.Call()
+	test.Tap(c.Hangup)
+	if c.Hangup.Disabled() {
+		t.Fatal("Hang up stays disabled after a failed hangup")
+	}
+	want := "Could not hang up: homeserver unreachable"
+	if c.ActionError() != want {
+		t.Fatalf("error shown = %q, want %q", c.ActionError(), want)
+	}
+	if err := e.be.Update(id, func(ci *callengine.CallInfo) { ci.RemoteAudioMuted = true }); err != nil {
+		t.Fatal(err)
+	}
+	if c.ActionError() != want {
+		t.Fatalf("a call update erased the error: %q", c.ActionError())
+	}
+	e.be.HangupErr = nil
+	test.Tap(c.Hangup)
+	if c.ActionError() != "" || c.Info().State != callengine.StateEnded {
+		t.Fatalf("after a good hangup: error %q, state %v", c.ActionError(), c.Info().State)
+	}
+}
+
 func TestSettings(t *testing.T) {
 	e := newEnv(t, true)
 	frame := image.NewRGBA(image.Rect(0, 0, 320, 240))

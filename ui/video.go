@@ -30,6 +30,7 @@ type VideoView struct {
 	img         *canvas.Image
 	bg          *canvas.Rectangle
 	placeholder fyne.CanvasObject
+	do          func(func()) // fyne.Do, or the UI's guarded form (config.do)
 
 	mu     sync.Mutex // guards src, last, reset and stop
 	src    FrameSource
@@ -57,7 +58,7 @@ type VideoView struct {
 // NewVideoView returns an empty view; placeholder (may be nil) is shown
 // until the first frame.
 func NewVideoView(placeholder fyne.CanvasObject) *VideoView {
-	v := &VideoView{placeholder: placeholder}
+	v := &VideoView{placeholder: placeholder, do: fyne.Do}
 	v.bg = canvas.NewRectangle(color.Black)
 	v.img = canvas.NewImageFromImage(nil)
 	v.img.FillMode = canvas.ImageFillContain
@@ -173,7 +174,7 @@ func (v *VideoView) Poll() bool {
 	v.next = 1 - v.next
 	v.seq = seq
 	v.pending.Store(true)
-	fyne.Do(func() {
+	v.do(func() {
 		defer v.pending.Store(false)
 		v.mu.Lock()
 		cur := v.src

@@ -29,6 +29,9 @@ type Backend struct {
 	HomeserverFor func(userID string) (string, error)
 	// LoginErr, when set, is returned by every Login.
 	LoginErr error
+	// HangupErr, when set, is returned by every Hangup, which then leaves
+	// the call as it is.
+	HangupErr error
 	// Stored is the session Resume returns, if not nil.
 	Stored *ui.Session
 	// AutoProgress makes placed calls ring for RingFor, then connect,
@@ -357,6 +360,9 @@ func (b *Backend) Reject(ctx context.Context, id string) error {
 // Hangup implements ui.Calls.
 func (b *Backend) Hangup(ctx context.Context, id string) error {
 	b.record("hangup %s", id)
+	if b.HangupErr != nil {
+		return b.HangupErr
+	}
 	return b.End(id, callengine.PartyLocal, callengine.ReasonUserHangup)
 }
 
