@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"io"
 	"sync"
 	"time"
 
@@ -15,35 +16,117 @@ import (
 )
 
 // callMedia is what one call uses: our Source, the peer's sinks and the
-// speaker. It is released once the engine has closed the call's peer
-// connection (the Ended update comes after that), so tracks are never
-// closed under a live connection.
+// speaker. Its mutex guards every field but frames (set once); the setters
+// close what they replace, and after close they close what they are given,
+// so nothing set late (a track arriving as the call ends) stays open. It is
+// released once the engine has closed the call's peer connection (the
+// Ended update comes after that), so tracks are never closed under a live
+// connection.
 type callMedia struct {
+	frames *frameSource
+
+	mu     sync.Mutex
 	start  time.Time // when we placed or answered the call
 	src    *media.Source
-	mu     sync.Mutex
-	video  *media.VideoSink
-	audio  *media.AudioSink
-	player *media.Player
-	frames *frameSource
+	video  io.Closer // *media.VideoSink
+	audio  io.Closer // *media.AudioSink
+	player io.Closer // *media.Player
+	closed bool
 }
 
+func newCallMedia() *callMedia { return &callMedia{frames: newFrameSource()} }
+
+// setSource makes src the call's media source from start on, closing the
+// one it replaces. It reports false (and closes src) once the call's media
+// is released.
+func (m *callMedia) setSource(src *media.Source, start time.Time) bool {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		_ = src.Close()
+		return false
+	}
+	old := m.src
+	m.src, m.start = src, start
+	m.mu.Unlock()
+	if old != nil && old != src {
+		_ = old.Close()
+	}
+	return true
+}
+
+// dropSource closes the call's media source, if it is src.
+func (m *callMedia) dropSource(src *media.Source) {
+	m.mu.Lock()
+	mine := m.src == src
+	if mine {
+		m.src = nil
+	}
+	m.mu.Unlock()
+	if mine && src != nil {
+		_ = src.Close()
+	}
+}
+
+// source returns the call's media source (nil before it has one).
+func (m *callMedia) source() *media.Source {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.src
+}
+
+// setVideo makes v the remote video sink, closing the one it replaces (pion
+// hands over a new track after the peer holds and resumes, say). It returns
+// when the call started, and false (having closed v) once released.
+func (m *callMedia) setVideo(v io.Closer) (time.Time, bool) {
+	m.mu.Lock()
+	old, start, closed := m.video, m.start, m.closed
+	if closed {
+		old = v
+	} else {
+		m.video = v
+	}
+	m.mu.Unlock()
+	closeAll(old)
+	return start, !closed
+}
+
+// setAudio makes a and p the remote audio sink and its speaker, closing
+// the ones they replace (so no playback device stays open); false (having
+// closed both) once released.
+func (m *callMedia) setAudio(a, p io.Closer) bool {
+	m.mu.Lock()
+	oldA, oldP, closed := m.audio, m.player, m.closed
+	if closed {
+		oldA, oldP = a, p
+	} else {
+		m.audio, m.player = a, p
+	}
+	m.mu.Unlock()
+	closeAll(oldA, oldP)
+	return !closed
+}
+
+// close releases everything, sinks before the speaker and the source.
+// Idempotent.
 func (m *callMedia) close() {
 	m.mu.Lock()
-	video, audio, player := m.video, m.audio, m.player
-	m.video, m.audio, m.player = nil, nil, nil
+	video, audio, player, src := m.video, m.audio, m.player, m.src
+	m.video, m.audio, m.player, m.src = nil, nil, nil, nil
+	m.closed = true
 	m.mu.Unlock()
-	if video != nil {
-		_ = video.Close()
+	closeAll(video, audio, player)
+	if src != nil {
+		_ = src.Close()
 	}
-	if audio != nil {
-		_ = audio.Close()
-	}
-	if player != nil {
-		_ = player.Close()
-	}
-	if m.src != nil {
-		_ = m.src.Close()
+}
+
+// closeAll closes each non-nil closer.
+func closeAll(cs ...io.Closer) {
+	for _, c := range cs {
+		if c != nil {
+			_ = c.Close()
+		}
 	}
 }
 
@@ -90,8 +173,10 @@ func (b *Backend) PlaceCall(ctx context.Context, roomID, peerUserID string, vide
 		_ = src.Close()
 		return "", err
 	}
+	cm := newCallMedia()
+	cm.setSource(src, start)
 	b.mu.Lock()
-	b.calls[id] = &callMedia{start: start, src: src, frames: newFrameSource()}
+	b.calls[id] = cm
 	b.mu.Unlock()
 	if ci, ok := eng.Call(id); ok && ci.State == callengine.StateEnded {
 		b.releaseMedia(id) // it ended before we registered its media
@@ -111,10 +196,14 @@ func (b *Backend) Answer(ctx context.Context, callID string, video bool) error {
 		return fmt.Errorf("backend: camera/microphone: %w", err)
 	}
 	cm := b.media(callID)
-	cm.mu.Lock()
-	cm.src, cm.start = src, time.Now()
-	cm.mu.Unlock()
+	if !cm.setSource(src, time.Now()) {
+		return fmt.Errorf("backend: answer %s: %w", callID, callengine.ErrNoSuchCall)
+	}
 	if err := eng.Answer(ctx, callID, video, tracks(src, video)); err != nil {
+		cm.dropSource(src)
+		if ci, ok := eng.Call(callID); !ok || ci.State == callengine.StateEnded {
+			b.releaseMedia(callID) // its Ended update may have come and gone
+		}
 		return err
 	}
 	return nil
@@ -144,8 +233,8 @@ func (b *Backend) SetAudioMuted(ctx context.Context, callID string, muted bool) 
 	if err != nil {
 		return err
 	}
-	if cm := b.existingMedia(callID); cm != nil && cm.src != nil {
-		cm.src.SetAudioMuted(muted)
+	if src := b.source(callID); src != nil {
+		src.SetAudioMuted(muted)
 	}
 	return eng.SetAudioMuted(ctx, callID, muted)
 }
@@ -156,8 +245,8 @@ func (b *Backend) SetVideoMuted(ctx context.Context, callID string, muted bool) 
 	if err != nil {
 		return err
 	}
-	if cm := b.existingMedia(callID); cm != nil && cm.src != nil {
-		cm.src.SetVideoMuted(muted)
+	if src := b.source(callID); src != nil {
+		src.SetVideoMuted(muted)
 	}
 	return eng.SetVideoMuted(ctx, callID, muted)
 }
@@ -184,8 +273,8 @@ func (b *Backend) onCallUpdate(ci callengine.CallInfo) {
 	case callengine.StateConnected:
 		// Frames encoded before SRTP was ready were dropped: start the
 		// peer's picture with a fresh keyframe instead of waiting for its PLI.
-		if cm := b.existingMedia(ci.ID); cm != nil && cm.src != nil {
-			cm.src.RequestKeyframe()
+		if src := b.source(ci.ID); src != nil {
+			src.RequestKeyframe()
 		}
 	}
 	b.callSubs.send(ci)
@@ -197,7 +286,7 @@ func (b *Backend) media(callID string) *callMedia {
 	defer b.mu.Unlock()
 	cm := b.calls[callID]
 	if cm == nil {
-		cm = &callMedia{frames: newFrameSource()}
+		cm = newCallMedia()
 		b.calls[callID] = cm
 	}
 	return cm
@@ -207,6 +296,14 @@ func (b *Backend) existingMedia(callID string) *callMedia {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.calls[callID]
+}
+
+// source returns the media source of a call, nil if it has none.
+func (b *Backend) source(callID string) *media.Source {
+	if cm := b.existingMedia(callID); cm != nil {
+		return cm.source()
+	}
+	return nil
 }
 
 func (b *Backend) releaseMedia(callID string) {
@@ -246,10 +343,10 @@ func (b *Backend) onTrack(rt callengine.RemoteTrack) {
 			b.log.Warn("remote video", "err", err)
 			return
 		}
-		cm.mu.Lock()
-		cm.video = sink
-		start := cm.start
-		cm.mu.Unlock()
+		start, ok := cm.setVideo(sink)
+		if !ok {
+			return // the call ended meanwhile; setVideo closed the sink
+		}
 		cm.frames.set(sink.Frames())
 		select {
 		case <-sink.Frames().Updated():
@@ -274,9 +371,7 @@ func (b *Backend) onTrack(rt callengine.RemoteTrack) {
 			b.log.Warn("remote audio", "err", err)
 			return
 		}
-		cm.mu.Lock()
-		cm.audio, cm.player = sink, player
-		cm.mu.Unlock()
+		cm.setAudio(sink, player)
 	}
 }
 
@@ -314,13 +409,17 @@ func (b *Backend) ApplySettings(_ context.Context, s ui.Settings) error {
 	b.mu.Lock()
 	old := b.settings
 	b.settings = s
-	var srcs []*media.Source
+	cms := make([]*callMedia, 0, len(b.calls))
 	for _, cm := range b.calls {
-		if cm.src != nil {
-			srcs = append(srcs, cm.src)
-		}
+		cms = append(cms, cm)
 	}
 	b.mu.Unlock()
+	var srcs []*media.Source
+	for _, cm := range cms {
+		if src := cm.source(); src != nil {
+			srcs = append(srcs, src)
+		}
+	}
 	for _, src := range srcs {
 		if s.Camera != old.Camera {
 			if _, err := src.SelectCamera(s.Camera); err != nil {
@@ -350,8 +449,8 @@ func (b *Backend) LocalVideo() ui.FrameSource {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, cm := range b.calls {
-		if cm.src != nil {
-			return slotSource(cm.src.Preview())
+		if src := cm.source(); src != nil {
+			return slotSource(src.Preview())
 		}
 	}
 	if b.preview != nil {

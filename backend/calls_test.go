@@ -1,0 +1,109 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/transport/v5/test"
+	"github.com/zalando/go-keyring"
+
+	"github.com/mxcall/mxcall/callengine"
+	"github.com/mxcall/mxcall/matrixclient"
+	"github.com/mxcall/mxcall/media"
+)
+
+// closer counts its Close calls.
+type closer struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *closer) Close() error {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *closer) closes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// A second track of the same kind (pion replaces the receiver after the
+// peer holds and resumes) closes the sinks and speaker it replaces; what
+// arrives after the call's media is released is closed at once; close is
+// idempotent.
+func TestCallMediaClosesWhatItReplaces(t *testing.T) {
+	cm := newCallMedia()
+	v1, v2, a1, p1, a2, p2 := &closer{}, &closer{}, &closer{}, &closer{}, &closer{}, &closer{}
+	var wg sync.WaitGroup
+	wg.Add(2) // concurrently, as two track goroutines would (-race)
+	go func() { defer wg.Done(); cm.setVideo(v1) }()
+	go func() { defer wg.Done(); cm.setAudio(a1, p1) }()
+	wg.Wait()
+	if _, ok := cm.setVideo(v2); !ok {
+		t.Fatal("setVideo refused before close")
+	}
+	cm.setAudio(a2, p2)
+	if v1.closes() != 1 || a1.closes() != 1 || p1.closes() != 1 {
+		t.Fatalf("replaced sinks not closed: video %d audio %d player %d", v1.closes(), a1.closes(), p1.closes())
+	}
+	if v2.closes() != 0 || a2.closes() != 0 || p2.closes() != 0 {
+		t.Fatal("current sinks closed early")
+	}
+	cm.close()
+	cm.close()
+	if v2.closes() != 1 || a2.closes() != 1 || p2.closes() != 1 {
+		t.Fatalf("close: video %d audio %d player %d", v2.closes(), a2.closes(), p2.closes())
+	}
+	late, lateA, lateP := &closer{}, &closer{}, &closer{}
+	if _, ok := cm.setVideo(late); ok || late.closes() != 1 {
+		t.Fatalf("video set after close: ok %v, closes %d", ok, late.closes())
+	}
+	if ok := cm.setAudio(lateA, lateP); ok || lateA.closes() != 1 || lateP.closes() != 1 {
+		t.Fatalf("audio set after close: ok %v, closes %d %d", ok, lateA.closes(), lateP.closes())
+	}
+}
+
+type nopSignaller struct{}
+
+func (nopSignaller) SendCallEvent(context.Context, string, string, any) error { return nil }
+
+// An Answer that fails closes the media source it opened (no camera left
+// on) and keeps no media record for a call that is not live.
+func TestAnswerFailureReleasesSource(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	keyring.MockInit()
+	b, err := New(Config{Keyring: matrixclient.NewMemoryKeyring(),
+		MediaOptions: []media.Option{media.WithTestPattern(), media.WithTone(440)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := callengine.New("@me:hs", nopSignaller{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock()
+	b.eng = eng
+	b.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.Answer(ctx, "no-such-call", true); !errors.Is(err, callengine.ErrNoSuchCall) {
+		t.Fatalf("Answer = %v, want ErrNoSuchCall", err)
+	}
+	b.mu.Lock()
+	n := len(b.calls)
+	b.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d media records kept for a call that does not exist", n)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
