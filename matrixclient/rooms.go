@@ -168,6 +168,9 @@ func (m *roomModel) apply(me string, b *batch) (calls []callengine.RoomEvent, le
 }
 
 func (m *roomModel) applyInvite(me string, it item) {
+	if _, joined := m.rooms[it.roomID]; joined {
+		return // an invite's stripped state, replayed after we joined
+	}
 	inv := m.invites[it.roomID]
 	if inv == nil {
 		inv = &Invite{RoomID: it.roomID}
@@ -398,6 +401,12 @@ func (c *Client) AcceptInvite(ctx context.Context, roomID string) error {
 	if _, err := mx.JoinRoomByID(ctx, id.RoomID(roomID)); err != nil {
 		return fmt.Errorf("matrixclient: join %s: %w", roomID, err)
 	}
+	// Joined: no longer an invite, even before the sync that says so (a
+	// caller looping over Invites would otherwise join it again).
+	c.mu.Lock()
+	delete(c.rooms.invites, roomID)
+	c.mu.Unlock()
+	c.notify(ChangeRooms)
 	if inv.IsDirect && inv.Inviter != "" {
 		return c.addDirect(ctx, mx, inv.Inviter, roomID)
 	}
