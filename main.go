@@ -22,6 +22,7 @@ import (
 
 	"github.com/mxcall/mxcall/backend"
 	"github.com/mxcall/mxcall/callengine"
+	_ "github.com/mxcall/mxcall/internal/fynelocale" // before Fyne's lang package: no locale error on C.UTF-8
 	"github.com/mxcall/mxcall/matrixclient"
 	"github.com/mxcall/mxcall/media"
 	"github.com/mxcall/mxcall/partner"
@@ -79,6 +80,7 @@ func settingEngine() *webrtc.SettingEngine {
 }
 
 func runApp(log *slog.Logger) int {
+	ui.RouteFyneLog(log)
 	cfg := backend.Config{Log: log, Keyring: keyring(), SettingEngine: settingEngine(), DataDir: os.Getenv(envDataDir)}
 	if _, err := fmt.Sscanf(os.Getenv(envResolution), "%dx%d", &cfg.Resolution.Width, &cfg.Resolution.Height); err != nil {
 		cfg.Resolution = ui.Resolution{}
@@ -112,6 +114,8 @@ func runEcho(log *slog.Logger, args []string) int {
 	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
 	user := fs.String("user", os.Getenv(envUser), "Matrix user ID of the partner, e.g. @echo:example.org")
 	hs := fs.String("homeserver", os.Getenv(envHomeserver), "homeserver URL (default: discovered from the user ID)")
+	answerAfter := fs.Duration("answer-after", 0, "let calls ring this long before answering")
+	callRoom := fs.String("call", "", "place one video call into this room (ID) once it can be called")
 	fs.Usage = func() {
 		_, _ = fmt.Fprintf(fs.Output(), "usage: mxcall echo --user @echo:example.org [--homeserver URL]\n\n"+
 			"Answers every call in the user's rooms and sends the caller's media back.\n"+
@@ -130,7 +134,8 @@ func runEcho(log *slog.Logger, args []string) int {
 	err := partner.Run(ctx, partner.Config{
 		UserID: *user, Password: os.Getenv(envPassword), Homeserver: *hs, Keyring: keyring(), Log: log,
 		EngineOptions: engineOpts, DataDir: os.Getenv(envDataDir),
-		Ready: func(id string) { fmt.Printf("echo partner %s is ready\n", id) },
+		Ready:       func(id string) { fmt.Printf("echo partner %s is ready\n", id) },
+		AnswerAfter: *answerAfter, CallRoom: *callRoom,
 	})
 	if err != nil {
 		log.Error("echo partner", "err", err)

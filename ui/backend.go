@@ -148,7 +148,7 @@ type Rooms interface {
 	DeclineInvite(ctx context.Context, roomID string) error
 }
 
-// Calls places and controls calls; main.go backs it with callengine.Engine
+// Calls places and controls calls; package backend backs it with callengine.Engine
 // and the media pipeline (which it picks from the current Settings).
 type Calls interface {
 	// PlaceCall calls peerUserID in roomID, with or without video.
@@ -252,7 +252,7 @@ type Sounds interface {
 	Play(wav []byte, loop bool) (stop func())
 }
 
-// Backend bundles what the UI needs; main.go fills it in. Sounds may be
+// Backend bundles what the UI needs; package backend fills it in. Sounds may be
 // nil (no ringtone).
 type Backend struct {
 	Auth   Auth

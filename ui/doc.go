@@ -7,10 +7,11 @@
 // once per display frame into an *image.RGBA double buffer it owns.
 //
 // It talks to the rest of mxcall only through the small interfaces in
-// backend.go (Auth, Rooms, Calls, Media, Sounds), which main.go satisfies with
+// backend.go (Auth, Rooms, Calls, Media, Sounds), which package backend satisfies with
 // matrixclient, callengine and media, and tests with the fakes in ui/fake.
 // It may import callengine for the CallInfo and State types only; it must not
 // import mautrix, matrixclient, media or pion.
 //
-// Every widget change that starts on another goroutine goes through fyne.Do.
+// Every widget change that starts on another goroutine goes through fyne.Do
+// (config.do), and is dropped once the app has started to quit.
 package ui
