@@ -83,6 +83,9 @@ func New(userID string, sig Signaller, opts ...Option) (*Engine, error) {
 // (nil: pion's defaults), the default interceptors (NACK, RTCP reports,
 // TWCC feedback), then whatever addInterceptors adds (may be nil; for
 // example bandwidth estimation), with the given setting engine (may be nil).
+// The ICE acceptance waits of the setting engine are replaced by the
+// engine's (see iceAcceptanceWait), so relay calls connect without pion's
+// 2 s wait; everything else in it is kept.
 func NewAPI(se *webrtc.SettingEngine, registerCodecs func(*webrtc.MediaEngine) error,
 	addInterceptors func(*webrtc.MediaEngine, *interceptor.Registry) error,
 ) (*webrtc.API, error) {
@@ -102,11 +105,31 @@ func NewAPI(se *webrtc.SettingEngine, registerCodecs func(*webrtc.MediaEngine) e
 			return nil, err
 		}
 	}
-	opts := []func(*webrtc.API){webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir)}
+	var s webrtc.SettingEngine
 	if se != nil {
-		opts = append(opts, webrtc.WithSettingEngine(*se))
+		s = *se
 	}
-	return webrtc.NewAPI(opts...), nil
+	setICEAcceptanceWaits(&s)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(s)), nil
+}
+
+// iceAcceptanceWait is how long after its connectivity checks start the
+// controlling ICE agent (the caller's: pion makes the offerer controlling)
+// waits before it may nominate a server-reflexive, peer-reflexive or relay
+// pair; host pairs may be nominated at once. It always nominates the best
+// pair that has succeeded, so the wait is the grace a better pair gets to
+// succeed: checks go out every 200 ms, so 400 ms covers a first check that
+// was lost (a NAT not yet open) and its retry. pion's defaults (srflx
+// 500 ms, prflx 1 s, relay 2 s, even with a relay-only policy) held a call
+// whose only working path is a TURN relay for 2 s.
+const iceAcceptanceWait = 400 * time.Millisecond
+
+// setICEAcceptanceWaits applies iceAcceptanceWait to se.
+func setICEAcceptanceWaits(se *webrtc.SettingEngine) {
+	se.SetHostAcceptanceMinWait(0)
+	se.SetSrflxAcceptanceMinWait(iceAcceptanceWait)
+	se.SetPrflxAcceptanceMinWait(iceAcceptanceWait)
+	se.SetRelayAcceptanceMinWait(iceAcceptanceWait)
 }
 
 // PartyID returns this device's party_id.

@@ -36,6 +36,11 @@ type turnNet struct {
 	// blockDirect drops every packet between the two NATs' public
 	// addresses: only what goes through the TURN server passes.
 	blockDirect atomic.Bool
+	// lateDirect, if set, drops the direct packets alice sends for this
+	// long after her first one: her first connectivity checks on the
+	// direct path are lost, as when the peer's NAT is not open yet.
+	lateDirect  time.Duration
+	firstDirect atomic.Int64 // when alice sent her first direct packet (Unix ns)
 	dropped     atomic.Int64 // direct packets dropped
 	relayed     atomic.Int64 // packets to or from the TURN server
 
@@ -47,7 +52,7 @@ type turnNet struct {
 // that accepts TURN REST credentials for turnSecret. Both are stopped in a
 // cleanup, which (registered before the engines join) runs after the
 // engines closed.
-func newTURNNet(t *testing.T) *turnNet {
+func newTURNNet(t testing.TB) *turnNet {
 	t.Helper()
 	tn := &turnNet{allocOK: make(map[string]int)}
 	lf := logging.NewDefaultLoggerFactory()
@@ -68,6 +73,14 @@ func newTURNNet(t *testing.T) *turnNet {
 		if direct && tn.blockDirect.Load() {
 			tn.dropped.Add(1)
 			return false
+		}
+		if direct && src.Equal(pubA) && tn.lateDirect > 0 {
+			now := time.Now().UnixNano()
+			tn.firstDirect.CompareAndSwap(0, now)
+			if time.Duration(now-tn.firstDirect.Load()) < tn.lateDirect {
+				tn.dropped.Add(1)
+				return false
+			}
 		}
 		return true
 	})
@@ -171,12 +184,17 @@ func TestRelayOnlyPathThroughTURN(t *testing.T) {
 	cases := []struct {
 		name        string
 		blockDirect bool
-		relayOnly   bool // WithRelayOnly on the caller
+		lateDirect  time.Duration // see turnNet.lateDirect
+		relayOnly   bool          // WithRelayOnly on the caller
 		wantRelay   bool
 	}{
 		// Control: with the direct path open, ICE prefers it, so Relay is
 		// false; this shows the topology and the flag are not trivially true.
 		{name: "direct path open", wantRelay: false},
+		// The caller's first checks on the direct path are lost while the
+		// relay pair already works: the direct path must still win once
+		// the next checks (200 ms later) get through.
+		{name: "direct path open after the first checks", lateDirect: 150 * time.Millisecond, wantRelay: false},
 		{name: "direct path blocked", blockDirect: true, wantRelay: true},
 		{name: "relay-only policy on caller", relayOnly: true, wantRelay: true},
 	}
@@ -186,6 +204,7 @@ func TestRelayOnlyPathThroughTURN(t *testing.T) {
 			ctx := context.Background()
 			tn := newTURNNet(t)
 			tn.blockDirect.Store(tc.blockDirect)
+			tn.lateDirect = tc.lateDirect
 			logs := newTestLogs(t)
 
 			r := newRoom("!turn:test")
@@ -232,8 +251,15 @@ func TestRelayOnlyPathThroughTURN(t *testing.T) {
 			if tc.relayOnly && ap.Local.Typ != webrtc.ICECandidateTypeRelay {
 				t.Errorf("relay-only caller selected a %s local candidate", ap.Local.Typ)
 			}
-			if tc.blockDirect && tn.dropped.Load() == 0 {
+			if (tc.blockDirect || tc.lateDirect > 0) && tn.dropped.Load() == 0 {
 				t.Error("the filter dropped no direct packet: the direct path was never tried")
+			}
+			// The caller (the controlling ICE agent) took the relay while
+			// its other pairs were still being checked, not after ICE had
+			// given up on them (8 checks 200 ms apart): pion's default
+			// relay acceptance wait of 2 s outlasts that.
+			if failed := failedPairs(t, alice, id); tc.wantRelay && len(failed) > 0 {
+				t.Errorf("the caller took the relay only after ICE gave up on %d pairs: %v", len(failed), failed)
 			}
 			// Both engines authenticated to the TURN server with their
 			// REST credentials.
