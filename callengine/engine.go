@@ -16,7 +16,8 @@ import (
 const endedRetention = 10 * time.Minute
 
 // Engine routes call events to calls and runs at most one call at a time.
-// It is safe for concurrent use.
+// It is safe for concurrent use. Its methods that act on a call wait for
+// the call's goroutine; if ctx ends first they return its error, wrapped.
 type Engine struct {
 	userID  string
 	partyID string
@@ -44,13 +45,13 @@ func New(userID string, sig Signaller, opts ...Option) (*Engine, error) {
 		opt(&o)
 	}
 	if userID == "" || sig == nil {
-		return nil, fmt.Errorf("callengine: New needs a user ID and a Signaller: %w", ErrWrongState)
+		return nil, fmt.Errorf("%w: New needs a user ID and a Signaller", ErrInvalidArgument)
 	}
 	if o.partyID == "" {
 		o.partyID = randomID(16)
 	}
 	if !ValidID(o.partyID) {
-		return nil, fmt.Errorf("%w: party_id %q", ErrInvalidID, o.partyID)
+		return nil, fmt.Errorf("%w: %w: party_id %q", ErrInvalidArgument, ErrInvalidID, o.partyID)
 	}
 	api := o.api
 	if api == nil {
@@ -216,10 +217,11 @@ func (e *Engine) Hangup(ctx context.Context, callID string) error {
 }
 
 // HangupWithReason ends callID with one of the spec's hangup reasons, for
-// example ReasonUserMediaFailed when capture broke mid-call.
+// example ReasonUserMediaFailed when capture broke mid-call; any other
+// reason is ErrInvalidArgument.
 func (e *Engine) HangupWithReason(ctx context.Context, callID string, reason EndReason) error {
 	if hangupReason(reason) != reason {
-		return fmt.Errorf("%w: hangup reason %q", ErrWrongState, reason)
+		return fmt.Errorf("%w: hangup reason %q", ErrInvalidArgument, reason)
 	}
 	c, err := e.call(callID)
 	if err != nil {
@@ -259,7 +261,11 @@ func (e *Engine) SetHold(ctx context.Context, callID string, hold bool) error {
 // ReplaceTrack swaps the local track of the same kind (a device switch)
 // without renegotiation; if the call has no track of that kind yet (a
 // voice call getting video), the track is added and the call renegotiated.
+// A nil track is ErrInvalidArgument.
 func (e *Engine) ReplaceTrack(ctx context.Context, callID string, t webrtc.TrackLocal) error {
+	if t == nil {
+		return fmt.Errorf("%w: nil track", ErrInvalidArgument)
+	}
 	c, err := e.call(callID)
 	if err != nil {
 		return err
