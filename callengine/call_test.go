@@ -112,7 +112,7 @@ func TestArgumentAndStateErrors(t *testing.T) {
 				t.Fatalf("err = %v, want %v", tc.err, tc.want)
 			}
 			other := ErrWrongState
-			if tc.want == ErrWrongState {
+			if errors.Is(tc.want, ErrWrongState) {
 				other = ErrInvalidArgument
 			}
 			if errors.Is(tc.err, other) {

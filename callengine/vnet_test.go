@@ -52,15 +52,15 @@ type turnNet struct {
 // that accepts TURN REST credentials for turnSecret. Both are stopped in a
 // cleanup, which (registered before the engines join) runs after the
 // engines closed.
-func newTURNNet(t testing.TB) *turnNet {
-	t.Helper()
+func newTURNNet(tb testing.TB) *turnNet {
+	tb.Helper()
 	tn := &turnNet{allocOK: make(map[string]int)}
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = wanLogLevel
 
 	wan, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "0.0.0.0/0", LoggerFactory: lf})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	pubA, pubB, server := net.ParseIP(alicePublic), net.ParseIP(bobPublic), net.ParseIP(turnIP)
 	wan.AddChunkFilter(func(c vnet.Chunk) bool {
@@ -86,10 +86,10 @@ func newTURNNet(t testing.TB) *turnNet {
 	})
 	turnHost, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{turnIP}})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := wan.AddNet(turnHost); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	// Full cone: without the filter the peers could talk directly through
 	// their server-reflexive addresses.
@@ -99,30 +99,30 @@ func newTURNNet(t testing.TB) *turnNet {
 			StaticIPs: []string{public}, CIDR: local + "/24", NATType: fullCone, LoggerFactory: lf,
 		})
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{local}})
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		if err := r.AddNet(n); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		if err := wan.AddRouter(r); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		return n
 	}
 	tn.alice = lan(alicePublic, aliceLAN)
 	tn.bob = lan(bobPublic, bobLAN)
 	if err := wan.Start(); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 
 	pc, err := turnHost.ListenPacket("udp4", fmt.Sprintf("%s:%d", turnIP, turnPort))
 	if err != nil {
 		_ = wan.Stop()
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	srv, err := turn.NewServer(turn.ServerConfig{
 		Realm:         turnRealm,
@@ -147,14 +147,14 @@ func newTURNNet(t testing.TB) *turnNet {
 	if err != nil {
 		_ = pc.Close()
 		_ = wan.Stop()
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		if err := srv.Close(); err != nil {
-			t.Errorf("closing TURN server: %v", err)
+			tb.Errorf("closing TURN server: %v", err)
 		}
 		if err := wan.Stop(); err != nil {
-			t.Errorf("stopping WAN router: %v", err)
+			tb.Errorf("stopping WAN router: %v", err)
 		}
 	})
 	return tn
