@@ -130,14 +130,13 @@ func (c *Call) start(first func()) {
 // post runs f on the loop goroutine; it is dropped once the call ended.
 func (c *Call) post(f func()) { c.inbox.post(f) }
 
-// exec runs f on the loop goroutine and waits for its result.
+// exec runs f on the loop goroutine and waits for its result, the end of
+// the call, or the end of ctx; then it returns ctx's error (wrapped), and f
+// may still run later. Nothing is run once ctx has ended.
 func (c *Call) exec(ctx context.Context, f func() error) error {
-	return c.wait(ctx.Done(), f)
-}
-
-// wait runs f on the loop goroutine and waits for its result, the end of
-// the call, or cancel.
-func (c *Call) wait(cancel <-chan struct{}, f func() error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("callengine: call %s: %w", c.id, err)
+	}
 	res := make(chan error, 1)
 	if !c.inbox.post(func() { res <- f() }) {
 		return fmt.Errorf("%w: call %s has ended", ErrWrongState, c.id)
@@ -152,8 +151,8 @@ func (c *Call) wait(cancel <-chan struct{}, f func() error) error {
 		default:
 			return fmt.Errorf("%w: call %s has ended", ErrWrongState, c.id)
 		}
-	case <-cancel:
-		return context.Canceled
+	case <-ctx.Done():
+		return fmt.Errorf("callengine: call %s: %w", c.id, ctx.Err())
 	}
 }
 
@@ -352,7 +351,7 @@ func (c *Call) localMetadata() map[string]StreamMetadata {
 
 func (c *Call) onTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 	var purpose string
-	ok := c.wait(nil, func() error {
+	ok := c.exec(context.Background(), func() error {
 		p, keep := c.trackPurpose(t.StreamID())
 		if !keep {
 			return ErrWrongState
@@ -1177,9 +1176,6 @@ func (c *Call) setHold(hold bool) error {
 }
 
 func (c *Call) replaceTrack(t webrtc.TrackLocal) error {
-	if t == nil {
-		return fmt.Errorf("%w: nil track", ErrWrongState)
-	}
 	if c.st == StateEnded || c.pc == nil {
 		return fmt.Errorf("%w: %s", ErrWrongState, c.st)
 	}

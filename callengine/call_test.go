@@ -2,6 +2,7 @@ package callengine
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -67,5 +68,112 @@ func TestCallMediaBothWaysAndHangup(t *testing.T) {
 				t.Errorf("own end: %s/%s", mine.EndedBy, mine.EndReason)
 			}
 		})
+	}
+}
+
+// TestArgumentAndStateErrors checks that arguments that can never be
+// right give ErrInvalidArgument and actions the call's state forbids give
+// ErrWrongState, never the other.
+func TestArgumentAndStateErrors(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	alice := r.join(t, "@alice:test")
+	id, err := alice.eng.PlaceCall(ctx, r.id, "@bob:test", false, Media{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.waitState(id, StateInviteSent)
+	newErr := func(userID string, s Signaller, opts ...Option) error {
+		e, err := New(userID, s, opts...)
+		if err == nil {
+			_ = e.Close()
+		}
+		return err
+	}
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"New without user ID", newErr("", sig{alice}), ErrInvalidArgument},
+		{"New without Signaller", newErr("@alice:test", nil), ErrInvalidArgument},
+		{"New with a bad party ID", newErr("@alice:test", sig{alice}, WithPartyID("not valid")), ErrInvalidArgument},
+		{"ReplaceTrack nil", alice.eng.ReplaceTrack(ctx, id, nil), ErrInvalidArgument},
+		{"HangupWithReason unknown", alice.eng.HangupWithReason(ctx, id, "flux_capacitor"), ErrInvalidArgument},
+		{"HangupWithReason not on the wire", alice.eng.HangupWithReason(ctx, id, ReasonReplaced), ErrInvalidArgument},
+		{"Answer own outgoing call", alice.eng.Answer(ctx, id, false, Media{}), ErrWrongState},
+		{"RestartICE before the answer", alice.eng.RestartICE(ctx, id), ErrWrongState},
+		{"SetHold before the answer", alice.eng.SetHold(ctx, id, true), ErrWrongState},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !errors.Is(tc.err, tc.want) {
+				t.Fatalf("err = %v, want %v", tc.err, tc.want)
+			}
+			other := ErrWrongState
+			if errors.Is(tc.want, ErrWrongState) {
+				other = ErrInvalidArgument
+			}
+			if errors.Is(tc.err, other) {
+				t.Errorf("err = %v is also %v", tc.err, other)
+			}
+		})
+	}
+	if err := newErr("@alice:test", sig{alice}, WithPartyID("not valid")); !errors.Is(err, ErrInvalidID) {
+		t.Errorf("bad party ID: %v, want it to wrap ErrInvalidID too", err)
+	}
+	if ci, _ := alice.eng.Call(id); ci.State != StateInviteSent {
+		t.Errorf("bad arguments changed the call: %s", ci.State)
+	}
+	if err := alice.eng.Hangup(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestContextErrors checks that an Engine method whose context ends
+// returns the context's own error: a deadline is DeadlineExceeded, not
+// Canceled.
+func TestContextErrors(t *testing.T) {
+	guard(t)
+	r := newRoom("!r:test")
+	alice := r.join(t, "@alice:test")
+	id, err := alice.eng.PlaceCall(context.Background(), r.id, "@bob:test", false, Media{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.waitState(id, StateInviteSent)
+	alice.eng.mu.Lock()
+	c := alice.eng.calls[id]
+	alice.eng.mu.Unlock()
+
+	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if err := alice.eng.SetAudioMuted(expired, id, true); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("expired context: %v, want DeadlineExceeded", err)
+	}
+	if ci, _ := alice.eng.Call(id); ci.AudioMuted {
+		t.Error("the action ran although its context had already ended")
+	}
+
+	// Keep the call's goroutine busy so that the next calls must wait.
+	busy, release := make(chan struct{}), make(chan struct{})
+	c.post(func() { close(busy); <-release })
+	<-busy
+	ctx, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel2()
+	if err := alice.eng.SetAudioMuted(ctx, id, true); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		t.Errorf("deadline while waiting: %v, want DeadlineExceeded", err)
+	}
+	ctx3, cancel3 := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- alice.eng.SetVideoMuted(ctx3, id, true) }()
+	cancel3()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v, want Canceled", err)
+	}
+	close(release)
+	if err := alice.eng.Hangup(context.Background(), id); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -16,7 +16,8 @@ import (
 const endedRetention = 10 * time.Minute
 
 // Engine routes call events to calls and runs at most one call at a time.
-// It is safe for concurrent use.
+// It is safe for concurrent use. Its methods that act on a call wait for
+// the call's goroutine; if ctx ends first they return its error, wrapped.
 type Engine struct {
 	userID  string
 	partyID string
@@ -44,13 +45,13 @@ func New(userID string, sig Signaller, opts ...Option) (*Engine, error) {
 		opt(&o)
 	}
 	if userID == "" || sig == nil {
-		return nil, fmt.Errorf("callengine: New needs a user ID and a Signaller: %w", ErrWrongState)
+		return nil, fmt.Errorf("%w: New needs a user ID and a Signaller", ErrInvalidArgument)
 	}
 	if o.partyID == "" {
 		o.partyID = randomID(16)
 	}
 	if !ValidID(o.partyID) {
-		return nil, fmt.Errorf("%w: party_id %q", ErrInvalidID, o.partyID)
+		return nil, fmt.Errorf("%w: %w: party_id %q", ErrInvalidArgument, ErrInvalidID, o.partyID)
 	}
 	api := o.api
 	if api == nil {
@@ -83,6 +84,9 @@ func New(userID string, sig Signaller, opts ...Option) (*Engine, error) {
 // (nil: pion's defaults), the default interceptors (NACK, RTCP reports,
 // TWCC feedback), then whatever addInterceptors adds (may be nil; for
 // example bandwidth estimation), with the given setting engine (may be nil).
+// The ICE acceptance waits of the setting engine are replaced by the
+// engine's (see iceAcceptanceWait), so relay calls connect without pion's
+// 2 s wait; everything else in it is kept.
 func NewAPI(se *webrtc.SettingEngine, registerCodecs func(*webrtc.MediaEngine) error,
 	addInterceptors func(*webrtc.MediaEngine, *interceptor.Registry) error,
 ) (*webrtc.API, error) {
@@ -102,11 +106,31 @@ func NewAPI(se *webrtc.SettingEngine, registerCodecs func(*webrtc.MediaEngine) e
 			return nil, err
 		}
 	}
-	opts := []func(*webrtc.API){webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir)}
+	var s webrtc.SettingEngine
 	if se != nil {
-		opts = append(opts, webrtc.WithSettingEngine(*se))
+		s = *se
 	}
-	return webrtc.NewAPI(opts...), nil
+	setICEAcceptanceWaits(&s)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(s)), nil
+}
+
+// iceAcceptanceWait is how long after its connectivity checks start the
+// controlling ICE agent (the caller's: pion makes the offerer controlling)
+// waits before it may nominate a server-reflexive, peer-reflexive or relay
+// pair; host pairs may be nominated at once. It always nominates the best
+// pair that has succeeded, so the wait is the grace a better pair gets to
+// succeed: checks go out every 200 ms, so 400 ms covers a first check that
+// was lost (a NAT not yet open) and its retry. pion's defaults (srflx
+// 500 ms, prflx 1 s, relay 2 s, even with a relay-only policy) held a call
+// whose only working path is a TURN relay for 2 s.
+const iceAcceptanceWait = 400 * time.Millisecond
+
+// setICEAcceptanceWaits applies iceAcceptanceWait to se.
+func setICEAcceptanceWaits(se *webrtc.SettingEngine) {
+	se.SetHostAcceptanceMinWait(0)
+	se.SetSrflxAcceptanceMinWait(iceAcceptanceWait)
+	se.SetPrflxAcceptanceMinWait(iceAcceptanceWait)
+	se.SetRelayAcceptanceMinWait(iceAcceptanceWait)
 }
 
 // PartyID returns this device's party_id.
@@ -193,10 +217,11 @@ func (e *Engine) Hangup(ctx context.Context, callID string) error {
 }
 
 // HangupWithReason ends callID with one of the spec's hangup reasons, for
-// example ReasonUserMediaFailed when capture broke mid-call.
+// example ReasonUserMediaFailed when capture broke mid-call; any other
+// reason is ErrInvalidArgument.
 func (e *Engine) HangupWithReason(ctx context.Context, callID string, reason EndReason) error {
 	if hangupReason(reason) != reason {
-		return fmt.Errorf("%w: hangup reason %q", ErrWrongState, reason)
+		return fmt.Errorf("%w: hangup reason %q", ErrInvalidArgument, reason)
 	}
 	c, err := e.call(callID)
 	if err != nil {
@@ -236,7 +261,11 @@ func (e *Engine) SetHold(ctx context.Context, callID string, hold bool) error {
 // ReplaceTrack swaps the local track of the same kind (a device switch)
 // without renegotiation; if the call has no track of that kind yet (a
 // voice call getting video), the track is added and the call renegotiated.
+// A nil track is ErrInvalidArgument.
 func (e *Engine) ReplaceTrack(ctx context.Context, callID string, t webrtc.TrackLocal) error {
+	if t == nil {
+		return fmt.Errorf("%w: nil track", ErrInvalidArgument)
+	}
 	c, err := e.call(callID)
 	if err != nil {
 		return err

@@ -18,6 +18,10 @@ var (
 	ErrNoSuchCall = errors.New("callengine: no such call")
 	// ErrWrongState means the call is not in a state that allows the action.
 	ErrWrongState = errors.New("callengine: action not allowed in this call state")
+	// ErrInvalidArgument means an argument can never be right, whatever the
+	// call's state: a nil track, a reason that is no hangup reason, New
+	// without a user ID or Signaller.
+	ErrInvalidArgument = errors.New("callengine: invalid argument")
 	// ErrClosed means the engine or call has been closed.
 	ErrClosed = errors.New("callengine: closed")
 )

@@ -50,6 +50,8 @@ type Version int
 const (
 	Version0 Version = 0
 	Version1 Version = 1
+	// versionMissing marks, while parsing, a content without "version".
+	versionMissing Version = -1
 )
 
 // MarshalJSON writes 0 for legacy and "1" otherwise.
@@ -60,16 +62,51 @@ func (v Version) MarshalJSON() ([]byte, error) {
 	return []byte(`"1"`), nil
 }
 
-// UnmarshalJSON accepts 0 (or "0") as legacy and any other value as v1.
+// UnmarshalJSON reads the number 0 as legacy and any other string or
+// number as v1; null, objects, arrays and booleans are malformed.
+//
+// The spec makes version a string ("1"; a string so that experimental
+// versions need not be integers) that must also accept the integer 0 of
+// the previous version, and says that any version other than 0 or "1",
+// "including, for example, the numeric value 1", is treated as "1": later
+// versions stay backwards-compatible or use other event types. So other
+// strings (the string "0" too) and numbers are v1, as matrix-js-sdk treats
+// every version but the number 0. A value that is neither a string nor a
+// number is no version of anything: the content is malformed.
 func (v *Version) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
-	switch string(b) {
-	case "0", `"0"`:
-		*v = Version0
-	default:
+	if len(b) == 0 {
+		return fmt.Errorf("%w: empty version", ErrMalformedEvent)
+	}
+	switch c := b[0]; {
+	case c == '"':
 		*v = Version1
+	case c == '-' || c >= '0' && c <= '9':
+		*v = Version1
+		if isZeroNumber(b) {
+			*v = Version0
+		}
+	default:
+		if len(b) > 16 {
+			b = append(b[:16:16], "..."...)
+		}
+		return fmt.Errorf("%w: version %s is neither a string nor a number", ErrMalformedEvent, b)
 	}
 	return nil
+}
+
+// isZeroNumber reports whether the JSON number b is zero (0, -0, 0.0,
+// 0e5, ...): whether its digits before any exponent are all 0.
+func isZeroNumber(b []byte) bool {
+	for _, c := range b {
+		switch {
+		case c == 'e' || c == 'E':
+			return true
+		case c >= '1' && c <= '9':
+			return false
+		}
+	}
+	return true
 }
 
 // SessionDescription is an SDP offer or answer as carried in call events.
@@ -195,6 +232,7 @@ func ParseContent(evType string, raw []byte) (Content, error) {
 	default:
 		return nil, fmt.Errorf("%w: %q", ErrUnknownEventType, evType)
 	}
+	c.base().Version = versionMissing
 	if err := json.Unmarshal(raw, c); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrMalformedEvent, evType, err)
 	}
@@ -206,6 +244,9 @@ func ParseContent(evType string, raw []byte) (Content, error) {
 
 func validate(c Content) error {
 	b := c.base()
+	if b.Version == versionMissing {
+		return fmt.Errorf("%w: no version", ErrMalformedEvent)
+	}
 	if !ValidID(b.CallID) {
 		return fmt.Errorf("%w: call_id", ErrInvalidID)
 	}

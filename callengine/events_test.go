@@ -38,6 +38,19 @@ func TestParseContent(t *testing.T) {
 					t.Error("not v1")
 				}
 			}},
+		{"numeric version 1 is v1", EventHangup, `{"call_id":"c1","party_id":"p1234567","version":1}`, nil, wantVersion(Version1)},
+		{"string version 0 is v1", EventHangup, `{"call_id":"c1","party_id":"p1234567","version":"0"}`, nil, wantVersion(Version1)},
+		{"non-integer version is v1", EventHangup, `{"call_id":"c1","party_id":"p1234567","version":"1.1-experimental"}`, nil, wantVersion(Version1)},
+		{"numeric version 0.0 is v0", EventHangup, `{"call_id":"c1","version":0.0}`, nil, wantVersion(Version0)},
+		{"numeric version -0 is v0", EventHangup, `{"call_id":"c1","version":-0}`, nil, wantVersion(Version0)},
+		{"numeric version 1e-3 is v1", EventHangup, `{"call_id":"c1","party_id":"p1234567","version":1e-3}`, nil, wantVersion(Version1)},
+		{"numeric version 0e9 is v0", EventHangup, `{"call_id":"c1","version":0e9}`, nil, wantVersion(Version0)},
+		{"version object", EventInvite, `{"call_id":"c1","party_id":"p1234567","version":{"v":"1"},"lifetime":60000,"offer":{"type":"offer","sdp":"v=0"}}`, ErrMalformedEvent, nil},
+		{"version null", EventInvite, `{"call_id":"c1","party_id":"p1234567","version":null,"lifetime":60000,"offer":{"type":"offer","sdp":"v=0"}}`, ErrMalformedEvent, nil},
+		{"version array", EventInvite, `{"call_id":"c1","party_id":"p1234567","version":["1"],"lifetime":60000,"offer":{"type":"offer","sdp":"v=0"}}`, ErrMalformedEvent, nil},
+		{"version boolean", EventHangup, `{"call_id":"c1","party_id":"p1234567","version":true}`, ErrMalformedEvent, nil},
+		{"version missing", EventInvite, `{"call_id":"c1","party_id":"p1234567","lifetime":60000,"offer":{"type":"offer","sdp":"v=0"}}`, ErrMalformedEvent, nil},
+		{"version missing, v0-style", EventHangup, `{"call_id":"c1"}`, ErrMalformedEvent, nil},
 		{"unstable metadata", EventAnswer, `{"call_id":"c1","party_id":"p1234567","version":"1","answer":{"type":"answer","sdp":"v=0"},"org.matrix.msc3077.sdp_stream_metadata":{"s1":{"purpose":"m.usermedia","audio_muted":true}}}`, nil,
 			func(t *testing.T, c Content) {
 				t.Helper()
@@ -86,6 +99,16 @@ func TestParseContent(t *testing.T) {
 			}
 			tc.check(t, c)
 		})
+	}
+}
+
+// wantVersion checks a parsed content's version.
+func wantVersion(want Version) func(t *testing.T, c Content) {
+	return func(t *testing.T, c Content) {
+		t.Helper()
+		if got := c.base().Version; got != want {
+			t.Errorf("version %d, want %d", got, want)
+		}
 	}
 }
 
@@ -145,6 +168,13 @@ func FuzzParseContent(f *testing.F) {
 		`{"call_id":"c1","party_id":"p1234567","version":"1","description":{"type":"offer","sdp":"v=0"},"lifetime":1}`,
 		`{"call_id":"c1","party_id":"p1234567","version":"1","reason":"ice_failed"}`,
 		`{"call_id":"c1","party_id":"p1234567","version":"1","org.matrix.msc3077.sdp_stream_metadata":{}}`,
+		`{"call_id":"c1","party_id":"p1234567","version":{"v":1},"lifetime":60000,"offer":{"type":"offer","sdp":"v=0"}}`,
+		`{"call_id":"c1","party_id":"p1234567","version":null,"lifetime":60000,"offer":{"type":"offer","sdp":"v=0"}}`,
+		`{"call_id":"c1","party_id":"p1234567","version":[0],"reason":"user_hangup"}`,
+		`{"call_id":"c1","party_id":"p1234567","version":false}`,
+		`{"call_id":"c1","party_id":"p1234567","lifetime":60000,"offer":{"type":"offer","sdp":"v=0"}}`,
+		`{"call_id":"c1","version":-0.0e+1,"answer":{"type":"answer","sdp":"v=0"}}`,
+		`{"call_id":"c1","party_id":"p1234567","version":"0","reason":"user_busy"}`,
 	}
 	types := []string{EventInvite, EventCandidates, EventAnswer, EventSelectAnswer, EventReject, EventNegotiate, EventSDPStreamMetadataChanged, EventHangup}
 	for i, s := range seeds {
@@ -161,6 +191,9 @@ func FuzzParseContent(f *testing.F) {
 		b := c.base()
 		if !ValidID(b.CallID) || (b.PartyID != "" && !ValidID(b.PartyID)) {
 			t.Fatalf("invalid IDs accepted: %q %q", b.CallID, b.PartyID)
+		}
+		if b.Version != Version0 && b.Version != Version1 {
+			t.Fatalf("accepted content with version %d", b.Version)
 		}
 		if _, err := json.Marshal(c); err != nil {
 			t.Fatalf("accepted content does not marshal: %v", err)

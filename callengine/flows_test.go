@@ -3,6 +3,8 @@ package callengine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -389,6 +391,60 @@ func TestMalformedEventsAreDropped(t *testing.T) {
 		t.Fatalf("call state %s after malformed events", got.State)
 	}
 	bob.waitPackets(id, bob.packets(id)+10)
+}
+
+// TestInviteVersions delivers a real invite with each kind of version:
+// only strings and numbers are versions; the rest is dropped unrung.
+func TestInviteVersions(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	alice, bob := r.join(t, "@alice:test"), r.join(t, "@bob:test")
+	am := newTestMedia(t, "a")
+	r.pause() // bob gets only what the test hands him
+	id, err := alice.eng.PlaceCall(ctx, r.id, bob.userID, false, Media{Audio: am.Audio})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEvents(t, r, EventInvite, 1)
+	var invite map[string]any
+	if err := json.Unmarshal(r.eventsOfType(EventInvite)[0].Content, &invite); err != nil {
+		t.Fatal(err)
+	}
+	deliver := func(callID string, version any, present bool) {
+		t.Helper()
+		c := maps.Clone(invite)
+		c["call_id"] = callID
+		delete(c, "version")
+		if present {
+			c["version"] = version
+		}
+		raw, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bob.eng.HandleEvents(ctx, []RoomEvent{{RoomID: r.id, Sender: alice.userID, Type: EventInvite, Content: raw, Received: time.Now()}})
+	}
+	bad := []struct {
+		version any
+		present bool
+	}{{map[string]any{"v": "1"}, true}, {nil, true}, {[]any{"1"}, true}, {true, true}, {nil, false}}
+	for i, b := range bad {
+		callID := fmt.Sprintf("%sbad%d", id, i)
+		deliver(callID, b.version, b.present)
+		if ci, ok := bob.eng.Call(callID); ok {
+			t.Errorf("invite with version %#v (present %v) was taken: %s", b.version, b.present, ci.State)
+		}
+	}
+	// Control: the same invite with a string version rings.
+	deliver(id+"good", "1", true)
+	if ring := bob.ringing(); ring.ID != id+"good" {
+		t.Errorf("rang for %s", ring.ID)
+	}
+	r.resume()
+	if err := alice.eng.Hangup(ctx, id); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestHangupReasons(t *testing.T) {

@@ -44,11 +44,13 @@ type Option func(*options)
 func WithPartyID(id string) Option { return func(o *options) { o.partyID = id } }
 
 // WithAPI sets the pion API used to create peer connections. It takes
-// precedence over WithSettingEngine.
+// precedence over WithSettingEngine. Build it with NewAPI, which adds the
+// engine's ICE settings.
 func WithAPI(api *webrtc.API) Option { return func(o *options) { o.api = api } }
 
 // WithSettingEngine sets the pion SettingEngine (for example with a vnet
-// network, loopback candidates or an interface filter).
+// network, loopback candidates or an interface filter); NewAPI replaces
+// its ICE acceptance waits.
 func WithSettingEngine(se webrtc.SettingEngine) Option {
 	return func(o *options) { o.settingEngine = &se }
 }

@@ -115,6 +115,31 @@ func selectedPair(t *testing.T, m *member, callID string) *webrtc.ICECandidatePa
 	return pair
 }
 
+// failedPairs returns the candidate pairs of m's call that ICE gave up on,
+// as "local-id <-> remote-id".
+func failedPairs(t *testing.T, m *member, callID string) []string {
+	t.Helper()
+	m.eng.mu.Lock()
+	c := m.eng.calls[callID]
+	m.eng.mu.Unlock()
+	if c == nil {
+		t.Fatalf("%s: no call %s", m.userID, callID)
+	}
+	var pc *webrtc.PeerConnection
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.exec(ctx, func() error { pc = c.pc; return nil }); err != nil || pc == nil {
+		t.Fatalf("%s: no peer connection in %s: %v", m.userID, callID, err)
+	}
+	var out []string
+	for _, s := range pc.GetStats() {
+		if p, ok := s.(webrtc.ICECandidatePairStats); ok && p.State == webrtc.StatsICECandidatePairStateFailed {
+			out = append(out, p.LocalCandidateID+" <-> "+p.RemoteCandidateID)
+		}
+	}
+	return out
+}
+
 func pairString(p *webrtc.ICECandidatePair) string {
 	return fmt.Sprintf("%s %s:%d <-> %s %s:%d", p.Local.Typ, p.Local.Address, p.Local.Port,
 		p.Remote.Typ, p.Remote.Address, p.Remote.Port)

@@ -36,6 +36,11 @@ type turnNet struct {
 	// blockDirect drops every packet between the two NATs' public
 	// addresses: only what goes through the TURN server passes.
 	blockDirect atomic.Bool
+	// lateDirect, if set, drops the direct packets alice sends for this
+	// long after her first one: her first connectivity checks on the
+	// direct path are lost, as when the peer's NAT is not open yet.
+	lateDirect  time.Duration
+	firstDirect atomic.Int64 // when alice sent her first direct packet (Unix ns)
 	dropped     atomic.Int64 // direct packets dropped
 	relayed     atomic.Int64 // packets to or from the TURN server
 
@@ -47,15 +52,15 @@ type turnNet struct {
 // that accepts TURN REST credentials for turnSecret. Both are stopped in a
 // cleanup, which (registered before the engines join) runs after the
 // engines closed.
-func newTURNNet(t *testing.T) *turnNet {
-	t.Helper()
+func newTURNNet(tb testing.TB) *turnNet {
+	tb.Helper()
 	tn := &turnNet{allocOK: make(map[string]int)}
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = wanLogLevel
 
 	wan, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "0.0.0.0/0", LoggerFactory: lf})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	pubA, pubB, server := net.ParseIP(alicePublic), net.ParseIP(bobPublic), net.ParseIP(turnIP)
 	wan.AddChunkFilter(func(c vnet.Chunk) bool {
@@ -69,14 +74,22 @@ func newTURNNet(t *testing.T) *turnNet {
 			tn.dropped.Add(1)
 			return false
 		}
+		if direct && src.Equal(pubA) && tn.lateDirect > 0 {
+			now := time.Now().UnixNano()
+			tn.firstDirect.CompareAndSwap(0, now)
+			if time.Duration(now-tn.firstDirect.Load()) < tn.lateDirect {
+				tn.dropped.Add(1)
+				return false
+			}
+		}
 		return true
 	})
 	turnHost, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{turnIP}})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := wan.AddNet(turnHost); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	// Full cone: without the filter the peers could talk directly through
 	// their server-reflexive addresses.
@@ -86,30 +99,30 @@ func newTURNNet(t *testing.T) *turnNet {
 			StaticIPs: []string{public}, CIDR: local + "/24", NATType: fullCone, LoggerFactory: lf,
 		})
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{local}})
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		if err := r.AddNet(n); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		if err := wan.AddRouter(r); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		return n
 	}
 	tn.alice = lan(alicePublic, aliceLAN)
 	tn.bob = lan(bobPublic, bobLAN)
 	if err := wan.Start(); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 
 	pc, err := turnHost.ListenPacket("udp4", fmt.Sprintf("%s:%d", turnIP, turnPort))
 	if err != nil {
 		_ = wan.Stop()
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	srv, err := turn.NewServer(turn.ServerConfig{
 		Realm:         turnRealm,
@@ -134,14 +147,14 @@ func newTURNNet(t *testing.T) *turnNet {
 	if err != nil {
 		_ = pc.Close()
 		_ = wan.Stop()
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		if err := srv.Close(); err != nil {
-			t.Errorf("closing TURN server: %v", err)
+			tb.Errorf("closing TURN server: %v", err)
 		}
 		if err := wan.Stop(); err != nil {
-			t.Errorf("stopping WAN router: %v", err)
+			tb.Errorf("stopping WAN router: %v", err)
 		}
 	})
 	return tn
@@ -171,12 +184,17 @@ func TestRelayOnlyPathThroughTURN(t *testing.T) {
 	cases := []struct {
 		name        string
 		blockDirect bool
-		relayOnly   bool // WithRelayOnly on the caller
+		lateDirect  time.Duration // see turnNet.lateDirect
+		relayOnly   bool          // WithRelayOnly on the caller
 		wantRelay   bool
 	}{
 		// Control: with the direct path open, ICE prefers it, so Relay is
 		// false; this shows the topology and the flag are not trivially true.
 		{name: "direct path open", wantRelay: false},
+		// The caller's first checks on the direct path are lost while the
+		// relay pair already works: the direct path must still win once
+		// the next checks (200 ms later) get through.
+		{name: "direct path open after the first checks", lateDirect: 150 * time.Millisecond, wantRelay: false},
 		{name: "direct path blocked", blockDirect: true, wantRelay: true},
 		{name: "relay-only policy on caller", relayOnly: true, wantRelay: true},
 	}
@@ -186,6 +204,7 @@ func TestRelayOnlyPathThroughTURN(t *testing.T) {
 			ctx := context.Background()
 			tn := newTURNNet(t)
 			tn.blockDirect.Store(tc.blockDirect)
+			tn.lateDirect = tc.lateDirect
 			logs := newTestLogs(t)
 
 			r := newRoom("!turn:test")
@@ -232,8 +251,15 @@ func TestRelayOnlyPathThroughTURN(t *testing.T) {
 			if tc.relayOnly && ap.Local.Typ != webrtc.ICECandidateTypeRelay {
 				t.Errorf("relay-only caller selected a %s local candidate", ap.Local.Typ)
 			}
-			if tc.blockDirect && tn.dropped.Load() == 0 {
+			if (tc.blockDirect || tc.lateDirect > 0) && tn.dropped.Load() == 0 {
 				t.Error("the filter dropped no direct packet: the direct path was never tried")
+			}
+			// The caller (the controlling ICE agent) took the relay while
+			// its other pairs were still being checked, not after ICE had
+			// given up on them (8 checks 200 ms apart): pion's default
+			// relay acceptance wait of 2 s outlasts that.
+			if failed := failedPairs(t, alice, id); tc.wantRelay && len(failed) > 0 {
+				t.Errorf("the caller took the relay only after ICE gave up on %d pairs: %v", len(failed), failed)
 			}
 			// Both engines authenticated to the TURN server with their
 			// REST credentials.
