@@ -157,8 +157,8 @@ type CallInfo struct {
 	VideoMuted       bool // our camera is muted
 	RemoteAudioMuted bool // the peer said its microphone is muted
 	RemoteVideoMuted bool // the peer said its camera is muted
-	OnHold           bool // we put the call on hold
-	RemoteOnHold     bool // the peer put the call on hold
+	OnHold           bool // we hold the peer (we offer sendonly, RFC 3264 §8.4; js-sdk's isRemoteOnHold); we send no media
+	RemoteOnHold     bool // the peer holds us (it takes nothing from us; js-sdk's isLocalOnHold); we send no media
 	Relay            bool // the selected ICE pair goes through TURN
 
 	// Created is when the call object was created; ConnectedAt when ICE

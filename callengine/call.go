@@ -45,7 +45,10 @@ type Call struct {
 	pc             *webrtc.PeerConnection
 	media          Media
 	video          bool
-	held           map[*webrtc.RTPTransceiver]webrtc.TrackLocal // tracks removed for hold
+	gate           atomic.Bool          // our tracks' packets pass (not on hold either way)
+	remoteOffer    string               // the peer's latest offer, as it sent it
+	sentOffer      map[string]direction // our latest offer's directions, by mid
+	sentHold       bool                 // OnHold when we last sent a description
 	senders        map[webrtc.RTPCodecType]*webrtc.RTPSender
 	opponentParty  string
 	opponentChosen bool
@@ -90,11 +93,11 @@ func newCall(e *Engine, id, roomID, peer string, dir Direction, video bool) *Cal
 		outCh:         make(chan struct{}, 1),
 		pendingRemote: make(map[string][]Candidate),
 		inSDP:         make(map[string]bool),
-		held:          make(map[*webrtc.RTPTransceiver]webrtc.TrackLocal),
 		senders:       make(map[webrtc.RTPCodecType]*webrtc.RTPSender),
 		lifetime:      e.opts.inviteLifetime,
 	}
 	c.ci = CallInfo{ID: id, RoomID: roomID, Peer: peer, Direction: dir, Video: video, Created: e.opts.now()}
+	c.gate.Store(true)
 	snap := c.ci
 	c.info.Store(&snap)
 	return c
@@ -312,7 +315,7 @@ func (c *Call) addMedia(m Media, video bool) error {
 	add := func(t webrtc.TrackLocal, kind webrtc.RTPCodecType, want bool) error {
 		switch {
 		case t != nil:
-			s, err := c.pc.AddTrack(t)
+			s, err := c.pc.AddTrack(c.gated(t))
 			c.senders[kind] = s
 			return err
 		case want && c.dir == Outgoing:
@@ -536,11 +539,12 @@ func (c *Call) sendDescription() {
 	c.descSent = true
 	c.markInSDP(desc.SDP)
 	meta := c.localMetadata()
+	sdp := c.wireSDP(*desc)
 	switch c.dir {
 	case Outgoing:
 		c.send(EventInvite, &Invite{
 			Base:                   c.base(),
-			Offer:                  SessionDescription{Type: "offer", SDP: desc.SDP},
+			Offer:                  SessionDescription{Type: "offer", SDP: sdp},
 			Lifetime:               c.lifetime.Milliseconds(),
 			Invitee:                c.peer,
 			StreamMetadata:         meta,
@@ -555,7 +559,7 @@ func (c *Call) sendDescription() {
 	case Incoming:
 		c.send(EventAnswer, &Answer{
 			Base:                   c.base(),
-			Answer:                 SessionDescription{Type: "answer", SDP: desc.SDP},
+			Answer:                 SessionDescription{Type: "answer", SDP: sdp},
 			StreamMetadata:         meta,
 			UnstableStreamMetadata: meta,
 		}, true)
@@ -635,6 +639,7 @@ func (c *Call) startIncoming(inv *Invite, remaining time.Duration) {
 		return
 	}
 	c.remoteSet = true
+	c.remoteOffer = inv.Offer.SDP
 	c.addRemoteCandidates(c.pendingRemote[c.opponentParty])
 	c.pendingRemote = nil
 	c.setState(StateRinging)
@@ -969,7 +974,7 @@ func (c *Call) sendNegotiate(desc webrtc.SessionDescription) {
 	meta := c.localMetadata()
 	c.send(EventNegotiate, &Negotiate{
 		Base:                   c.base(),
-		Description:            SessionDescription{Type: desc.Type.String(), SDP: desc.SDP},
+		Description:            SessionDescription{Type: desc.Type.String(), SDP: c.wireSDP(desc)},
 		Lifetime:               c.lifetime.Milliseconds(),
 		StreamMetadata:         meta,
 		UnstableStreamMetadata: meta,
@@ -997,10 +1002,12 @@ func (c *Call) onNegotiate(n *Negotiate) {
 			c.log.Debug("rolled back our offer for the peer's (polite)")
 		}
 		c.setRemoteMeta(n.StreamMetadata)
-		if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: n.Description.SDP}); err != nil {
+		if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: inactiveAsSendonly(n.Description.SDP)}); err != nil {
 			c.log.Warn("bad renegotiation offer", "err", err)
 			return
 		}
+		c.remoteOffer = n.Description.SDP
+		c.noteRemoteHold(n.Description.SDP, false)
 		ans, err := c.pc.CreateAnswer(nil)
 		if err == nil {
 			err = c.pc.SetLocalDescription(ans)
@@ -1022,15 +1029,21 @@ func (c *Call) onNegotiate(n *Negotiate) {
 			return
 		}
 		c.setRemoteMeta(n.StreamMetadata)
-		if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: n.Description.SDP}); err != nil {
+		if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: c.answerForPion(n.Description.SDP)}); err != nil {
 			c.log.Warn("bad renegotiation answer", "err", err)
 			return
 		}
+		c.noteRemoteHold(n.Description.SDP, true)
 	}
-	c.ci.RemoteOnHold = remoteOnHold(c.pc.RemoteDescription())
 	c.publish()
 	if len(c.localPending) > 0 || c.gatherDone && !c.eocSent {
 		c.flushCandidates()
+	}
+	if c.sentHold != c.ci.OnHold && c.pc.SignalingState() == webrtc.SignalingStateStable {
+		// We held or resumed while an offer was on its way: say so now.
+		if err := c.makeOffer(nil); err != nil {
+			c.log.Warn("hold offer", "err", err)
+		}
 	}
 }
 
@@ -1053,36 +1066,6 @@ func (c *Call) rollback() (int, error) {
 	return strings.Count(pending.SDP, "\nm="), nil
 }
 
-// remoteOnHold reports whether the peer sends nothing in any media section.
-func remoteOnHold(d *webrtc.SessionDescription) bool {
-	if d == nil {
-		return false
-	}
-	// Parse a copy: Unmarshal stores the parsed form in the description,
-	// and pion reads *d's parsed form on its own goroutines.
-	cp := *d
-	parsed, err := cp.Unmarshal()
-	if err != nil {
-		return false
-	}
-	media := 0
-	for _, m := range parsed.MediaDescriptions {
-		if m.MediaName.Media != "audio" && m.MediaName.Media != "video" {
-			continue
-		}
-		media++
-		for _, a := range m.Attributes {
-			if a.Key == "sendrecv" || a.Key == "sendonly" {
-				return false
-			}
-		}
-		if m.MediaName.Port.Value == 0 {
-			continue
-		}
-	}
-	return media > 0
-}
-
 // ---- mute, hold, tracks ----
 
 func (c *Call) connected() error {
@@ -1102,11 +1085,11 @@ func (c *Call) setMuted(kind webrtc.RTPCodecType, muted bool) error {
 	} else {
 		c.ci.VideoMuted, track = muted, c.media.Video
 	}
-	if s := c.senders[kind]; s != nil && !c.ci.OnHold {
+	if s := c.senders[kind]; s != nil {
 		if muted {
 			track = nil
 		}
-		if err := s.ReplaceTrack(track); err != nil {
+		if err := s.ReplaceTrack(c.gated(track)); err != nil {
 			c.log.Debug("mute: replacing track", "err", err)
 		}
 	}
@@ -1127,6 +1110,8 @@ func (c *Call) mutedKind(kind webrtc.RTPCodecType) bool {
 	return c.ci.VideoMuted
 }
 
+// setHold holds the peer (our sections become sendonly, see wireSDP) or
+// resumes. Our tracks stay attached; the gate keeps their packets back.
 func (c *Call) setHold(hold bool) error {
 	if err := c.connected(); err != nil {
 		return err
@@ -1134,42 +1119,12 @@ func (c *Call) setHold(hold bool) error {
 	if hold == c.ci.OnHold {
 		return nil
 	}
-	if hold {
-		for _, t := range c.pc.GetTransceivers() {
-			s := t.Sender()
-			track := c.media.Audio
-			if t.Kind() == webrtc.RTPCodecTypeVideo {
-				track = c.media.Video
-			}
-			if s == nil || track == nil {
-				continue
-			}
-			c.held[t] = track
-			if err := c.pc.RemoveTrack(s); err != nil {
-				return fmt.Errorf("callengine: hold: %w", err)
-			}
-		}
-	} else {
-		for t, track := range c.held {
-			s, err := c.e.api.NewRTPSender(track, c.pc.SCTP().Transport())
-			if err == nil {
-				err = t.SetSender(s, track)
-			}
-			if err != nil {
-				return fmt.Errorf("callengine: resume: %w", err)
-			}
-			c.senders[t.Kind()] = s
-			if c.mutedKind(t.Kind()) {
-				_ = s.ReplaceTrack(nil)
-			}
-		}
-		clear(c.held)
-	}
 	c.ci.OnHold = hold
+	c.updateGate()
 	c.publish()
-	// RemoveTrack fires negotiationneeded; resuming through SetSender does
-	// not, so offer explicitly when stable.
-	if !hold && c.pc.SignalingState() == webrtc.SignalingStateStable {
+	// Nothing in pion changes, so no negotiationneeded: offer now if
+	// stable, else once the exchange under way ends (onNegotiate).
+	if c.pc.SignalingState() == webrtc.SignalingStateStable {
 		return c.makeOffer(nil)
 	}
 	return nil
@@ -1186,10 +1141,10 @@ func (c *Call) replaceTrack(t webrtc.TrackLocal) error {
 		c.media.Audio = t
 	}
 	if s := c.senders[kind]; s != nil {
-		if c.mutedKind(kind) || c.ci.OnHold {
-			return nil // used when unmuting or resuming
+		if c.mutedKind(kind) {
+			return nil // used when unmuting
 		}
-		return s.ReplaceTrack(t)
+		return s.ReplaceTrack(c.gated(t))
 	}
 	if c.st == StateRinging {
 		return nil // added when answering
@@ -1197,7 +1152,7 @@ func (c *Call) replaceTrack(t webrtc.TrackLocal) error {
 	if kind == webrtc.RTPCodecTypeVideo {
 		c.video, c.ci.Video = true, true
 	}
-	s, err := c.pc.AddTrack(t)
+	s, err := c.pc.AddTrack(c.gated(t))
 	if err != nil {
 		return fmt.Errorf("callengine: adding track: %w", err)
 	}

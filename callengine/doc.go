@@ -12,8 +12,9 @@
 // A call is connected once ICE is connected and DTLS is done, so media can
 // flow. Renegotiation (m.call.negotiate) follows perfect negotiation with
 // the callee as the polite side; pion cannot roll back a local offer, so
-// the polite side's rollback is emulated (see rollbackAnswer). A call ends
-// with ice_failed when ICE fails after one restart or when the peer closed
-// its connection and no hangup followed within a few seconds, and with
-// ice_timeout after a long disconnection.
+// the polite side's rollback is emulated (see rollbackAnswer). Hold follows
+// RFC 3264 §8.4 as Element does: sendonly offer, recvonly answer (see
+// hold.go). A call ends with ice_failed when ICE fails after one restart or
+// when the peer closed its connection and no hangup followed within a few
+// seconds, and with ice_timeout after a long disconnection.
 package callengine

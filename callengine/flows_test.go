@@ -270,12 +270,19 @@ func TestHoldAndResume(t *testing.T) {
 	if err := alice.eng.SetHold(ctx, id, true); err != nil {
 		t.Fatal(err)
 	}
-	bob.waitFor("remote on hold", func(ci CallInfo) bool { return ci.RemoteOnHold })
+	bob.waitFor("remote on hold", func(ci CallInfo) bool { return ci.RemoteOnHold && !ci.OnHold })
+	// RFC 3264 §8.4, as Element: the holder offers sendonly, the held
+	// side answers recvonly.
+	waitEvents(t, r, EventNegotiate, 2)
+	checkNegotiations(t, r, "offer sendonly sendonly", "answer recvonly recvonly")
 	time.Sleep(200 * time.Millisecond)
 	before := bob.packets(id)
 	time.Sleep(300 * time.Millisecond)
 	if got := bob.packets(id) - before; got > 2 {
 		t.Errorf("bob got %d packets from alice while on hold", got)
+	}
+	if got, _ := alice.eng.Call(id); !got.OnHold || got.RemoteOnHold {
+		t.Errorf("alice: OnHold %v RemoteOnHold %v", got.OnHold, got.RemoteOnHold)
 	}
 	if err := alice.eng.SetHold(ctx, id, false); err != nil {
 		t.Fatal(err)
@@ -283,6 +290,88 @@ func TestHoldAndResume(t *testing.T) {
 	bob.waitAfter(bob.mark(), "remote resumed", func(ci CallInfo) bool { return !ci.RemoteOnHold })
 	bob.waitPackets(id, bob.packets(id)+10)
 	alice.waitState(id, StateConnected)
+	waitEvents(t, r, EventNegotiate, 4)
+	checkNegotiations(t, r, "offer sendonly sendonly", "answer recvonly recvonly", "offer sendrecv sendrecv", "answer sendrecv sendrecv")
+}
+
+// TestBothHoldAndResume has each side hold the other, then resume, one
+// after the other. While held, a hold offer is inactive (RFC 3264 §8.4),
+// which pion would take as stopping the transceivers for good: media must
+// flow both ways again after both resumed.
+func TestBothHoldAndResume(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	alice, bob := r.join(t, "@alice:test"), r.join(t, "@bob:test")
+	am, bm := newTestMedia(t, "a"), newTestMedia(t, "b")
+	id := connect(t, r, alice, bob, am, bm)
+	alice.waitPackets(id, 10)
+	bob.waitPackets(id, 10)
+	both := func(m *member, what string, onHold, remote bool) {
+		t.Helper()
+		m.waitFor(what, func(ci CallInfo) bool { return ci.OnHold == onHold && ci.RemoteOnHold == remote })
+	}
+
+	if err := alice.eng.SetHold(ctx, id, true); err != nil {
+		t.Fatal(err)
+	}
+	both(bob, "held by alice", false, true)
+	waitEvents(t, r, EventNegotiate, 2)
+	if err := bob.eng.SetHold(ctx, id, true); err != nil {
+		t.Fatal(err)
+	}
+	both(alice, "both hold", true, true)
+	both(bob, "both hold", true, true)
+	waitEvents(t, r, EventNegotiate, 4)
+
+	if err := alice.eng.SetHold(ctx, id, false); err != nil {
+		t.Fatal(err)
+	}
+	both(bob, "alice resumed", true, false)
+	waitEvents(t, r, EventNegotiate, 6)
+	if got, _ := alice.eng.Call(id); got.OnHold || !got.RemoteOnHold {
+		t.Errorf("alice after resuming: OnHold %v RemoteOnHold %v, want false true", got.OnHold, got.RemoteOnHold)
+	}
+	if err := bob.eng.SetHold(ctx, id, false); err != nil {
+		t.Fatal(err)
+	}
+	both(alice, "bob resumed", false, false)
+	waitEvents(t, r, EventNegotiate, 8)
+	checkNegotiations(t, r,
+		"offer sendonly sendonly", "answer recvonly recvonly", // alice holds
+		"offer inactive inactive", "answer inactive inactive", // bob holds too
+		"offer sendrecv sendrecv", "answer sendonly sendonly", // alice resumes
+		"offer sendrecv sendrecv", "answer sendrecv sendrecv") // bob resumes
+	alice.waitPackets(id, alice.packets(id)+10)
+	bob.waitPackets(id, bob.packets(id)+10)
+	for _, m := range []*member{alice, bob} {
+		if inf, _ := m.eng.Call(id); inf.State != StateConnected || inf.OnHold || inf.RemoteOnHold {
+			t.Errorf("%s: %+v", m.userID, inf)
+		}
+	}
+}
+
+// checkNegotiations compares the m.call.negotiate events sent so far, as
+// "type direction...", with want.
+func checkNegotiations(t *testing.T, r *room, want ...string) {
+	t.Helper()
+	var got []string
+	for _, ev := range r.eventsOfType(EventNegotiate) {
+		c, err := ParseContent(ev.Type, ev.Content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := c.(*Negotiate).Description
+		s := d.Type
+		secs, _ := mediaSections(sdpLines(d.SDP))
+		for _, m := range secs {
+			s += " " + m.dir.String()
+		}
+		got = append(got, s)
+	}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("negotiations:\n got %q\nwant %q", got, want)
+	}
 }
 
 func TestAddVideoToVoiceCall(t *testing.T) {

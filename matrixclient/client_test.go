@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix/event"
+
 	"github.com/mxcall/mxcall/callengine"
 )
 
@@ -490,5 +492,128 @@ func TestLateEventsDeliveredTogetherInServerOrder(t *testing.T) {
 	want := []string{callengine.EventInvite, callengine.EventCandidates, callengine.EventHangup}
 	if !slices.Equal(types, want) {
 		t.Fatalf("order %v, want %v", types, want)
+	}
+}
+
+// encSyncs: an encrypted DM known from the first sync, a plain DM, then a
+// room joined later whose state (m.room.encryption) comes with a call
+// event, then the plain DM turning encrypted in the batch of a call event.
+// Every plaintext m.call.* event in an encrypted room is one a homeserver
+// could have made up.
+var encSyncs = []string{`{"next_batch":"e1","rooms":{"join":{
+   "!enc:hs":{"state":{"events":[
+      {"type":"m.room.encryption","state_key":"","sender":"@bob:hs","event_id":"$e0","content":{"algorithm":"m.megolm.v1.aes-sha2"}},
+      {"type":"m.room.member","state_key":"@alice:hs","sender":"@alice:hs","event_id":"$e1","content":{"membership":"join"}},
+      {"type":"m.room.member","state_key":"@bob:hs","sender":"@bob:hs","event_id":"$e2","content":{"membership":"join"}}]},
+    "timeline":{"events":[
+      {"type":"m.call.invite","sender":"@bob:hs","event_id":"$forged1","content":{"call_id":"c1","party_id":"pb","version":"1","lifetime":60000,"offer":{"type":"offer","sdp":"v=0 SECRET-SDP"}}}]}},
+   "!plain:hs":{"state":{"events":[
+      {"type":"m.room.member","state_key":"@alice:hs","sender":"@alice:hs","event_id":"$p1","content":{"membership":"join"}},
+      {"type":"m.room.member","state_key":"@bob:hs","sender":"@bob:hs","event_id":"$p2","content":{"membership":"join"}}]},
+    "timeline":{"events":[
+      {"type":"m.call.invite","sender":"@bob:hs","event_id":"$ok1","content":{"call_id":"c2","party_id":"pb","version":"1","lifetime":60000,"offer":{"type":"offer","sdp":"v=0"}}}]}}}}}`,
+	`{"next_batch":"e2","rooms":{"join":{
+   "!enc:hs":{"timeline":{"events":[
+      {"type":"m.call.hangup","sender":"@bob:hs","event_id":"$forged2","content":{"call_id":"c1","party_id":"pb","version":"1"}}]}},
+   "!joined:hs":{"state":{"events":[
+      {"type":"m.room.member","state_key":"@alice:hs","sender":"@alice:hs","event_id":"$j1","content":{"membership":"join"}},
+      {"type":"m.room.member","state_key":"@carol:hs","sender":"@carol:hs","event_id":"$j2","content":{"membership":"join"}},
+      {"type":"m.room.encryption","state_key":"","sender":"@carol:hs","event_id":"$j0","content":{"algorithm":"m.megolm.v1.aes-sha2"}}]},
+    "timeline":{"events":[
+      {"type":"m.call.invite","sender":"@carol:hs","event_id":"$forged3","content":{"call_id":"c3","party_id":"pc","version":"1","lifetime":60000,"offer":{"type":"offer","sdp":"v=0"}}}]}},
+   "!plain:hs":{"timeline":{"events":[
+      {"type":"m.call.candidates","sender":"@bob:hs","event_id":"$ok2","content":{"call_id":"c2","party_id":"pb","version":"1","candidates":[]}}]}}}}}`,
+	`{"next_batch":"e3","rooms":{"join":{
+   "!plain:hs":{"timeline":{"events":[
+      {"type":"m.call.hangup","sender":"@bob:hs","event_id":"$forged4","content":{"call_id":"c2","party_id":"pb","version":"1"}},
+      {"type":"m.room.encryption","state_key":"","sender":"@bob:hs","event_id":"$p0","content":{"algorithm":"m.megolm.v1.aes-sha2"}}]}},
+   "!other:hs":{"state":{"events":[
+      {"type":"m.room.member","state_key":"@alice:hs","sender":"@alice:hs","event_id":"$o1","content":{"membership":"join"}}]},
+    "timeline":{"events":[
+      {"type":"m.call.hangup","sender":"@dave:hs","event_id":"$ok3","content":{"call_id":"c4","party_id":"pd","version":"1"}}]}}}}}`,
+}
+
+func TestUnencryptedCallEventsInEncryptedRoomIgnored(t *testing.T) {
+	f := newFakeHS(t, false)
+	log, lb := testLogger(t)
+	rec := newRecorder()
+	c, _ := loggedIn(t, f, WithLogger(log))
+	c.SetCallHandler(rec)
+	for _, s := range encSyncs {
+		f.pushSync(s)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, "three batches", func() bool { return len(rec.batches) == 3 })
+	rec.mu.Lock()
+	var got []string
+	for _, b := range rec.batches {
+		for _, ev := range b {
+			got = append(got, ev.EventID)
+		}
+	}
+	rec.mu.Unlock()
+	if want := []string{"$ok1", "$ok2", "$ok3"}; !slices.Equal(got, want) {
+		t.Fatalf("events handed to the engine %v, want %v", got, want)
+	}
+	logs := lb.String()
+	for _, id := range []string{"$forged1", "$forged2", "$forged3", "$forged4"} {
+		if n := strings.Count(logs, "event_id="+id); n != 1 {
+			t.Errorf("%s logged %d times, want once:\n%s", id, n, logs)
+		}
+	}
+	if strings.Contains(logs, "SECRET-SDP") {
+		t.Errorf("the log shows event content:\n%s", logs)
+	}
+	for _, r := range []string{"!enc:hs", "!joined:hs", "!plain:hs"} {
+		if room, _ := c.Room(r); !room.Encrypted {
+			t.Errorf("%s not known as encrypted", r)
+		}
+	}
+}
+
+func TestRoomModelKeepsEncryptedCallEvents(t *testing.T) {
+	const me = "@alice:hs"
+	member := func(room, user string) item {
+		return item{kind: itemMember, roomID: room, source: event.SourceJoin | event.SourceState, stateKey: user, membership: "join"}
+	}
+	call := func(room, typ, eventID string, encrypted bool) item {
+		return item{kind: itemCall, roomID: room, source: event.SourceJoin | event.SourceTimeline, encrypted: encrypted,
+			call: callengine.RoomEvent{RoomID: room, Type: typ, EventID: eventID, Sender: "@bob:hs"}}
+	}
+	enc := item{kind: itemEncryption, roomID: "!r:hs", source: event.SourceJoin | event.SourceState}
+	tests := []struct {
+		name        string
+		items       []item
+		kept, plain []string
+	}{
+		{"plain room, plaintext", []item{member("!r:hs", me), member("!r:hs", "@bob:hs"), call("!r:hs", callengine.EventInvite, "$a", false)},
+			[]string{"$a"}, nil},
+		{"encrypted room, decrypted", []item{enc, member("!r:hs", me), member("!r:hs", "@bob:hs"),
+			call("!r:hs", callengine.EventInvite, "$a", true), call("!r:hs", callengine.EventHangup, "$b", true)},
+			[]string{"$a", "$b"}, nil},
+		{"encrypted room, plaintext", []item{enc, member("!r:hs", me), member("!r:hs", "@bob:hs"),
+			call("!r:hs", callengine.EventInvite, "$a", false), call("!r:hs", callengine.EventCandidates, "$b", true)},
+			[]string{"$b"}, []string{"$a"}},
+		{"encryption later in the batch", []item{member("!r:hs", me), member("!r:hs", "@bob:hs"),
+			call("!r:hs", callengine.EventHangup, "$a", false), enc},
+			nil, []string{"$a"}},
+	}
+	ids := func(evs []callengine.RoomEvent) []string {
+		var out []string
+		for _, ev := range evs {
+			out = append(out, ev.EventID)
+		}
+		return out
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newRoomModel()
+			kept, plain, _, _ := m.apply(me, &batch{joined: []string{"!r:hs"}, items: tt.items})
+			if !slices.Equal(ids(kept), tt.kept) || !slices.Equal(ids(plain), tt.plain) {
+				t.Fatalf("kept %v plain %v, want %v %v", ids(kept), ids(plain), tt.kept, tt.plain)
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
 	mxid "maunium.net/go/mautrix/id"
 
 	"github.com/mxcall/mxcall/callengine"
@@ -277,4 +278,41 @@ func TestIntegrationE2EERoomKeySharedInAdvance(t *testing.T) {
 			return err == nil && s != nil && s.Shared
 		})
 	}
+}
+
+// TestIntegrationE2EEPlaintextCallEventIgnored: a call event sent in
+// plaintext into an encrypted room (as anyone who runs a homeserver could
+// inject one) never reaches the engine; a real, encrypted call after it
+// rings as usual.
+func TestIntegrationE2EEPlaintextCallEventIgnored(t *testing.T) {
+	itLeakCheck(t)
+	alice, bob := register(t, "alice"), register(t, "bob")
+	a := login(t, "alice", alice, devOpts{})
+	b := login(t, "bob", bob, devOpts{})
+	roomID := dm(t, a, b)
+
+	// Alice's token on a client without encryption: what it sends goes out
+	// in plaintext, and the server stores it as it is.
+	a.c.mu.Lock()
+	token := a.c.sess.AccessToken
+	a.c.mu.Unlock()
+	raw, err := mautrix.NewClient(hsURL, mxid.UserID(alice.userID), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := "forged" + randomID(10)
+	content := map[string]any{"call_id": forged, "party_id": "FORGEDPARTY", "version": "1", "lifetime": 60000,
+		"invitee": bob.userID, "offer": map[string]string{"type": "offer", "sdp": "v=0\r\n"}}
+	if _, err := raw.SendMessageEvent(context.Background(), mxid.RoomID(roomID), event.Type{Type: callengine.EventInvite, Class: event.MessageEventType}, content); err != nil {
+		t.Fatal(err)
+	}
+
+	id := place(t, a, roomID, b)
+	b.spy.mu.Lock()
+	calls := slices.Clone(b.spy.calls)
+	b.spy.mu.Unlock()
+	if slices.Contains(calls, forged) || !slices.Contains(calls, id) {
+		t.Fatalf("invites handed to bob's engine %v: want %s and not the plaintext %s", calls, id, forged)
+	}
+	hangupAndCheck(t, a, b, id)
 }

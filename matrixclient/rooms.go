@@ -101,9 +101,11 @@ func (m *roomModel) setDirect(d map[string][]string) {
 }
 
 // apply folds one sync batch into the model. It returns the call events
-// to hand to the engine (in order), the peers that left, and whether
+// to hand to the engine (in order), those left out because they came
+// unencrypted into an encrypted room, the peers that left, and whether
 // anything the room list shows changed.
-func (m *roomModel) apply(me string, b *batch) (calls []callengine.RoomEvent, left []peerLeft, changed bool) {
+func (m *roomModel) apply(me string, b *batch) (calls, plain []callengine.RoomEvent, left []peerLeft, changed bool) {
+	var encrypted []bool // of each of calls
 	for _, r := range b.joined {
 		if _, ok := m.rooms[r]; !ok {
 			m.room(r)
@@ -124,6 +126,7 @@ func (m *roomModel) apply(me string, b *batch) (calls []callengine.RoomEvent, le
 		switch {
 		case it.kind == itemCall:
 			calls = append(calls, it.call)
+			encrypted = append(encrypted, it.encrypted)
 			continue
 		case it.kind == itemDirect:
 			m.setDirect(it.direct)
@@ -154,9 +157,15 @@ func (m *roomModel) apply(me string, b *batch) (calls []callengine.RoomEvent, le
 		}
 	}
 	// Ring only for invites in rooms that are one-to-one and not public,
-	// judged on the room as it is after the whole batch.
+	// and take call events in an encrypted room only if they came
+	// encrypted, judged on the room as it is after the whole batch (which
+	// may have joined it).
 	kept := calls[:0]
-	for _, ev := range calls {
+	for i, ev := range calls {
+		if rs := m.rooms[ev.RoomID]; rs != nil && rs.encrypted && !encrypted[i] {
+			plain = append(plain, ev)
+			continue
+		}
 		if ev.Type == callengine.EventInvite {
 			if rs := m.rooms[ev.RoomID]; rs == nil || rs.joinRule == "public" || m.callPeer(me, rs) == "" {
 				continue // not a one-to-one room: do not ring
@@ -164,7 +173,7 @@ func (m *roomModel) apply(me string, b *batch) (calls []callengine.RoomEvent, le
 		}
 		kept = append(kept, ev)
 	}
-	return kept, left, changed
+	return kept, plain, left, changed
 }
 
 func (m *roomModel) applyInvite(me string, it item) {

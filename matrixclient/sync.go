@@ -52,6 +52,7 @@ type item struct {
 	text        string              // room name, alias or join rule
 	direct      map[string][]string // m.direct
 	call        callengine.RoomEvent
+	encrypted   bool // the event reached us encrypted (decrypted by us)
 }
 
 type batchKey struct{}
@@ -163,7 +164,8 @@ func (c *Client) newSyncer(late func(*batch)) *mautrix.DefaultSyncer {
 
 // decodeEvent picks out the events the room model and the engine need.
 func decodeEvent(evt *event.Event) (item, bool) {
-	it := item{roomID: evt.RoomID.String(), source: evt.Mautrix.EventSource, sender: evt.Sender.String()}
+	it := item{roomID: evt.RoomID.String(), source: evt.Mautrix.EventSource, sender: evt.Sender.String(),
+		encrypted: evt.Mautrix.WasEncrypted || evt.Mautrix.EventSource&event.SourceDecrypted != 0}
 	raw := evt.Content.VeryRaw
 	if evt.StateKey != nil {
 		it.stateKey = *evt.StateKey
@@ -364,10 +366,17 @@ type peerLeft struct{ roomID, userID string }
 
 func (c *Client) applyBatch(b *batch) (calls []callengine.RoomEvent, left []peerLeft, changed bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	me := c.sess.UserID
 	if c.mx == nil {
+		c.mu.Unlock()
 		return nil, nil, false
 	}
-	return c.rooms.apply(me, b)
+	calls, plain, left, changed := c.rooms.apply(me, b)
+	c.mu.Unlock()
+	for _, ev := range plain {
+		// Anyone who runs a homeserver can put such an event in the room.
+		c.log.Warn("ignoring an unencrypted call event in an encrypted room",
+			"type", ev.Type, "room", ev.RoomID, "sender", ev.Sender, "event_id", ev.EventID)
+	}
+	return calls, left, changed
 }
