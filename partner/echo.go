@@ -29,12 +29,17 @@ const pliInterval = 2 * time.Second
 // Engine is the part of callengine the echo drives.
 type Engine interface {
 	Answer(ctx context.Context, callID string, video bool, m callengine.Media) error
+	PlaceCall(ctx context.Context, roomID, peer string, video bool, m callengine.Media) (string, error)
 }
 
 // Echo answers calls and reflects their media. Its OnUpdate and OnTrack
 // methods are meant for callengine.WithOnUpdate and WithOnTrack.
 type Echo struct {
 	log *slog.Logger
+	// AnswerAfter is how long a call rings before the echo answers (0: at
+	// once). Set it before calls come.
+	AnswerAfter time.Duration
+	stop        chan struct{} // closed by Close: pending answers give up
 
 	mu     sync.Mutex
 	eng    Engine
@@ -52,7 +57,7 @@ func New(log *slog.Logger) *Echo {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Echo{log: log, calls: make(map[string]*echoCall)}
+	return &Echo{log: log, calls: make(map[string]*echoCall), stop: make(chan struct{})}
 }
 
 // SetEngine sets the engine that answers calls.
@@ -77,10 +82,19 @@ func (e *Echo) OnUpdate(ci callengine.CallInfo) {
 			return
 		}
 		e.calls[ci.ID] = ec
-		eng := e.eng
+		eng, wait := e.eng, e.AnswerAfter
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
+			if wait > 0 {
+				t := time.NewTimer(wait)
+				defer t.Stop()
+				select {
+				case <-t.C:
+				case <-e.stop:
+					return
+				}
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			m := callengine.Media{Audio: ec.audio}
@@ -163,8 +177,34 @@ func askKeyframes(rt callengine.RemoteTrack, stop <-chan struct{}) {
 // Close stops answering and waits for pending answers. It is idempotent.
 func (e *Echo) Close() error {
 	e.mu.Lock()
-	e.closed = true
+	if !e.closed {
+		e.closed = true
+		close(e.stop)
+	}
 	e.mu.Unlock()
 	e.wg.Wait()
 	return nil
+}
+
+// Call places a video call to peer in roomID with echo tracks: the callee
+// sees and hears themself once it answers.
+func (e *Echo) Call(ctx context.Context, roomID, peer string) (string, error) {
+	e.mu.Lock()
+	eng, closed := e.eng, e.closed
+	e.mu.Unlock()
+	if closed || eng == nil {
+		return "", errors.New("partner: echo closed or without engine")
+	}
+	ec, err := newEchoCall(roomID)
+	if err != nil {
+		return "", err
+	}
+	id, err := eng.PlaceCall(ctx, roomID, peer, true, callengine.Media{Audio: ec.audio, Video: ec.video})
+	if err != nil {
+		return "", err
+	}
+	e.mu.Lock()
+	e.calls[id] = ec
+	e.mu.Unlock()
+	return id, nil
 }

@@ -29,6 +29,11 @@ type Config struct {
 	EngineOptions []callengine.Option
 	// Ready, if set, is called once the partner is logged in and syncing.
 	Ready func(userID string)
+	// AnswerAfter lets calls ring this long before the partner answers.
+	AnswerAfter time.Duration
+	// CallRoom, if set, is a room the partner calls once, as soon as the
+	// room can be called (tests of the app as callee).
+	CallRoom string
 }
 
 // Run logs in, accepts room invites and answers every call with an echo
@@ -74,6 +79,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	echo := New(log)
+	echo.AnswerAfter = cfg.AnswerAfter
 	opts := append([]callengine.Option{
 		callengine.WithLogger(log),
 		callengine.WithOnUpdate(echo.OnUpdate),
@@ -104,8 +110,20 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
+	toCall := cfg.CallRoom
 	for {
 		acceptInvites(ctx, mc, log)
+		if toCall != "" {
+			if peer, err := mc.CallPeer(toCall); err == nil {
+				toCall = ""
+				id, err := echo.Call(ctx, cfg.CallRoom, peer)
+				if err != nil {
+					log.Error("echo: calling", "room", cfg.CallRoom, "err", err)
+				} else {
+					log.Info("echo: calling", "room", cfg.CallRoom, "peer", peer, "call_id", id)
+				}
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil

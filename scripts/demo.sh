@@ -8,7 +8,9 @@
 #
 # Environment: MXCALL_DEMO_DIR (default .cache/demo), MXCALL_HS_PORT (8018),
 # MXCALL_TEST_MEDIA=1 to send a test pattern and tone instead of camera and
-# microphone (the default when the machine has no camera).
+# microphone (the default when the machine has no camera), MXCALL_ECHO_ARGS
+# (more flags for the partner, e.g. "--answer-after 10s"). The script exits
+# with the app's exit status.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -41,7 +43,7 @@ done
 me="@me:$MXCALL_SERVER_NAME" partner="@echo:$MXCALL_SERVER_NAME"
 
 MXCALL_PASSWORD="$password" MXCALL_NO_KEYRING=1 MXCALL_DATA_DIR="$demo/echo-data" "$root/.cache/bin/mxcall" echo \
-  --user "$partner" --homeserver "$MXCALL_HS_URL" >"$demo/echo.log" 2>&1 &
+  --user "$partner" --homeserver "$MXCALL_HS_URL" ${MXCALL_ECHO_ARGS:-} >"$demo/echo.log" 2>&1 &
 partner_pid=$!
 
 # One direct chat between @me and @echo, made once and end-to-end encrypted
@@ -66,5 +68,7 @@ echo "opening MX Call as $me; call \"Echo\" to test your setup (partner log: $de
 MXCALL_USER="$me" MXCALL_PASSWORD="$password" MXCALL_HOMESERVER="$MXCALL_HS_URL" MXCALL_NO_KEYRING=1 MXCALL_DATA_DIR="$demo/me-data" \
   "$root/.cache/bin/mxcall" &
 app_pid=$!
-wait "$app_pid" || true # in the background so that a signal reaches the trap at once
+rc=0
+wait "$app_pid" || rc=$? # in the background so that a signal reaches the trap at once
 app_pid=""
+exit $rc

@@ -35,13 +35,13 @@ done
 step "golangci-lint"
 ./scripts/lint.sh
 
-step "unit tests (loopback-only network namespace)"
-./scripts/netns.sh env GOPROXY=off GOFLAGS=-mod=readonly go test -tags "$tags" -count=1 ./...
+step "unit tests with the race detector (loopback-only network namespace)"
+./scripts/netns.sh env GOPROXY=off GOFLAGS=-mod=readonly go test -race -tags "$tags" -count=1 ./...
 
 step "fuzz smoke: callengine.FuzzParseContent for 20s"
 GOPROXY=off go test -run '^$' -fuzz '^FuzzParseContent$' -fuzztime 20s ./callengine
 
-for extra in scripts/test-media.sh scripts/test-integration.sh scripts/test-gui.sh scripts/test-app.sh scripts/test-package.sh; do
+for extra in scripts/test-media.sh scripts/test-integration.sh scripts/test-gui.sh scripts/test-app.sh scripts/test-quit.sh scripts/test-package.sh; do
   if [ -x "$extra" ]; then
     step "$extra"
     "./$extra"

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Quitting the real app with SIGTERM (as a session logout or `kill` does)
+# in the four moments that broke before: as caller and as callee, while
+# the call rings and once it is connected. Each run starts the README's
+# demo (scripts/demo.sh) under Xvfb in a loopback-only network namespace,
+# brings the call to that moment, sends SIGTERM to the app and checks:
+#   - the app exits with status 0, without a panic;
+#   - its log has no "Error in Fyne call thread" line (a widget touched
+#     off Fyne's goroutine after shutdown began);
+#   - the other side sees the call end (rejected or hung up by the app).
+# The callee runs use a second `mxcall echo --call ROOM` device of the
+# partner as the caller.
+#
+# Artifacts (logs, timings) go to ./.cache/quit-run.
+# Needs xvfb xauth xdotool dbus (scripts/install-deps.sh).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$root/.cache/quit-run"
+
+if [ "${1:-}" != "--inner" ]; then
+  cd "$root"
+  rm -rf "$work" && mkdir -p "$work/home/run" && chmod 700 "$work/home/run"
+  ./scripts/build-homeserver.sh
+  go build -tags goolm -o "$root/.cache/bin/mxcall" . # the namespace has no Go proxy
+  set +e
+  GOPATH="$(go env GOPATH)" GOCACHE="$(go env GOCACHE)" GOMODCACHE="$(go env GOMODCACHE)" GOFLAGS=-mod=mod GOPROXY=off \
+    "$root/scripts/netns.sh" dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" "$0" --inner
+  rc=$?
+  set -e
+  stray="$(pgrep -f -- "$root/.cache/(demo-quit|quit-run)|$root/.cache/bin/mxcall" || true)"
+  if [ -n "$stray" ]; then
+    echo "test-quit.sh: processes left behind:" >&2
+    ps -o pid,args -p $stray >&2 || true
+    kill -KILL $stray 2>/dev/null || true
+    rc=1
+  fi
+  [ $rc -eq 0 ] && echo "test-quit.sh: passed" || echo "test-quit.sh: FAILED (artifacts in $work)"
+  exit $rc
+fi
+
+# ---- inside the namespace, D-Bus session and X server ----
+cd "$root"
+export HOME="$work/home" XDG_RUNTIME_DIR="$work/home/run" LANG=en_US.UTF-8
+export MXCALL_DEMO_DIR="$root/.cache/demo-quit" MXCALL_ICE_LOOPBACK=1 MXCALL_TEST_MEDIA=1 MXCALL_LOG=debug
+rm -rf "$MXCALL_DEMO_DIR"
+password="mxcall-demo-password" # demo.sh's local accounts
+mxcall="$root/.cache/bin/mxcall"
+demo="" caller=""
+finish() {
+  for p in $caller $demo; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
+}
+trap finish EXIT
+
+waitlog() { # waitlog FILE PATTERN SECONDS
+  for _ in $(seq $(($3 * 10))); do
+    grep -q -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "timed out waiting for '$2' in $1"; tail -30 "$1"; return 1
+}
+ms() { date +%s%3N; }
+
+fail=0
+# run NAME ECHO_ARGS: the demo with the partner's extra flags; sets $log, $app.
+start() {
+  log="$work/$1.log"
+  MXCALL_ECHO_ARGS="$2" ./scripts/demo.sh >"$log" 2>&1 &
+  demo=$!
+  waitlog "$log" "logged in" 120
+  sleep 3 # the room list fills after the first sync
+  app=$(pgrep -f -n "^$mxcall\$")
+}
+
+# quit NAME PEERLOG: SIGTERM the app; check its exit and log, and that
+# the peer (whose log is PEERLOG) saw the call end by the remote side.
+quit() {
+  local t0 rc
+  t0=$(ms)
+  kill -TERM "$app"
+  rc=0
+  wait "$demo" || rc=$?
+  demo=""
+  local took=$(($(ms) - t0))
+  local ok=1
+  if [ "$rc" -ne 0 ]; then echo "FAIL $1: app exit status $rc"; ok=0; fi
+  if grep -q "^panic:\|fatal error:\|Error in Fyne call thread" "$log"; then
+    echo "FAIL $1: the app's log has:"; grep -m5 "^panic:\|fatal error:\|Error in Fyne call thread" "$log"; ok=0
+  fi
+  if ! waitlog "$2" 'call ended.*by=remote' 10 >/dev/null; then
+    echo "FAIL $1: the peer did not see the call end"; tail -5 "$2"; ok=0
+  fi
+  if [ $ok = 1 ]; then
+    echo "ok   $1: exit 0 in $took ms; peer: $(grep -m1 'call ended.*by=remote' "$2" | grep -o 'reason=[a-z_]*')"
+  else
+    fail=1
+  fi
+}
+
+# click_video_call NAME: the first room's video-call button, again until
+# the call starts (the room list may still be filling).
+click_video_call() {
+  for _ in 1 2 3 4 5 6; do
+    xdotool mousemove 917 155 click 1
+    waitlog "$log" "to=gathering" 3 >/dev/null && return 0
+  done
+  import -window root "$work/$1-noclick.png"
+  echo "FAIL $1: clicking the video-call button placed no call"; return 1
+}
+
+# 1. Caller, connected.
+start caller-connected ""
+click_video_call caller-connected
+waitlog "$log" "call connected" 20
+quit caller-connected "$MXCALL_DEMO_DIR/echo.log"
+
+# 2. Caller, ringing: the partner lets it ring.
+start caller-ringing "--answer-after 60s"
+click_video_call caller-ringing
+waitlog "$log" "to=invite_sent" 20
+waitlog "$MXCALL_DEMO_DIR/echo.log" "to=ringing\|echo: answering" 20 >/dev/null || sleep 1
+quit caller-ringing "$MXCALL_DEMO_DIR/echo.log"
+
+# 3 and 4. Callee: a second device of the partner calls the app.
+room=$(cat "$MXCALL_DEMO_DIR/dm")
+call_app() { # call_app NAME: starts the caller, waits until the app rings
+  local clog="$work/$1-caller.log"
+  MXCALL_PASSWORD="$password" MXCALL_NO_KEYRING=1 MXCALL_DATA_DIR="$work/$1-caller-data" \
+    "$mxcall" echo --user "@echo:localhost" --homeserver "http://127.0.0.1:${MXCALL_HS_PORT:-8018}" --call "$room" >"$clog" 2>&1 &
+  caller=$!
+  waitlog "$log" "to=ringing" 30
+  sleep 1 # the incoming window is up
+}
+
+start callee-ringing ""
+call_app callee-ringing
+quit callee-ringing "$work/callee-ringing-caller.log"
+kill "$caller" 2>/dev/null; wait "$caller" 2>/dev/null || true; caller=""
+
+start callee-connected ""
+call_app callee-connected
+wid=$(xdotool search --name "^Incoming call" | head -1)
+xdotool mousemove --window "$wid" 291 309 click 1 # "Video"
+waitlog "$log" "call connected" 20
+quit callee-connected "$work/callee-connected-caller.log"
+kill "$caller" 2>/dev/null; wait "$caller" 2>/dev/null || true; caller=""
+
+exit $fail
