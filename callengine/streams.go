@@ -1,0 +1,80 @@
+package callengine
+
+import (
+	"context"
+
+	"github.com/pion/webrtc/v4"
+)
+
+func (c *Call) localMetadata() map[string]StreamMetadata {
+	sid := ""
+	for _, t := range []webrtc.TrackLocal{c.media.Audio, c.media.Video} {
+		if t != nil {
+			sid = t.StreamID()
+			break
+		}
+	}
+	if sid == "" {
+		return nil
+	}
+	return map[string]StreamMetadata{sid: {
+		Purpose:    PurposeUserMedia,
+		AudioMuted: c.ci.AudioMuted,
+		VideoMuted: c.ci.VideoMuted || c.media.Video == nil,
+	}}
+}
+
+func (c *Call) onTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+	var purpose string
+	ok := c.exec(context.Background(), func() error {
+		p, keep := c.trackPurpose(t.StreamID())
+		if !keep {
+			return ErrWrongState
+		}
+		purpose = p
+		return nil
+	}) == nil
+	if !ok {
+		c.log.Debug("ignoring remote track", "stream", t.StreamID(), "kind", t.Kind())
+		return
+	}
+	c.e.opts.onTrack(RemoteTrack{CallID: c.id, Track: t, Receiver: r, Purpose: purpose})
+}
+
+// trackPurpose applies the sdp_stream_metadata rules: unknown purposes and
+// unlisted streams are ignored; with no metadata only the peer's first
+// stream is used, as user media. Streamless tracks (Nheko) are accepted.
+func (c *Call) trackPurpose(streamID string) (string, bool) {
+	if streamID == "" {
+		return PurposeUserMedia, true
+	}
+	if len(c.remoteMeta) == 0 {
+		if c.firstStream == "" {
+			c.firstStream = streamID
+		}
+		return PurposeUserMedia, streamID == c.firstStream
+	}
+	m, ok := c.remoteMeta[streamID]
+	if !ok {
+		return "", false
+	}
+	switch m.Purpose {
+	case PurposeUserMedia, PurposeScreenshare:
+		return m.Purpose, true
+	}
+	return "", false
+}
+
+func (c *Call) setRemoteMeta(m map[string]StreamMetadata) {
+	if m == nil {
+		return
+	}
+	c.remoteMeta = m
+	var a, v bool
+	for _, s := range m {
+		if s.Purpose == PurposeUserMedia {
+			a, v = s.AudioMuted, s.VideoMuted
+		}
+	}
+	c.ci.RemoteAudioMuted, c.ci.RemoteVideoMuted = a, v
+}
