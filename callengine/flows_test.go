@@ -606,6 +606,11 @@ func TestEventsBeforeTheirInvite(t *testing.T) {
 					t.Fatal(err)
 				}
 				alice.waitState(id, StateEnded)
+				// The hangup is sent by the call's sender goroutine,
+				// after the state changes: wait until the room has it.
+				for len(r.eventsOfType(EventHangup)) == 0 && time.Now().Before(deadline) {
+					time.Sleep(10 * time.Millisecond)
+				}
 			}
 			r.mu.Lock()
 			held := r.held

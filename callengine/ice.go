@@ -54,7 +54,7 @@ func (c *Call) onICEState(pc *webrtc.PeerConnection, s webrtc.ICEConnectionState
 			c.iceDeadline = c.after(c.e.opts.iceDisconnectWait, func() { c.hangup(ReasonICETimeout) })
 		}
 	case webrtc.ICEConnectionStateClosed:
-		// We close the peer connection only when the call ends (above);
+		// We close the peer connection only when the call ends (see end);
 		// pion closes it when the peer's DTLS says goodbye: the peer has
 		// left, and no ICE restart can bring it back. Its hangup may still
 		// be on the way through the homeserver, so wait a moment for it.
