@@ -193,7 +193,7 @@ func (e *Echo) Call(ctx context.Context, roomID, peer string) (string, error) {
 	eng, closed := e.eng, e.closed
 	e.mu.Unlock()
 	if closed || eng == nil {
-		return "", errors.New("partner: echo closed or without engine")
+		return "", ErrClosed
 	}
 	ec, err := newEchoCall(roomID)
 	if err != nil {

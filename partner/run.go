@@ -11,8 +11,12 @@ import (
 	"github.com/mxcall/mxcall/matrixclient"
 )
 
-// ErrNoCredentials means neither a password nor a stored session was given.
-var ErrNoCredentials = errors.New("partner: no password and no stored session")
+var (
+	// ErrNoCredentials means neither a password nor a stored session was given.
+	ErrNoCredentials = errors.New("partner: no password and no stored session")
+	// ErrClosed means the echo is closed or has no engine yet.
+	ErrClosed = errors.New("partner: echo closed or without engine")
+)
 
 // Config says how the echo partner logs in.
 type Config struct {
