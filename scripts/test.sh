@@ -29,7 +29,7 @@ go vet ./... # and without encryption
 
 step "go vet for Windows and macOS (packages without cgo)"
 for os in windows darwin; do
-  GOOS=$os CGO_ENABLED=0 go vet -tags "$tags" ./callengine ./matrixclient ./partner ./ui/internal/ontop
+  GOOS=$os CGO_ENABLED=0 go vet -tags "$tags" ./callengine ./matrixclient ./partner ./ui/internal/ontop ./media/framecrypt
 done
 
 step "golangci-lint"
@@ -40,6 +40,9 @@ step "unit tests with the race detector (loopback-only network namespace)"
 
 step "fuzz smoke: callengine.FuzzParseContent for 20s"
 GOPROXY=off go test -run '^$' -fuzz '^FuzzParseContent$' -fuzztime 20s ./callengine
+
+step "fuzz smoke: media/framecrypt.FuzzDecrypt for 10s"
+GOPROXY=off go test -run '^$' -fuzz '^FuzzDecrypt$' -fuzztime 10s ./media/framecrypt
 
 for extra in scripts/test-media.sh scripts/test-integration.sh scripts/test-gui.sh scripts/test-app.sh scripts/test-quit.sh scripts/test-package.sh; do
   if [ -x "$extra" ]; then
