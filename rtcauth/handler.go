@@ -98,7 +98,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &tooBig) {
 			h.failErr(w, r, ErrTooLarge)
 		} else {
-			h.failErr(w, r, fmt.Errorf("%w: reading body: %v", ErrNotJSON, err))
+			h.failErr(w, r, fmt.Errorf("%w: reading body: %w", ErrNotJSON, err))
 		}
 		return
 	}

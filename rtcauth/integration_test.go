@@ -359,6 +359,7 @@ func (p *participant) publish(ctx context.Context, t *testing.T) {
 // node, and checks that each sees the other and receives the other's audio.
 // It returns the SFU URL Bob was given.
 func exchange(t *testing.T, authA, authB string) string {
+	t.Helper()
 	ctx := guard(t)
 	alice, bob := register(ctx, t, "alice"), register(ctx, t, "bob")
 	room := alice.createRoom(ctx, t)

@@ -94,17 +94,17 @@ func (v *FederationVerifier) UserID(ctx context.Context, tok OpenIDToken) (strin
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
 		base+userInfoPath+"?access_token="+url.QueryEscape(tok.AccessToken), nil)
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrUnauthorized, err)
+	if err != nil { // the error would quote the URL, token included
+		return "", fmt.Errorf("%w: cannot build a request for homeserver %q", ErrUnauthorized, name)
 	}
 	resp, err := v.client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("%w: homeserver %q: %v", ErrUnauthorized, name, redactErr(err))
+		return "", fmt.Errorf("%w: homeserver %q: %w", ErrUnauthorized, name, redactErr(err))
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return "", fmt.Errorf("%w: homeserver %q: %v", ErrUnauthorized, name, redactErr(err))
+		return "", fmt.Errorf("%w: homeserver %q: %w", ErrUnauthorized, name, redactErr(err))
 	}
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("%w: homeserver %q answered %d", ErrUnauthorized, name, resp.StatusCode)
@@ -162,7 +162,7 @@ func (v *FederationVerifier) wellKnown(ctx context.Context, name string) string 
 	if err != nil {
 		return ""
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return ""
 	}
