@@ -23,6 +23,7 @@
 #   MXCALL_HS_URL         homeserver whose OpenID tokens are accepted
 #                         (default http://127.0.0.1:8008)
 #   MXCALL_SERVER_NAME    its server name                          (default localhost)
+#   MXCALL_RTC_BUILD      0: do not (re)build the token service (default 1)
 # `start` waits until everything answers, writes RUN_DIR/env (mode 600: it
 # holds the API secret) with MXCALL_RTC_LIVEKIT_URL, MXCALL_RTC_AUTH_URL (and
 # _2 for node 2), MXCALL_RTC_API_KEY, MXCALL_RTC_API_SECRET, MXCALL_RTC_NODES,
@@ -205,8 +206,11 @@ case "$cmd" in
     if [ "$nodes" -gt 1 ]; then command -v redis-server >/dev/null || die "redis-server missing: run scripts/install-deps.sh"; fi
     mkdir -p "$run"
     run="$(cd "$run" && pwd)"
-    # The token service is part of this repository: (re)build it, offline.
-    (cd "$root" && GOFLAGS=-mod=readonly GOPROXY=off go build -o "$bin/mxcall-rtc-auth" ./cmd/mxcall-rtc-auth)
+    # The token service is part of this repository: (re)build it.
+    if [ "${MXCALL_RTC_BUILD:-1}" != 0 ]; then
+      (cd "$root" && go build -o "$bin/mxcall-rtc-auth" ./cmd/mxcall-rtc-auth)
+    fi
+    [ -x "$bin/mxcall-rtc-auth" ] || die "$bin/mxcall-rtc-auth missing"
     if ! any_alive; then
       new_keys
       for n in $(seq 1 "$nodes"); do node_config "$n"; done

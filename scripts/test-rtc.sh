@@ -43,7 +43,7 @@ fi
 
 # --- inside the namespace ---
 work="$2"
-export MXCALL_HS_DIR="$work/hs" MXCALL_RTC_DIR="$work/rtc"
+export MXCALL_HS_DIR="$work/hs" MXCALL_RTC_DIR="$work/rtc" MXCALL_RTC_BUILD=0 # built above
 # Short-lived OpenID tokens, so the expiry test waits seconds, not an hour.
 export MXCALL_HS_OPENID_LIFETIME_MS=8000
 
