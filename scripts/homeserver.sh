@@ -52,7 +52,11 @@ udp_listening() { ss -Hlun "sport = :$1" 2>/dev/null | grep -q "127.0.0.1:$1"; }
 configure() {
   mkdir -p "$data"
   data="$(cd "$data" && pwd)"
-  [ -f "$data/dendrite.yaml" ] && return 0
+  if [ -f "$data/dendrite.yaml" ]; then
+    # Configs generated before federation was turned on get it now.
+    sed -i -e "s|^  disable_federation: true|  disable_federation: false|" "$data/dendrite.yaml"
+    return 0
+  fi
   for c in dendrite generate-config generate-keys; do
     [ -x "$bin/$c" ] || die "$bin/$c missing: run scripts/build-homeserver.sh"
   done
