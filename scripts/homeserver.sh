@@ -13,6 +13,12 @@
 #   MXCALL_TURN_PORT      coturn listening port          (default 3478)
 #   MXCALL_TURN_MIN_PORT  first relay port               (default 49160)
 #   MXCALL_TURN_MAX_PORT  last relay port                (default 49200)
+#   MXCALL_HS_OPENID_LIFETIME_MS  lifetime of OpenID tokens (Dendrite's
+#                         default 3600000; read when the config is generated)
+# Federation is enabled (on the same 127.0.0.1 listener; no other server is
+# ever reachable) because Dendrite mounts /_matrix/federation/ only then, and
+# the MatrixRTC token service (rtcauth) checks OpenID tokens with
+# /_matrix/federation/v1/openid/userinfo.
 # `start` waits until both servers answer, then prints shell assignments
 # (MXCALL_HS_URL, MXCALL_HS_DIR, MXCALL_SERVER_NAME, MXCALL_TURN_URI) and
 # writes them to DATA_DIR/env. `stop` ends both (TERM, then KILL after 10 s)
@@ -26,6 +32,7 @@ hs_port="${MXCALL_HS_PORT:-8008}"
 turn_port="${MXCALL_TURN_PORT:-3478}"
 turn_min="${MXCALL_TURN_MIN_PORT:-49160}"
 turn_max="${MXCALL_TURN_MAX_PORT:-49200}"
+openid_ms="${MXCALL_HS_OPENID_LIFETIME_MS:-3600000}"
 
 die() { echo "homeserver.sh: $*" >&2; exit 1; }
 
@@ -45,7 +52,11 @@ udp_listening() { ss -Hlun "sport = :$1" 2>/dev/null | grep -q "127.0.0.1:$1"; }
 configure() {
   mkdir -p "$data"
   data="$(cd "$data" && pwd)"
-  [ -f "$data/dendrite.yaml" ] && return 0
+  if [ -f "$data/dendrite.yaml" ]; then
+    # Configs generated before federation was turned on get it now.
+    sed -i -e "s|^  disable_federation: true|  disable_federation: false|" "$data/dendrite.yaml"
+    return 0
+  fi
   for c in dendrite generate-config generate-keys; do
     [ -x "$bin/$c" ] || die "$bin/$c missing: run scripts/build-homeserver.sh"
   done
@@ -55,7 +66,8 @@ configure() {
   "$bin/generate-keys" --private-key "$data/matrix_key.pem" >/dev/null
   "$bin/generate-config" -ci -dir "$data" |
     sed -e "s|^  private_key: .*|  private_key: $data/matrix_key.pem|" \
-        -e "s|^  disable_federation: .*|  disable_federation: true|" \
+        -e "s|^  disable_federation: .*|  disable_federation: false|" \
+        -e "s|^  openid_token_lifetime_ms: .*|  openid_token_lifetime_ms: $openid_ms|" \
         -e "s|^    turn_user_lifetime: .*|    turn_user_lifetime: \"1h\"|" \
         -e "s|^    turn_uris: .*|    turn_uris: [\"turn:127.0.0.1:$turn_port?transport=udp\", \"turn:127.0.0.1:$turn_port?transport=tcp\"]|" \
         -e "s|^    turn_shared_secret: .*|    turn_shared_secret: \"$secret\"|" \
@@ -63,7 +75,8 @@ configure() {
         -e "s|^    path: .*/log$|    path: $data/log|" \
         >"$data/dendrite.yaml"
   grep -q "turn_shared_secret: \"$secret\"" "$data/dendrite.yaml" || die "patching dendrite.yaml failed"
-  grep -q "disable_federation: true" "$data/dendrite.yaml" || die "patching dendrite.yaml failed"
+  grep -q "disable_federation: false" "$data/dendrite.yaml" || die "patching dendrite.yaml failed"
+  grep -q "openid_token_lifetime_ms: $openid_ms" "$data/dendrite.yaml" || die "patching dendrite.yaml failed"
   cat >"$data/turnserver.conf" <<EOF
 listening-ip=127.0.0.1
 relay-ip=127.0.0.1

@@ -7,6 +7,7 @@ pkgs=(
   xvfb xauth imagemagick dbus dbus-x11 dbus-user-session gnome-keyring libsecret-tools
   coturn iproute2 util-linux procps curl xdotool openbox x11-utils make xz-utils
   pipewire pipewire-bin pipewire-pulse wireplumber pulseaudio-utils libasound2-plugins
+  redis-server
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -20,3 +21,5 @@ $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 # coturn's package starts a system service on Debian; mxcall runs its own.
 $sudo systemctl disable --now coturn >/dev/null 2>&1 || true
+# Same for redis-server (scripts/rtc.sh runs its own for LiveKit's multi-node mode).
+$sudo systemctl disable --now redis-server >/dev/null 2>&1 || true

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every mxcall test: static checks, unit tests, the parser fuzz smoke
 # test, the integration tests against the real homeserver and TURN server,
-# and the GUI smoke test under Xvfb. Tests that move packets run inside a
+# the MatrixRTC tests against the real LiveKit SFU and token service, and the
+# GUI smoke test under Xvfb. Tests that move packets run inside a
 # loopback-only network namespace (scripts/netns.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,9 +12,10 @@ tags=goolm
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "dependencies (Debian packages, pinned homeserver)"
+step "dependencies (Debian packages, pinned homeserver and LiveKit SFU)"
 ./scripts/install-deps.sh
 ./scripts/build-homeserver.sh
+./scripts/build-livekit.sh
 
 step "build"
 go mod download
@@ -40,11 +42,13 @@ step "unit tests with the race detector (loopback-only network namespace)"
 
 step "fuzz smoke: callengine.FuzzParseContent for 20s"
 GOPROXY=off go test -run '^$' -fuzz '^FuzzParseContent$' -fuzztime 20s ./callengine
+step "fuzz smoke: rtcauth.FuzzParseRequest for 10s"
+GOPROXY=off go test -run '^$' -fuzz '^FuzzParseRequest$' -fuzztime 10s ./rtcauth
 
 step "fuzz smoke: media/framecrypt.FuzzDecrypt for 10s"
 GOPROXY=off go test -run '^$' -fuzz '^FuzzDecrypt$' -fuzztime 10s ./media/framecrypt
 
-for extra in scripts/test-media.sh scripts/test-integration.sh scripts/test-gui.sh scripts/test-app.sh scripts/test-quit.sh scripts/test-package.sh; do
+for extra in scripts/test-media.sh scripts/test-integration.sh scripts/test-rtc.sh scripts/test-gui.sh scripts/test-app.sh scripts/test-quit.sh scripts/test-package.sh; do
   if [ -x "$extra" ]; then
     step "$extra"
     "./$extra"

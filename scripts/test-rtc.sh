@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Runs the MatrixRTC integration tests (rtcauth, build tag `integration`)
+# against the real stack: Dendrite (scripts/homeserver.sh), the LiveKit SFU
+# and the token service (scripts/rtc.sh), all inside a fresh network
+# namespace that has only loopback. Two rounds: one SFU node (token service
+# tests, two participants on one SFU), then two SFU nodes sharing Redis (two
+# participants on different nodes). Every server is stopped even when a
+# test fails, and the script fails if any process it started is left behind.
+#
+#   scripts/test-rtc.sh                       # all MatrixRTC integration tests
+#   MXCALL_RTC_RUN=TestSFU scripts/test-rtc.sh   # a -run filter (both rounds)
+#
+# Artifacts (test output, server logs) stay in ./.cache/rtc-run/ for inspection.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+
+if [ "${1:-}" != "--inner" ]; then
+  cd "$root"
+  ./scripts/build-homeserver.sh
+  ./scripts/build-livekit.sh
+  work="$root/.cache/rtc-run"
+  rm -rf "$work"
+  mkdir -p "$work/logs"
+  # Build outside the namespace: it has no network for the Go proxy.
+  go test -c -tags integration -o "$work/rtcauth.test" ./rtcauth
+  go build -o "$root/.cache/bin/mxcall-rtc-auth" ./cmd/mxcall-rtc-auth
+  unshare_flags=(-n)
+  [ "$(id -u)" -eq 0 ] || unshare_flags=(-r -n)
+  set +e
+  unshare "${unshare_flags[@]}" -- bash -c 'ip link set lo up && exec "$0" --inner "$1"' "$0" "$work"
+  rc=$?
+  set -e
+  stray="$(pgrep -f -- "$work" || true)"
+  if [ -n "$stray" ]; then
+    echo "test-rtc.sh: stray processes left behind:" >&2
+    ps -o pid,args -p $stray >&2 || true
+    kill -KILL $stray 2>/dev/null || true
+    rc=1
+  fi
+  echo "MatrixRTC artifacts: $work/logs (rc=$rc)"
+  exit $rc
+fi
+
+# --- inside the namespace ---
+work="$2"
+export MXCALL_HS_DIR="$work/hs" MXCALL_RTC_DIR="$work/rtc" MXCALL_RTC_BUILD=0 # built above
+# Short-lived OpenID tokens, so the expiry test waits seconds, not an hour.
+export MXCALL_HS_OPENID_LIFETIME_MS=8000
+
+cleanup() {
+  "$root/scripts/rtc.sh" stop "$MXCALL_RTC_DIR" || true
+  "$root/scripts/homeserver.sh" stop "$MXCALL_HS_DIR" || true
+  cp "$MXCALL_HS_DIR"/dendrite.out "$MXCALL_RTC_DIR"/redis.log "$work/logs/" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$root/scripts/homeserver.sh" start "$MXCALL_HS_DIR" >"$work/logs/homeserver.env"
+set -a
+# shellcheck disable=SC1091
+. "$work/logs/homeserver.env"
+set +a
+
+args=(-test.v -test.timeout 10m)
+[ -n "${MXCALL_RTC_RUN:-}" ] && args+=(-test.run "$MXCALL_RTC_RUN")
+rc=0
+for nodes in 1 2; do
+  echo "== MatrixRTC tests with $nodes SFU node(s)"
+  MXCALL_RTC_NODES=$nodes "$root/scripts/rtc.sh" start "$MXCALL_RTC_DIR" >"$work/logs/rtc-$nodes.env"
+  set +e
+  (
+    set -a
+    # shellcheck disable=SC1091
+    . "$MXCALL_RTC_DIR/env"
+    set +a
+    run=("${args[@]}")
+    # Round 1: the integration tests (unit tests ran before); round 2 adds
+    # the two-node test.
+    if [ -z "${MXCALL_RTC_RUN:-}" ]; then
+      if [ "$nodes" = 1 ]; then run+=(-test.run '^(TestTokenService|TestSFU)$'); else run+=(-test.run '^TestSFUTwoNodes$'); fi
+    fi
+    cd "$root/rtcauth" && exec "$work/rtcauth.test" "${run[@]}"
+  ) 2>&1 | tee "$work/logs/test-$nodes.out"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+  set -e
+  "$root/scripts/rtc.sh" stop "$MXCALL_RTC_DIR"
+  for f in "$MXCALL_RTC_DIR"/*.out; do mv "$f" "$work/logs/$(basename "$f" .out)-round$nodes.out"; done
+done
+exit "$rc"
