@@ -9,7 +9,9 @@
 # Environment: MXCALL_DEMO_DIR (default .cache/demo), MXCALL_HS_PORT (8018),
 # MXCALL_TEST_MEDIA=1 to send a test pattern and tone instead of camera and
 # microphone (the default when the machine has no camera), MXCALL_ECHO_ARGS
-# (more flags for the partner, e.g. "--answer-after 10s"). The script exits
+# (more flags for the partner, e.g. "--answer-after 10s"),
+# MXCALL_DEMO_LINGER=N (keep the partner and homeserver N seconds after the
+# app exits, so a test can read what the partner saw). The script exits
 # with the app's exit status.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -71,4 +73,5 @@ app_pid=$!
 rc=0
 wait "$app_pid" || rc=$? # in the background so that a signal reaches the trap at once
 app_pid=""
+sleep "${MXCALL_DEMO_LINGER:-0}"
 exit $rc
