@@ -9,4 +9,5 @@ if ! { [ -x "$bin" ] && "$bin" version 2>/dev/null | grep -q "${version#v}"; }; 
   mkdir -p .cache/bin
   GOBIN="$PWD/.cache/bin" go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$version"
 fi
-exec "$bin" run --timeout 15m ./...
+# Parallel runs (several checkouts on one machine) would otherwise fail at once.
+exec "$bin" run --allow-parallel-runners --timeout 15m ./...

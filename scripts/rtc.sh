@@ -51,16 +51,8 @@ server_name="${MXCALL_SERVER_NAME:-localhost}"
 
 die() { echo "rtc.sh: $*" >&2; exit 1; }
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-
-http_ok() { # http_ok PORT PATH: true when GET answers 200
-  local line
-  { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
-  printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3
-  IFS= read -r -t 2 line <&3 || true
-  exec 3<&- 3>&-
-  [[ "$line" == *" 200 "* ]]
-}
+# alive, http_ok
+. "$root/scripts/lib.sh"
 
 redis_ok() {
   local line

@@ -21,24 +21,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$root/.cache/quit-run"
 
 if [ "${1:-}" != "--inner" ]; then
-  cd "$root"
-  rm -rf "$work" && mkdir -p "$work/home/run" && chmod 700 "$work/home/run"
-  ./scripts/build-homeserver.sh
-  go build -tags goolm -o "$root/.cache/bin/mxcall" . # the namespace has no Go proxy
-  set +e
-  GOPATH="$(go env GOPATH)" GOCACHE="$(go env GOCACHE)" GOMODCACHE="$(go env GOMODCACHE)" GOFLAGS=-mod=mod GOPROXY=off \
-    "$root/scripts/netns.sh" dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" "$0" --inner
-  rc=$?
-  set -e
-  stray="$(pgrep -f -- "$root/.cache/(demo-quit|quit-run)|$root/.cache/bin/mxcall" || true)"
-  if [ -n "$stray" ]; then
-    echo "test-quit.sh: processes left behind:" >&2
-    ps -o pid,args -p $stray >&2 || true
-    kill -KILL $stray 2>/dev/null || true
-    rc=1
-  fi
-  [ $rc -eq 0 ] && echo "test-quit.sh: passed" || echo "test-quit.sh: FAILED (artifacts in $work)"
-  exit $rc
+  . "$root/scripts/lib.sh"
+  gui_outer test-quit.sh "$work" "$root/.cache/(demo-quit|quit-run)|$root/.cache/bin/mxcall" "$0"
+  exit
 fi
 
 # ---- inside the namespace, D-Bus session and X server ----
