@@ -36,3 +36,15 @@ var (
 	// room ID, a transport without a URL, a nil Matrix).
 	ErrInvalidArgument = errors.New("matrixrtc: invalid argument")
 )
+
+// Sentinel errors of Session.
+var (
+	// ErrNoPermission means the homeserver refused our membership event:
+	// the room's power levels do not let us join calls there.
+	ErrNoPermission = errors.New("you are not allowed to join calls in this room (its power levels forbid call membership events)")
+	// ErrWrongState means the session is not in a state that allows the
+	// action (Join while joined).
+	ErrWrongState = errors.New("matrixrtc: action not allowed in this session state")
+	// ErrClosed means the session has been closed.
+	ErrClosed = errors.New("matrixrtc: session closed")
+)
