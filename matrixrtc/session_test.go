@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	protoLogger "github.com/livekit/protocol/logger"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/transport/v5/test"
 )
 
@@ -166,5 +168,28 @@ func TestSessionConfig(t *testing.T) {
 	}
 	if _, err := NewSession(SessionConfig{Matrix: &fakeMatrix{}}); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("no room: %v", err)
+	}
+}
+
+// TestSessionConnectFailureLeaves: when LiveKit cannot be reached after the
+// membership went out, Join fails with ErrUnreachable and leaves.
+func TestSessionConnectFailureLeaves(t *testing.T) {
+	lksdk.SetLogger(protoLogger.GetDiscardLogger()) // LiveKit logs each failed attempt with a stack
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := "ws" + dead.URL[len("http"):]
+	dead.Close()
+	srv := focusServer(t, 200, `{"url":"`+deadURL+`","jwt":"eyJ.x.y"}`)
+	mx := &fakeMatrix{hs: srv.URL}
+	s, err := NewSession(SessionConfig{Matrix: mx, RoomID: roomID, Discovery: Discovery{Client: srv.Client()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	if err := s.Join(context.Background()); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("Join: %v, want ErrUnreachable", err)
+	}
+	sends := mx.sends()
+	if len(sends) != 2 || sends[1] != TypeCallMember+"|"+aliceKey+"|{}" {
+		t.Errorf("sent %q, want the membership then the leave", sends)
 	}
 }
