@@ -45,6 +45,9 @@ var (
 	// ErrWrongState means the session is not in a state that allows the
 	// action (Join while joined).
 	ErrWrongState = errors.New("matrixrtc: action not allowed in this session state")
+	// ErrDisconnected means LiveKit ended our connection (removed from the
+	// room, room closed, connection lost).
+	ErrDisconnected = errors.New("matrixrtc: disconnected from the call's media server")
 	// ErrClosed means the session has been closed.
 	ErrClosed = errors.New("matrixrtc: session closed")
 )

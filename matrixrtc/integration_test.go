@@ -26,12 +26,14 @@ import (
 	"time"
 
 	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
 	protoLogger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/mxcall/mxcall/matrixrtc"
+	"github.com/mxcall/mxcall/rtcauth"
 )
 
 var hsURL, authURL, lkURL, apiKey, apiSecret string
@@ -384,5 +386,51 @@ func TestSessionsExchangeRTP(t *testing.T) {
 	}
 	if _, ok := membership(ctx, t, alice, room, bob.user); ok {
 		t.Error("bob's membership still live after Close")
+	}
+}
+
+// TestSessionRemovedBySFU: when the SFU removes a participant, its session
+// ends by itself (OnEnded with ErrDisconnected) and leaves the call.
+func TestSessionRemovedBySFU(t *testing.T) {
+	ctx := guard(t)
+	alice := register(ctx, t, "alice")
+	room := alice.createRoom(ctx, t, nil)
+	ended := make(chan error, 1)
+	tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := matrixrtc.NewSession(matrixrtc.SessionConfig{Matrix: alice, RoomID: room, Tracks: []webrtc.TrackLocal{tr},
+		Discovery: matrixrtc.Discovery{Configured: []matrixrtc.Transport{{Type: matrixrtc.TransportLiveKit, ServiceURL: authURL}}},
+		OnEnded:   func(err error) { ended <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := membership(ctx, t, alice, room, alice.user); !ok {
+		t.Fatal("no membership after Join")
+	}
+	rs := lksdk.NewRoomServiceClient(strings.Replace(lkURL, "ws", "http", 1), apiKey, apiSecret)
+	if _, err := rs.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{
+		Room: rtcauth.RoomName(room, rtcauth.SlotRoom), Identity: alice.user + ":" + alice.device}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-ended:
+		if !errors.Is(err, matrixrtc.ErrDisconnected) {
+			t.Errorf("OnEnded(%v), want ErrDisconnected", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("session did not end after the SFU removed it")
+	}
+	if _, ok := membership(ctx, t, alice, room, alice.user); ok {
+		t.Error("membership still live after the SFU removed the session")
+	}
+	// The session can join again.
+	if err := s.Join(ctx); err != nil {
+		t.Errorf("rejoin: %v", err)
 	}
 }

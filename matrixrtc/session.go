@@ -48,6 +48,11 @@ type SessionConfig struct {
 	// remote track with the publisher's identity ("@user:server:DEVICE"
 	// for legacy tokens). It must not block: hand the track on.
 	OnRemoteTrack func(identity string, track *webrtc.TrackRemote)
+	// OnEnded is called, on a goroutine of its own, when the session
+	// ends without Leave or Close: LiveKit disconnected us (removed,
+	// room closed, connection lost). The membership has been left by then.
+	// err wraps ErrDisconnected.
+	OnEnded func(err error)
 	// ConnectOptions are passed to lksdk.ConnectToRoomWithToken.
 	ConnectOptions []lksdk.ConnectOption
 	// Log receives the session's logs (default slog.Default()).
@@ -66,6 +71,7 @@ type Session struct {
 
 	// Owned by the run goroutine.
 	joined  bool
+	gen     int  // counts joins, so late LiveKit callbacks of old rooms are ignored
 	sent    bool // a membership is out and must be left
 	room    *lksdk.Room
 	focus   Focus
@@ -125,6 +131,31 @@ func (s *Session) do(ctx context.Context, fn func() error) error {
 		return ctx.Err()
 	}
 	return <-res
+}
+
+// post hands fn to the owner goroutine without waiting for it; it is
+// dropped once the session is closed.
+func (s *Session) post(fn func()) {
+	select {
+	case s.cmds <- fn:
+	case <-s.quit:
+	}
+}
+
+// disconnected ends the session when LiveKit dropped the current room.
+func (s *Session) disconnected(gen int, reason lksdk.DisconnectionReason) {
+	if gen != s.gen || !s.joined {
+		return // our own Disconnect, or an older room
+	}
+	s.cfg.Log.Info("matrixrtc: LiveKit disconnected the session", "room", s.cfg.RoomID, "reason", string(reason))
+	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+	defer cancel()
+	if err := s.cleanup(ctx); err != nil {
+		s.cfg.Log.Warn("matrixrtc: leave after disconnection", "room", s.cfg.RoomID, "err", err)
+	}
+	if on := s.cfg.OnEnded; on != nil {
+		go on(fmt.Errorf("%w: %s", ErrDisconnected, reason))
+	}
 }
 
 // Join discovers the focus, sends our membership, gets a LiveKit token,
@@ -200,7 +231,12 @@ func (s *Session) join(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	s.gen++
+	gen := s.gen
 	cb := lksdk.NewRoomCallback()
+	cb.OnDisconnectedWithReason = func(reason lksdk.DisconnectionReason) { //nolint:contextcheck // comes long after Join returned: it must not inherit its ctx
+		go s.post(func() { s.disconnected(gen, reason) })
+	}
 	if on := s.cfg.OnRemoteTrack; on != nil {
 		cb.OnTrackSubscribed = func(t *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
 			on(rp.Identity(), t)
