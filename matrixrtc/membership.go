@@ -1,6 +1,7 @@
 package matrixrtc
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -198,9 +199,10 @@ func Parse(ev StateEvent) (Membership, error) {
 	}
 }
 
+// isEmptyObject reports whether raw is {} (whitespace allowed).
 func isEmptyObject(raw json.RawMessage) bool {
-	var m map[string]json.RawMessage
-	return json.Unmarshal(raw, &m) == nil && len(m) == 0
+	t := bytes.TrimSpace(raw)
+	return len(t) >= 2 && t[0] == '{' && len(bytes.TrimSpace(t[1:len(t)-1])) == 0 && t[len(t)-1] == '}'
 }
 
 func parseState(ev StateEvent) (Membership, error) {
