@@ -77,6 +77,9 @@ type Session struct {
 	focus   Focus
 	created time.Time
 	refresh *time.Timer
+
+	// connect is lksdk.ConnectToRoomWithToken; unit tests replace it.
+	connect func(url, token string, cb *lksdk.RoomCallback, opts ...lksdk.ConnectOption) (*lksdk.Room, error)
 }
 
 // NewSession checks cfg and starts the session's goroutine. Close it.
@@ -93,7 +96,8 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	s := &Session{cfg: cfg, cmds: make(chan func()), quit: make(chan struct{}), done: make(chan struct{})}
+	s := &Session{cfg: cfg, cmds: make(chan func()), quit: make(chan struct{}), done: make(chan struct{}),
+		connect: lksdk.ConnectToRoomWithToken}
 	go s.run()
 	return s, nil
 }
@@ -242,7 +246,7 @@ func (s *Session) join(ctx context.Context) (err error) {
 			on(rp.Identity(), t)
 		}
 	}
-	room, err := lksdk.ConnectToRoomWithToken(creds.URL, creds.JWT, cb, s.cfg.ConnectOptions...)
+	room, err := s.connect(creds.URL, creds.JWT, cb, s.cfg.ConnectOptions...)
 	if err != nil {
 		return fmt.Errorf("%w: connecting to LiveKit: %w", ErrUnreachable, err)
 	}

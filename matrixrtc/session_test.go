@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	protoLogger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
@@ -191,5 +192,62 @@ func TestSessionConnectFailureLeaves(t *testing.T) {
 	sends := mx.sends()
 	if len(sends) != 2 || sends[1] != TypeCallMember+"|"+aliceKey+"|{}" {
 		t.Errorf("sent %q, want the membership then the leave", sends)
+	}
+}
+
+// TestSessionRefreshAndLeave: a joined session re-sends its membership
+// with created_ts kept and expires extended, and Leave sends {}. LiveKit
+// is replaced by an unconnected room.
+func TestSessionRefreshAndLeave(t *testing.T) {
+	srv := focusServer(t, 200, `{"url":"wss://sfu.example","jwt":"eyJ.x.y"}`)
+	mx := &fakeMatrix{hs: srv.URL}
+	s, err := NewSession(SessionConfig{Matrix: mx, RoomID: roomID, Discovery: Discovery{Client: srv.Client()},
+		Refresh: time.Millisecond, Expires: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	var gotURL, gotJWT string
+	s.connect = func(url, token string, cb *lksdk.RoomCallback, _ ...lksdk.ConnectOption) (*lksdk.Room, error) {
+		gotURL, gotJWT = url, token
+		return lksdk.NewRoom(cb), nil
+	}
+	ctx := context.Background()
+	if err := s.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if gotURL != "wss://sfu.example" || gotJWT != "eyJ.x.y" {
+		t.Errorf("connected to %q with %q", gotURL, gotJWT)
+	}
+	if err := s.Join(ctx); !errors.Is(err, ErrWrongState) {
+		t.Errorf("second Join: %v", err)
+	}
+	if f, _ := s.Focus(ctx); f.Transport.ServiceURL != srv.URL+"/jwt" || f.Source != SourceTransports {
+		t.Errorf("focus %+v", f)
+	}
+	for len(mx.sends()) < 3 { // the join and two refreshes
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sends := mx.sends()
+	prefix := TypeCallMember + "|" + aliceKey + "|"
+	var first, refreshed StateContent
+	_ = json.Unmarshal([]byte(sends[0][len(prefix):]), &first)
+	_ = json.Unmarshal([]byte(sends[2][len(prefix):]), &refreshed)
+	if first.CreatedTS != 0 || first.Expires != 3600000 {
+		t.Errorf("join content %+v", first)
+	}
+	// The fake homeserver stamped the join with origin_server_ts 1000.
+	if refreshed.CreatedTS != 1000 || refreshed.Expires <= 3600000 || refreshed.DeviceID != "ALICEDEV" {
+		t.Errorf("refresh content %+v", refreshed)
+	}
+	if last := sends[len(sends)-1]; last != prefix+"{}" {
+		t.Errorf("last send %q, want the leave", last)
+	}
+	n := len(sends)
+	if err := s.Leave(ctx); err != nil || len(mx.sends()) != n {
+		t.Errorf("second Leave: %v, %d sends (want %d)", err, len(mx.sends()), n)
 	}
 }
