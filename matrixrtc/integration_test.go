@@ -5,7 +5,9 @@
 // scripts/test-rtc.sh inside a loopback-only network namespace (the same
 // environment as rtcauth's integration tests: MXCALL_HS_URL,
 // MXCALL_RTC_AUTH_URL, MXCALL_RTC_LIVEKIT_URL, MXCALL_RTC_API_KEY,
-// MXCALL_RTC_API_SECRET).
+// MXCALL_RTC_API_SECRET). Only this external test package imports
+// matrixclient, to run a session over mxcall's real Matrix client; the
+// matrixrtc package itself does not.
 package matrixrtc_test
 
 import (
@@ -32,6 +34,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
+	"github.com/mxcall/mxcall/matrixclient"
 	"github.com/mxcall/mxcall/matrixrtc"
 	"github.com/mxcall/mxcall/rtcauth"
 )
@@ -432,5 +435,39 @@ func TestSessionRemovedBySFU(t *testing.T) {
 	// The session can join again.
 	if err := s.Join(ctx); err != nil {
 		t.Errorf("rejoin: %v", err)
+	}
+}
+
+// TestSessionOverMatrixclient: the same join with mxcall's real Matrix
+// client (matrixclient, mautrix) as the Matrix: membership sent and seen,
+// OpenID token accepted, leave sent.
+func TestSessionOverMatrixclient(t *testing.T) {
+	ctx := guard(t)
+	reg := register(ctx, t, "carol")
+	room := reg.createRoom(ctx, t, nil)
+	local := strings.TrimPrefix(strings.SplitN(reg.user, ":", 2)[0], "@")
+	mc := matrixclient.New(matrixclient.WithKeyring(matrixclient.NewMemoryKeyring()), matrixclient.WithE2EE(false))
+	defer mc.Close()
+	if err := mc.Login(ctx, reg.user, "password-"+local, hsURL); err != nil {
+		t.Fatal(err)
+	}
+	s, err := matrixrtc.NewSession(matrixrtc.SessionConfig{Matrix: mc, RoomID: room,
+		Discovery: matrixrtc.Discovery{Configured: []matrixrtc.Transport{{Type: matrixrtc.TransportLiveKit, ServiceURL: authURL}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m, ok := membership(ctx, t, reg, room, reg.user)
+	if !ok || m.DeviceID != mc.DeviceID() {
+		t.Fatalf("membership %+v (%v), want device %s", m, ok, mc.DeviceID())
+	}
+	if err := s.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := membership(ctx, t, reg, room, reg.user); ok {
+		t.Error("membership still live after Leave")
 	}
 }
