@@ -288,7 +288,9 @@ func (s *Session) refreshMembership() {
 	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
 	defer cancel()
 	mx := s.cfg.Matrix
-	expires := time.Since(s.created) + s.cfg.Expires
+	// Expires from now, counted from created_ts; never shorter than
+	// Expires, even when the homeserver's clock runs ahead of ours.
+	expires := max(time.Since(s.created), 0) + s.cfg.Expires
 	content := NewStateContent(mx.UserID(), mx.DeviceID(), s.cfg.RoomID, s.focus.Transport, s.cfg.Intent, expires, s.created)
 	if err := mx.SendState(ctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), content); err != nil {
 		s.cfg.Log.Warn("matrixrtc: membership refresh failed", "room", s.cfg.RoomID, "err", err)
@@ -322,4 +324,14 @@ func (s *Session) cleanup(ctx context.Context) error {
 	}
 	s.sent = false
 	return nil
+}
+
+// Members reads the room's live call memberships now, from its state. It
+// touches nothing of the session's own state.
+func (s *Session) Members(ctx context.Context) (Memberships, error) {
+	state, err := s.cfg.Matrix.RoomState(ctx, s.cfg.RoomID, "")
+	if err != nil {
+		return Memberships{}, fmt.Errorf("matrixrtc: room state: %w", err)
+	}
+	return NewMemberships(s.cfg.RoomID, state, time.Now()), nil
 }

@@ -23,6 +23,7 @@ type fakeMatrix struct {
 
 	mu    sync.Mutex
 	sent  []string // "type|key|content" of every SendState
+	tss   []int64  // their origin_server_ts
 	state map[string]StateEvent
 	ts    int64
 }
@@ -37,7 +38,11 @@ func (f *fakeMatrix) SendState(_ context.Context, _, evType, key string, content
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.ts == 0 {
+		f.ts = time.Now().UnixMilli()
+	}
 	f.ts += 1000
+	f.tss = append(f.tss, f.ts)
 	f.sent = append(f.sent, evType+"|"+key+"|"+string(b))
 	if f.state == nil {
 		f.state = map[string]StateEvent{}
@@ -225,6 +230,9 @@ func TestSessionRefreshAndLeave(t *testing.T) {
 	if f, _ := s.Focus(ctx); f.Transport.ServiceURL != srv.URL+"/jwt" || f.Source != SourceTransports {
 		t.Errorf("focus %+v", f)
 	}
+	if ms, err := s.Members(ctx); err != nil || len(ms.Members) != 1 || ms.Members[0].Identity() != alice+":ALICEDEV" {
+		t.Errorf("members %+v %v", ms, err)
+	}
 	for len(mx.sends()) < 3 { // the join and two refreshes
 		time.Sleep(time.Millisecond)
 	}
@@ -239,8 +247,10 @@ func TestSessionRefreshAndLeave(t *testing.T) {
 	if first.CreatedTS != 0 || first.Expires != 3600000 {
 		t.Errorf("join content %+v", first)
 	}
-	// The fake homeserver stamped the join with origin_server_ts 1000.
-	if refreshed.CreatedTS != 1000 || refreshed.Expires <= 3600000 || refreshed.DeviceID != "ALICEDEV" {
+	mx.mu.Lock()
+	joinTS := mx.tss[0]
+	mx.mu.Unlock()
+	if refreshed.CreatedTS != joinTS || refreshed.Expires < 3600000 || refreshed.DeviceID != "ALICEDEV" {
 		t.Errorf("refresh content %+v", refreshed)
 	}
 	if last := sends[len(sends)-1]; last != prefix+"{}" {
