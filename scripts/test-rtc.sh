@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the MatrixRTC integration tests (rtcauth, build tag `integration`)
+# Runs the MatrixRTC integration tests (rtcauth and matrixrtc, build tag
+# `integration`)
 # against the real stack: Dendrite (scripts/homeserver.sh), the LiveKit SFU
 # and the token service (scripts/rtc.sh), all inside a fresh network
 # namespace that has only loopback. Two rounds: one SFU node (token service
@@ -23,6 +24,7 @@ if [ "${1:-}" != "--inner" ]; then
   mkdir -p "$work/logs"
   # Build outside the namespace: it has no network for the Go proxy.
   go test -c -tags integration -o "$work/rtcauth.test" ./rtcauth
+  go test -c -tags 'goolm integration' -o "$work/matrixrtc.test" ./matrixrtc
   go build -o "$root/.cache/bin/mxcall-rtc-auth" ./cmd/mxcall-rtc-auth
   unshare_flags=(-n)
   [ "$(id -u)" -eq 0 ] || unshare_flags=(-r -n)
@@ -79,7 +81,13 @@ for nodes in 1 2; do
     if [ -z "${MXCALL_RTC_RUN:-}" ]; then
       if [ "$nodes" = 1 ]; then run+=(-test.run '^(TestTokenService|TestSFU)$'); else run+=(-test.run '^TestSFUTwoNodes$'); fi
     fi
-    cd "$root/rtcauth" && exec "$work/rtcauth.test" "${run[@]}"
+    cd "$root/rtcauth" && "$work/rtcauth.test" "${run[@]}" || exit 1
+    # The MatrixRTC client (matrixrtc) against the same stack, one node.
+    if [ "$nodes" = 1 ]; then
+      mrun=(-test.v -test.timeout 10m)
+      [ -n "${MXCALL_RTC_RUN:-}" ] && mrun+=(-test.run "$MXCALL_RTC_RUN")
+      cd "$root/matrixrtc" && exec "$work/matrixrtc.test" "${mrun[@]}"
+    fi
   ) 2>&1 | tee "$work/logs/test-$nodes.out"
   [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
   set -e

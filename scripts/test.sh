@@ -31,7 +31,7 @@ go vet ./... # and without encryption
 
 step "go vet for Windows and macOS (packages without cgo)"
 for os in windows darwin; do
-  GOOS=$os CGO_ENABLED=0 go vet -tags "$tags" ./callengine ./matrixclient ./partner ./ui/internal/ontop ./media/framecrypt
+  GOOS=$os CGO_ENABLED=0 go vet -tags "$tags" ./callengine ./matrixclient ./matrixrtc ./partner ./ui/internal/ontop ./media/framecrypt
 done
 
 step "golangci-lint"
@@ -44,6 +44,8 @@ step "fuzz smoke: callengine.FuzzParseContent for 20s"
 GOPROXY=off go test -run '^$' -fuzz '^FuzzParseContent$' -fuzztime 20s ./callengine
 step "fuzz smoke: rtcauth.FuzzParseRequest for 10s"
 GOPROXY=off go test -run '^$' -fuzz '^FuzzParseRequest$' -fuzztime 10s ./rtcauth
+step "fuzz smoke: matrixrtc.FuzzParse for 10s"
+GOPROXY=off go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./matrixrtc
 
 step "fuzz smoke: media/framecrypt.FuzzDecrypt for 10s"
 GOPROXY=off go test -run '^$' -fuzz '^FuzzDecrypt$' -fuzztime 10s ./media/framecrypt

@@ -1,0 +1,27 @@
+// Package matrixrtc is mxcall's MatrixRTC (Element Call) client: group calls
+// whose media goes through a LiveKit SFU chosen by the call's members.
+//
+// It owns:
+//   - the membership events: the state-event form
+//     org.matrix.msc3401.call.member (what Element Call sends by default) and
+//     the sticky form org.matrix.msc4143.rtc.member, parsed strictly, built,
+//     expired and sorted into a per-room Memberships snapshot;
+//   - focus discovery: which LiveKit token service ("focus") to use;
+//   - the legacy token exchange (POST {livekit_service_url}/sfu/get), which
+//     trades an OpenID token from the homeserver for a LiveKit URL and JWT.
+//   - Session: one device in one room's call. Join discovers the focus,
+//     sends our membership (multi_sfu, on our own focus), gets a token,
+//     connects to LiveKit with server-sdk-go and publishes the given pion
+//     tracks; remote tracks come back through a callback with the
+//     publisher's identity. The membership is refreshed before it expires
+//     and left ({}) on every exit path. One goroutine owns a Session's state.
+//
+// Not yet here: delayed leave events (MSC4140; Dendrite has none), the
+// sticky-event form on send, /get_token, subscribe-only connections to
+// other members' foci, media E2EE keys and ringing.
+//
+// It must not import Fyne, mautrix or any of mxcall's other packages
+// (callengine, matrixclient, media, backend, ui): Matrix is reached through
+// the small Matrix interface, which matrixclient implements, and HTTP through
+// HTTPDoer, which tests satisfy with httptest servers.
+package matrixrtc

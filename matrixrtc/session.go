@@ -1,0 +1,337 @@
+package matrixrtc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/webrtc/v4"
+)
+
+// Session defaults.
+const (
+	// DefaultRefresh is how often a joined session re-sends its membership
+	// (js-sdk refreshes roughly hourly).
+	DefaultRefresh = time.Hour
+	// leaveTimeout bounds the leave sent when the caller's context is gone.
+	leaveTimeout = 15 * time.Second
+)
+
+// SessionConfig configures a Session.
+type SessionConfig struct {
+	// Matrix reaches the homeserver (required).
+	Matrix Matrix
+	// RoomID is the Matrix room of the call (required).
+	RoomID string
+	// Discovery finds the focus; its Client also carries the /sfu/get
+	// request.
+	Discovery Discovery
+	// AccessToken authorises the rtc/transports discovery requests; ""
+	// sends them without.
+	AccessToken string
+	// Intent is m.call.intent ("video", "audio"); "" leaves it out.
+	Intent string
+	// Expires is the membership's lifetime without refresh (default
+	// DefaultExpires).
+	Expires time.Duration
+	// Refresh is how often the membership is re-sent while joined
+	// (default DefaultRefresh; must be well below Expires).
+	Refresh time.Duration
+	// Tracks are published once connected (e.g. from mxcall's media).
+	Tracks []webrtc.TrackLocal
+	// OnRemoteTrack is called, on a LiveKit goroutine, for each subscribed
+	// remote track with the publisher's identity ("@user:server:DEVICE"
+	// for legacy tokens). It must not block: hand the track on.
+	OnRemoteTrack func(identity string, track *webrtc.TrackRemote)
+	// OnEnded is called, on a goroutine of its own, when the session
+	// ends without Leave or Close: LiveKit disconnected us (removed,
+	// room closed, connection lost). The membership has been left by then.
+	// err wraps ErrDisconnected.
+	OnEnded func(err error)
+	// ConnectOptions are passed to lksdk.ConnectToRoomWithToken.
+	ConnectOptions []lksdk.ConnectOption
+	// Log receives the session's logs (default slog.Default()).
+	Log *slog.Logger
+}
+
+// Session is one device's membership of a room's MatrixRTC call and its
+// LiveKit connection. One goroutine owns its state; Join, Leave and Close
+// hand it work and wait.
+type Session struct {
+	cfg  SessionConfig
+	cmds chan func()
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	// Owned by the run goroutine.
+	joined  bool
+	gen     int  // counts joins, so late LiveKit callbacks of old rooms are ignored
+	sent    bool // a membership is out and must be left
+	room    *lksdk.Room
+	focus   Focus
+	created time.Time
+	refresh *time.Timer
+
+	// connect is lksdk.ConnectToRoomWithToken; unit tests replace it.
+	connect func(url, token string, cb *lksdk.RoomCallback, opts ...lksdk.ConnectOption) (*lksdk.Room, error)
+}
+
+// NewSession checks cfg and starts the session's goroutine. Close it.
+func NewSession(cfg SessionConfig) (*Session, error) {
+	if cfg.Matrix == nil || cfg.RoomID == "" {
+		return nil, fmt.Errorf("%w: a session needs a Matrix and a room", ErrInvalidArgument)
+	}
+	if cfg.Expires <= 0 {
+		cfg.Expires = DefaultExpires
+	}
+	if cfg.Refresh <= 0 {
+		cfg.Refresh = DefaultRefresh
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	s := &Session{cfg: cfg, cmds: make(chan func()), quit: make(chan struct{}), done: make(chan struct{}),
+		connect: lksdk.ConnectToRoomWithToken}
+	go s.run()
+	return s, nil
+}
+
+func (s *Session) run() {
+	defer close(s.done)
+	for {
+		var refreshC <-chan time.Time
+		if s.refresh != nil {
+			refreshC = s.refresh.C
+		}
+		select {
+		case fn := <-s.cmds:
+			fn()
+		case <-refreshC:
+			s.refresh = nil
+			s.refreshMembership()
+		case <-s.quit:
+			ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+			_ = s.leave(ctx)
+			cancel()
+			return
+		}
+	}
+}
+
+// do runs fn on the owner goroutine and returns its error.
+func (s *Session) do(ctx context.Context, fn func() error) error {
+	res := make(chan error, 1)
+	select {
+	case s.cmds <- func() { res <- fn() }:
+	case <-s.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-res
+}
+
+// post hands fn to the owner goroutine without waiting for it; it is
+// dropped once the session is closed.
+func (s *Session) post(fn func()) {
+	select {
+	case s.cmds <- fn:
+	case <-s.quit:
+	}
+}
+
+// disconnected ends the session when LiveKit dropped the current room.
+func (s *Session) disconnected(gen int, reason lksdk.DisconnectionReason) {
+	if gen != s.gen || !s.joined {
+		return // our own Disconnect, or an older room
+	}
+	s.cfg.Log.Info("matrixrtc: LiveKit disconnected the session", "room", s.cfg.RoomID, "reason", string(reason))
+	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+	defer cancel()
+	if err := s.cleanup(ctx); err != nil {
+		s.cfg.Log.Warn("matrixrtc: leave after disconnection", "room", s.cfg.RoomID, "err", err)
+	}
+	if on := s.cfg.OnEnded; on != nil {
+		go on(fmt.Errorf("%w: %s", ErrDisconnected, reason))
+	}
+}
+
+// Join discovers the focus, sends our membership, gets a LiveKit token,
+// connects and publishes the configured tracks. On any failure after the
+// membership was sent it sends the leave before returning.
+func (s *Session) Join(ctx context.Context) error {
+	return s.do(ctx, func() error { return s.join(ctx) })
+}
+
+// Leave disconnects from LiveKit and sends the leave ({}); it is a no-op
+// when not joined.
+func (s *Session) Leave(ctx context.Context) error {
+	return s.do(ctx, func() error { return s.leave(ctx) })
+}
+
+// Close leaves (if joined) and stops the session's goroutine. It is
+// idempotent.
+func (s *Session) Close() error {
+	s.once.Do(func() { close(s.quit) })
+	<-s.done
+	return nil
+}
+
+// Focus is the focus the session joined on (zero before Join).
+func (s *Session) Focus(ctx context.Context) (Focus, error) {
+	var f Focus
+	err := s.do(ctx, func() error { f = s.focus; return nil })
+	return f, err
+}
+
+func (s *Session) stateKey() string {
+	return StateKey(s.cfg.Matrix.UserID(), s.cfg.Matrix.DeviceID())
+}
+
+func (s *Session) join(ctx context.Context) (err error) {
+	if s.joined {
+		return fmt.Errorf("%w: already joined", ErrWrongState)
+	}
+	mx := s.cfg.Matrix
+	var live []Membership
+	if state, err := mx.RoomState(ctx, s.cfg.RoomID, ""); err == nil {
+		live = NewMemberships(s.cfg.RoomID, state, time.Now()).Slot(SlotRoom)
+	} else {
+		s.cfg.Log.Warn("matrixrtc: room state unavailable for discovery", "room", s.cfg.RoomID, "err", err)
+	}
+	focus, err := s.cfg.Discovery.Discover(ctx, mx.HomeserverURL(), s.cfg.AccessToken, live)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		if lerr := s.cleanup(ctx); lerr != nil {
+			s.cfg.Log.Warn("matrixrtc: leave after a failed join", "room", s.cfg.RoomID, "err", lerr)
+		}
+	}()
+	content := NewStateContent(mx.UserID(), mx.DeviceID(), s.cfg.RoomID, focus.Transport, s.cfg.Intent, s.cfg.Expires, time.Time{})
+	s.sent = true // a failed send may still have reached the server
+	if err := mx.SendState(ctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), content); err != nil {
+		if errors.Is(err, ErrForbidden) {
+			s.sent = false
+			return fmt.Errorf("%w: %w", ErrNoPermission, err)
+		}
+		return fmt.Errorf("matrixrtc: sending the membership: %w", err)
+	}
+	s.created = s.sentAt(ctx)
+	tok, err := mx.OpenIDToken(ctx)
+	if err != nil {
+		return fmt.Errorf("matrixrtc: OpenID token: %w", err)
+	}
+	creds, err := SFUGet(ctx, s.cfg.Discovery.Client, focus.Transport.ServiceURL, s.cfg.RoomID, tok, mx.DeviceID())
+	if err != nil {
+		return err
+	}
+	s.gen++
+	gen := s.gen
+	cb := lksdk.NewRoomCallback()
+	cb.OnDisconnectedWithReason = func(reason lksdk.DisconnectionReason) { //nolint:contextcheck // comes long after Join returned: it must not inherit its ctx
+		go s.post(func() { s.disconnected(gen, reason) })
+	}
+	if on := s.cfg.OnRemoteTrack; on != nil {
+		cb.OnTrackSubscribed = func(t *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+			on(rp.Identity(), t)
+		}
+	}
+	room, err := s.connect(creds.URL, creds.JWT, cb, s.cfg.ConnectOptions...)
+	if err != nil {
+		return fmt.Errorf("%w: connecting to LiveKit: %w", ErrUnreachable, err)
+	}
+	s.room = room
+	for _, t := range s.cfg.Tracks {
+		src := livekit.TrackSource_MICROPHONE
+		if t.Kind() == webrtc.RTPCodecTypeVideo {
+			src = livekit.TrackSource_CAMERA
+		}
+		if _, err := room.LocalParticipant.PublishTrack(t, &lksdk.TrackPublicationOptions{Name: t.ID(), Source: src}); err != nil {
+			return fmt.Errorf("matrixrtc: publishing %s: %w", t.ID(), err)
+		}
+	}
+	s.joined, s.focus = true, focus
+	s.refresh = time.NewTimer(s.cfg.Refresh)
+	return nil
+}
+
+// sentAt finds the origin_server_ts of our membership (what receivers use
+// as created_ts), else now.
+func (s *Session) sentAt(ctx context.Context) time.Time {
+	evs, err := s.cfg.Matrix.RoomState(ctx, s.cfg.RoomID, TypeCallMember)
+	if err == nil {
+		for _, ev := range evs {
+			if ev.StateKey == s.stateKey() && ev.Sender == s.cfg.Matrix.UserID() && ev.OriginServerTS > 0 {
+				return time.UnixMilli(ev.OriginServerTS)
+			}
+		}
+	}
+	return time.Now()
+}
+
+// refreshMembership re-sends the membership with created_ts kept and
+// expires extended to Expires from now.
+func (s *Session) refreshMembership() {
+	if !s.joined {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+	defer cancel()
+	mx := s.cfg.Matrix
+	// Expires from now, counted from created_ts; never shorter than
+	// Expires, even when the homeserver's clock runs ahead of ours.
+	expires := max(time.Since(s.created), 0) + s.cfg.Expires
+	content := NewStateContent(mx.UserID(), mx.DeviceID(), s.cfg.RoomID, s.focus.Transport, s.cfg.Intent, expires, s.created)
+	if err := mx.SendState(ctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), content); err != nil {
+		s.cfg.Log.Warn("matrixrtc: membership refresh failed", "room", s.cfg.RoomID, "err", err)
+	}
+	s.refresh = time.NewTimer(s.cfg.Refresh)
+}
+
+func (s *Session) leave(ctx context.Context) error {
+	return s.cleanup(ctx)
+}
+
+// cleanup disconnects and sends the leave if a membership is out. It uses
+// ctx's values but not its cancellation, so a cancelled Join still leaves.
+func (s *Session) cleanup(ctx context.Context) error {
+	if s.refresh != nil {
+		s.refresh.Stop()
+		s.refresh = nil
+	}
+	if s.room != nil {
+		s.room.Disconnect()
+		s.room = nil
+	}
+	s.joined = false
+	if !s.sent {
+		return nil
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
+	defer cancel()
+	if err := s.cfg.Matrix.SendState(lctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), LeaveContent()); err != nil {
+		return fmt.Errorf("matrixrtc: sending the leave: %w", err)
+	}
+	s.sent = false
+	return nil
+}
+
+// Members reads the room's live call memberships now, from its state. It
+// touches nothing of the session's own state.
+func (s *Session) Members(ctx context.Context) (Memberships, error) {
+	state, err := s.cfg.Matrix.RoomState(ctx, s.cfg.RoomID, "")
+	if err != nil {
+		return Memberships{}, fmt.Errorf("matrixrtc: room state: %w", err)
+	}
+	return NewMemberships(s.cfg.RoomID, state, time.Now()), nil
+}

@@ -1,0 +1,263 @@
+package matrixrtc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	protoLogger "github.com/livekit/protocol/logger"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/transport/v5/test"
+)
+
+// fakeMatrix is an in-memory Matrix: state events are kept per room.
+type fakeMatrix struct {
+	hs        string
+	forbidden bool
+
+	mu    sync.Mutex
+	sent  []string // "type|key|content" of every SendState
+	tss   []int64  // their origin_server_ts
+	state map[string]StateEvent
+	ts    int64
+}
+
+func (f *fakeMatrix) SendState(_ context.Context, _, evType, key string, content any) error {
+	if f.forbidden {
+		return fmt.Errorf("%w: M_FORBIDDEN", ErrForbidden)
+	}
+	b, err := json.Marshal(content)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ts == 0 {
+		f.ts = time.Now().UnixMilli()
+	}
+	f.ts += 1000
+	f.tss = append(f.tss, f.ts)
+	f.sent = append(f.sent, evType+"|"+key+"|"+string(b))
+	if f.state == nil {
+		f.state = map[string]StateEvent{}
+	}
+	f.state[evType+"|"+key] = StateEvent{Type: evType, StateKey: key, Sender: f.UserID(), OriginServerTS: f.ts, Content: b}
+	return nil
+}
+
+func (f *fakeMatrix) RoomState(_ context.Context, _, evType string) ([]StateEvent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := []StateEvent{joinEv(f.UserID(), "join")}
+	for _, ev := range f.state {
+		if evType == "" || ev.Type == evType {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeMatrix) OpenIDToken(context.Context) (OpenIDToken, error) {
+	return OpenIDToken{AccessToken: "oid", TokenType: "Bearer", MatrixServerName: "example.org"}, nil
+}
+func (f *fakeMatrix) UserID() string        { return alice }
+func (f *fakeMatrix) DeviceID() string      { return "ALICEDEV" }
+func (f *fakeMatrix) HomeserverURL() string { return f.hs }
+
+func (f *fakeMatrix) sends() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.sent...)
+}
+
+// focusServer is a homeserver advertising itself as the focus, whose
+// /sfu/get answers with status and body.
+func focusServer(t *testing.T, status int, body string) *httptest.Server {
+	t.Helper()
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case PathTransports:
+			_, _ = fmt.Fprintf(w, `{"rtc_transports":[{"type":"livekit","livekit_service_url":%q}]}`, srv.URL+"/jwt")
+		case "/jwt/sfu/get":
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(body))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestSessionJoinFailuresLeave(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	const leave = TypeCallMember + "|" + aliceKey + "|{}"
+	tests := []struct {
+		name      string
+		status    int
+		body      string
+		forbidden bool
+		want      error
+		wantSends int // membership events sent, the leave included
+	}{
+		{"power levels", 200, `{}`, true, ErrNoPermission, 0},
+		{"token refused", 401, `{"errcode":"M_UNAUTHORIZED"}`, false, ErrTokenRefused, 2},
+		{"token service down", 500, `{"errcode":"M_UNKNOWN"}`, false, ErrTokenService, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := focusServer(t, tt.status, tt.body)
+			mx := &fakeMatrix{hs: srv.URL, forbidden: tt.forbidden}
+			s, err := NewSession(SessionConfig{Matrix: mx, RoomID: roomID, Discovery: Discovery{Client: srv.Client()}, Intent: "video"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = s.Close() }()
+			if err := s.Join(context.Background()); !errors.Is(err, tt.want) {
+				t.Fatalf("Join: %v, want %v", err, tt.want)
+			}
+			sends := mx.sends()
+			if len(sends) != tt.wantSends {
+				t.Fatalf("sent %q", sends)
+			}
+			if tt.wantSends > 0 {
+				var m map[string]any
+				_ = json.Unmarshal([]byte(sends[0][len(TypeCallMember+"|"+aliceKey+"|"):]), &m)
+				if fp, _ := m["foci_preferred"].([]any); len(fp) != 1 || fp[0].(map[string]any)["livekit_service_url"] != srv.URL+"/jwt" {
+					t.Errorf("membership %s", sends[0])
+				}
+				if sends[len(sends)-1] != leave {
+					t.Errorf("last send %q, want the leave", sends[len(sends)-1])
+				}
+			}
+			// Leave and Close after a failed Join send nothing more.
+			if err := s.Leave(context.Background()); err != nil {
+				t.Error(err)
+			}
+			_ = s.Close()
+			if n := len(mx.sends()); n != tt.wantSends {
+				t.Errorf("%d sends after Leave/Close, want %d", n, tt.wantSends)
+			}
+		})
+	}
+}
+
+func TestSessionNoFocus(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	mx := &fakeMatrix{hs: srv.URL}
+	s, _ := NewSession(SessionConfig{Matrix: mx, RoomID: roomID, Discovery: Discovery{Client: srv.Client()}})
+	if err := s.Join(context.Background()); !errors.Is(err, ErrNoFocus) {
+		t.Errorf("Join: %v", err)
+	}
+	if len(mx.sends()) != 0 {
+		t.Errorf("sent %q without a focus", mx.sends())
+	}
+	_ = s.Close()
+	_ = s.Close()
+	if err := s.Join(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Join after Close: %v", err)
+	}
+}
+
+func TestSessionConfig(t *testing.T) {
+	if _, err := NewSession(SessionConfig{RoomID: roomID}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("no Matrix: %v", err)
+	}
+	if _, err := NewSession(SessionConfig{Matrix: &fakeMatrix{}}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("no room: %v", err)
+	}
+}
+
+// TestSessionConnectFailureLeaves: when LiveKit cannot be reached after the
+// membership went out, Join fails with ErrUnreachable and leaves.
+func TestSessionConnectFailureLeaves(t *testing.T) {
+	lksdk.SetLogger(protoLogger.GetDiscardLogger()) // LiveKit logs each failed attempt with a stack
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := "ws" + dead.URL[len("http"):]
+	dead.Close()
+	srv := focusServer(t, 200, `{"url":"`+deadURL+`","jwt":"eyJ.x.y"}`)
+	mx := &fakeMatrix{hs: srv.URL}
+	s, err := NewSession(SessionConfig{Matrix: mx, RoomID: roomID, Discovery: Discovery{Client: srv.Client()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	if err := s.Join(context.Background()); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("Join: %v, want ErrUnreachable", err)
+	}
+	sends := mx.sends()
+	if len(sends) != 2 || sends[1] != TypeCallMember+"|"+aliceKey+"|{}" {
+		t.Errorf("sent %q, want the membership then the leave", sends)
+	}
+}
+
+// TestSessionRefreshAndLeave: a joined session re-sends its membership
+// with created_ts kept and expires extended, and Leave sends {}. LiveKit
+// is replaced by an unconnected room.
+func TestSessionRefreshAndLeave(t *testing.T) {
+	srv := focusServer(t, 200, `{"url":"wss://sfu.example","jwt":"eyJ.x.y"}`)
+	mx := &fakeMatrix{hs: srv.URL}
+	s, err := NewSession(SessionConfig{Matrix: mx, RoomID: roomID, Discovery: Discovery{Client: srv.Client()},
+		Refresh: time.Millisecond, Expires: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	var gotURL, gotJWT string
+	s.connect = func(url, token string, cb *lksdk.RoomCallback, _ ...lksdk.ConnectOption) (*lksdk.Room, error) {
+		gotURL, gotJWT = url, token
+		return lksdk.NewRoom(cb), nil
+	}
+	ctx := context.Background()
+	if err := s.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if gotURL != "wss://sfu.example" || gotJWT != "eyJ.x.y" {
+		t.Errorf("connected to %q with %q", gotURL, gotJWT)
+	}
+	if err := s.Join(ctx); !errors.Is(err, ErrWrongState) {
+		t.Errorf("second Join: %v", err)
+	}
+	if f, _ := s.Focus(ctx); f.Transport.ServiceURL != srv.URL+"/jwt" || f.Source != SourceTransports {
+		t.Errorf("focus %+v", f)
+	}
+	if ms, err := s.Members(ctx); err != nil || len(ms.Members) != 1 || ms.Members[0].Identity() != alice+":ALICEDEV" {
+		t.Errorf("members %+v %v", ms, err)
+	}
+	for len(mx.sends()) < 3 { // the join and two refreshes
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sends := mx.sends()
+	prefix := TypeCallMember + "|" + aliceKey + "|"
+	var first, refreshed StateContent
+	_ = json.Unmarshal([]byte(sends[0][len(prefix):]), &first)
+	_ = json.Unmarshal([]byte(sends[2][len(prefix):]), &refreshed)
+	if first.CreatedTS != 0 || first.Expires != 3600000 {
+		t.Errorf("join content %+v", first)
+	}
+	mx.mu.Lock()
+	joinTS := mx.tss[0]
+	mx.mu.Unlock()
+	if refreshed.CreatedTS != joinTS || refreshed.Expires < 3600000 || refreshed.DeviceID != "ALICEDEV" {
+		t.Errorf("refresh content %+v", refreshed)
+	}
+	if last := sends[len(sends)-1]; last != prefix+"{}" {
+		t.Errorf("last send %q, want the leave", last)
+	}
+	n := len(sends)
+	if err := s.Leave(ctx); err != nil || len(mx.sends()) != n {
+		t.Errorf("second Leave: %v, %d sends (want %d)", err, len(mx.sends()), n)
+	}
+}
