@@ -13,9 +13,17 @@ tags=goolm
 step() { printf '\n== %s\n' "$*"; }
 
 step "dependencies (Debian packages, pinned homeserver and LiveKit SFU)"
+# Both servers are pure Go (no Debian package needed): build them while
+# apt works, which matters on a fresh machine (LiveKit takes minutes).
+mkdir -p .cache
+./scripts/build-homeserver.sh >.cache/build-homeserver.log 2>&1 &
+hs_build=$!
+./scripts/build-livekit.sh >.cache/build-livekit.log 2>&1 &
+lk_build=$!
 ./scripts/install-deps.sh
-./scripts/build-homeserver.sh
-./scripts/build-livekit.sh
+wait "$hs_build" || { cat .cache/build-homeserver.log; exit 1; }
+wait "$lk_build" || { cat .cache/build-livekit.log; exit 1; }
+cat .cache/build-homeserver.log .cache/build-livekit.log
 
 step "build"
 go mod download
