@@ -49,9 +49,21 @@ type fakeSync struct {
 	body   string
 }
 
+// tolerantLeakCheck, when set (by the integration build), replaces pion's
+// check in leakCheck.
+var tolerantLeakCheck func(*testing.T)
+
 // leakCheck fails the test if goroutines are left once all its cleanups ran.
+// In the integration build the real keyring's godbus connection lives for
+// the whole process, which pion's check would report (already at the start
+// of any test that runs after one using the keyring), so the integration
+// build's check, which tolerates it, is used there.
 func leakCheck(t *testing.T) {
 	t.Helper()
+	if tolerantLeakCheck != nil {
+		tolerantLeakCheck(t)
+		return
+	}
 	t.Cleanup(test.CheckRoutines(t))
 }
 

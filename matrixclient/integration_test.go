@@ -95,6 +95,8 @@ func addSecret(s, what string) {
 	secretsMu.Unlock()
 }
 
+func init() { tolerantLeakCheck = itLeakCheck }
+
 // itLeakCheck checks for leaked goroutines after the test's cleanups ran
 // (engines and clients closed, idle HTTP connections dropped). Unlike
 // pion's CheckRoutines it tolerates godbus's connection to the session
