@@ -81,7 +81,6 @@ func TestCallMediaCloseDropsFrameSlot(t *testing.T) {
 	cm.frames.set(slot)
 	held := cm.frames // what the UI holds
 	w := weak.Make(slot)
-	slot = nil
 	cm.close()
 	runtime.GC()
 	if w.Value() != nil {

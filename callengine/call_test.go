@@ -245,7 +245,6 @@ func TestEndedCallReleasesPeerConnectionAndMedia(t *testing.T) {
 	if err := bob.eng.Answer(ctx, id, true, bm); err != nil {
 		t.Fatal(err)
 	}
-	am, bm = Media{}, Media{}
 	alice.waitState(id, StateConnected)
 	bob.waitState(id, StateConnected)
 	alice.waitPackets(id, 20)

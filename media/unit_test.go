@@ -384,7 +384,6 @@ func TestBandwidthEstimationFactoryKeepsNoConnection(t *testing.T) {
 	if err := in.Close(); err != nil {
 		t.Fatal(err)
 	}
-	in, b = nil, nil
 	runtime.GC()
 	if w.Value() != nil {
 		t.Fatal("the factory still reaches the interceptor (and estimator) of a closed connection")
