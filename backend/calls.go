@@ -107,8 +107,10 @@ func (m *callMedia) setAudio(a, p io.Closer) bool {
 	return !closed
 }
 
-// close releases everything, sinks before the speaker and the source.
-// Idempotent.
+// close releases everything, sinks before the speaker and the source,
+// and empties the frame source: the UI may hold it a while longer (an
+// ended call stays on screen), and it must not keep the decoder's slot and
+// its pictures alive. Idempotent.
 func (m *callMedia) close() {
 	m.mu.Lock()
 	video, audio, player, src := m.video, m.audio, m.player, m.src
@@ -119,6 +121,7 @@ func (m *callMedia) close() {
 	if src != nil {
 		_ = src.Close()
 	}
+	m.frames.set(nil)
 }
 
 // closeAll closes each non-nil closer.

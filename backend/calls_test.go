@@ -3,9 +3,11 @@ package backend
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/pion/transport/v5/test"
 	"github.com/zalando/go-keyring"
@@ -67,6 +69,25 @@ func TestCallMediaClosesWhatItReplaces(t *testing.T) {
 	}
 	if ok := cm.setAudio(lateA, lateP); ok || lateA.closes() != 1 || lateP.closes() != 1 {
 		t.Fatalf("audio set after close: ok %v, closes %d %d", ok, lateA.closes(), lateP.closes())
+	}
+}
+
+// The UI may hold a call's remote FrameSource after the call ended (the
+// ended call stays on screen); once the call's media is released, it must
+// not keep the decoder's frame slot, and its pictures, alive.
+func TestCallMediaCloseDropsFrameSlot(t *testing.T) {
+	cm := newCallMedia()
+	slot := media.NewFrameSlot()
+	cm.frames.set(slot)
+	held := cm.frames // what the UI holds
+	w := weak.Make(slot)
+	cm.close()
+	runtime.GC()
+	if w.Value() != nil {
+		t.Fatal("the frame slot of a released call is still reachable through its FrameSource")
+	}
+	if _, _, ok := held.FrameInto(nil, 0); ok {
+		t.Fatal("a released call's FrameSource still delivers frames")
 	}
 }
 

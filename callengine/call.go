@@ -115,6 +115,7 @@ func (c *Call) start(first func()) {
 	go func() {
 		defer wg.Done()
 		c.inbox.run(func() bool { return c.st == StateEnded })
+		c.release()
 		c.closeOut()
 	}()
 	go func() {
@@ -126,6 +127,23 @@ func (c *Call) start(first func()) {
 		close(c.finished)
 	}()
 	c.inbox.post(first)
+}
+
+// release drops what an ended call no longer needs, on the loop goroutine
+// after its last function ran. The engine remembers ended calls for
+// endedRetention (late events must not ring again), and what they point to
+// stays alive as long: the closed peer connection with its buffers,
+// interceptors and pion callbacks, and the caller's media tracks (for
+// mxcall a media.Source with its encoder and preview frames).
+func (c *Call) release() {
+	c.pc = nil
+	c.media = Media{}
+	c.senders = nil
+	c.remoteOffer, c.sentOffer = "", nil
+	c.pendingRemote, c.localPending, c.inSDP = nil, nil, nil
+	c.remoteMeta = nil
+	c.timers = nil
+	c.batchTimer, c.inviteTimer, c.restartTimer, c.iceDeadline, c.peerGone = nil, nil, nil, nil, nil
 }
 
 // post runs f on the loop goroutine; it is dropped once the call ended.
@@ -231,6 +249,7 @@ func (c *Call) sendLoop() {
 				break
 			}
 			ev := c.out[0]
+			c.out[0] = outEvent{} // the array outlives the call: keep no SDP in it
 			c.out = c.out[1:]
 			c.outMu.Unlock()
 			if ev.evType == "" {

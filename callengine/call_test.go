@@ -3,10 +3,15 @@ package callengine
 import (
 	"context"
 	"errors"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/pion/transport/v5/test"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
 )
 
 // guard fails the test on leaked goroutines (checked after every cleanup)
@@ -175,5 +180,116 @@ func TestContextErrors(t *testing.T) {
 	close(release)
 	if err := alice.eng.Hangup(context.Background(), id); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// ownTracks are an audio and a video track written until stop, owned by
+// the test alone (calltest.Tracks live until the test's cleanup, and pion's
+// TrackLocalStaticRTP keeps the last unbound connection's write stream in
+// its bindings' spare capacity, which would pin the peer connection).
+func ownTracks(t *testing.T, stream string) (Media, func()) {
+	t.Helper()
+	a, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		buf := make([]byte, 100)
+		buf[0] = 0x10
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				_ = a.WriteSample(media.Sample{Data: buf, Duration: 20 * time.Millisecond})
+				_ = v.WriteSample(media.Sample{Data: buf, Duration: 20 * time.Millisecond})
+			}
+		}
+	}()
+	var once sync.Once
+	end := func() { once.Do(func() { close(stop); <-done }) }
+	t.Cleanup(end)
+	return Media{Audio: a, Video: v}, end
+}
+
+// An ended call is remembered (late events for it must not ring again),
+// but nothing heavy with it: once the call is over, its peer connection
+// and the tracks it was given (for mxcall a media.Source with its encoder
+// and pictures) must become unreachable, on both sides.
+func TestEndedCallReleasesPeerConnectionAndMedia(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	alice := r.join(t, "@alice:test")
+	bob := r.join(t, "@bob:test")
+	am, stopA := ownTracks(t, "alice-stream")
+	bm, stopB := ownTracks(t, "bob-stream")
+
+	var tracks []weak.Pointer[webrtc.TrackLocalStaticSample]
+	for _, m := range []Media{am, bm} {
+		tracks = append(tracks, weak.Make(m.Audio.(*webrtc.TrackLocalStaticSample)), weak.Make(m.Video.(*webrtc.TrackLocalStaticSample)))
+	}
+	id, err := alice.eng.PlaceCall(ctx, r.id, bob.userID, true, am)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.ringing()
+	if err := bob.eng.Answer(ctx, id, true, bm); err != nil {
+		t.Fatal(err)
+	}
+	alice.waitState(id, StateConnected)
+	bob.waitState(id, StateConnected)
+	alice.waitPackets(id, 20)
+	bob.waitPackets(id, 20)
+
+	var pcs []weak.Pointer[webrtc.PeerConnection]
+	var calls []*Call
+	for _, m := range []*member{alice, bob} {
+		c, err := m.eng.call(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pc *webrtc.PeerConnection
+		if err := c.exec(ctx, func() error { pc = c.pc; return nil }); err != nil || pc == nil {
+			t.Fatalf("%s: no peer connection (%v)", m.userID, err)
+		}
+		pcs = append(pcs, weak.Make(pc))
+		calls = append(calls, c)
+	}
+	if err := alice.eng.Hangup(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	bob.waitState(id, StateEnded)
+	alice.waitState(id, StateEnded)
+	for _, c := range calls {
+		<-c.finished
+	}
+	stopA()
+	stopB()
+	for _, m := range []*member{alice, bob} {
+		if ci, ok := m.eng.Call(id); !ok || ci.State != StateEnded {
+			t.Fatalf("%s forgot the ended call (%v, %v)", m.userID, ci.State, ok)
+		}
+	}
+	runtime.GC()
+	runtime.GC()
+	for i, p := range pcs {
+		if p.Value() != nil {
+			t.Errorf("%s: the ended call's peer connection is still reachable", []string{"caller", "callee"}[i])
+		}
+	}
+	for i, p := range tracks {
+		if p.Value() != nil {
+			t.Errorf("%s's %s track is still reachable after the call ended",
+				[]string{"caller", "caller", "callee", "callee"}[i], []string{"audio", "video"}[i%2])
+		}
 	}
 }

@@ -7,14 +7,16 @@ import "errors"
 // onGlare runs on our outgoing call's loop when the peer's invite crossed
 // ours in the same room (spec: "Glare").
 func (c *Call) onGlare(theirs *Call) {
+	// Read on our loop: once ours ended, its loop lets go of its media.
+	video, m := c.video, c.media
 	switch {
 	case c.st == StateGathering:
 		// Ours was not sent: drop it, take theirs with our media.
 		c.end(PartyLocal, ReasonReplaced)
-		theirs.post(func() { theirs.autoAnswer(c.video, c.media) })
+		theirs.post(func() { theirs.autoAnswer(video, m) })
 	case c.st == StateInviteSent && theirs.id < c.id:
 		c.hangup(ReasonReplaced)
-		theirs.post(func() { theirs.autoAnswer(c.video, c.media) })
+		theirs.post(func() { theirs.autoAnswer(video, m) })
 	default:
 		// Ours wins (lesser call_id) or is already answered: the peer
 		// drops theirs when it sees ours.

@@ -29,6 +29,15 @@ var estimateTargets sync.Map // uint32 → *Source
 // interceptor that stamps it, after the estimator, so that the estimator
 // (wrapping outermost) sees stamped packets. Call it once per API.
 func AddBandwidthEstimation(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
+	f, err := newBWEFactory()
+	if err != nil {
+		return err
+	}
+	ir.Add(f)
+	return webrtc.ConfigureTWCCHeaderExtensionSender(m, ir)
+}
+
+func newBWEFactory() (*bweFactory, error) {
 	f, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
 		return gcc.NewSendSideBWE(
 			gcc.SendSideBWEInitialBitrate(1_000_000),
@@ -38,10 +47,9 @@ func AddBandwidthEstimation(m *webrtc.MediaEngine, ir *interceptor.Registry) err
 		)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ir.Add(&bweFactory{cc: f})
-	return webrtc.ConfigureTWCCHeaderExtensionSender(m, ir)
+	return &bweFactory{cc: f}, nil
 }
 
 type bweFactory struct {
@@ -55,6 +63,10 @@ func (f *bweFactory) NewInterceptor(id string) (interceptor.Interceptor, error) 
 	f.mu.Lock() // OnNewPeerConnection's callback is per factory, not per call
 	f.cc.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { est = e })
 	in, err := f.cc.NewInterceptor(id)
+	// The factory lives as long as the API: a callback left set would keep
+	// this connection's estimator, and through its stream writers the
+	// whole connection, alive until the next call.
+	f.cc.OnNewPeerConnection(nil)
 	f.mu.Unlock()
 	if err != nil {
 		return nil, err

@@ -5,10 +5,12 @@ import (
 	"image"
 	"io"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/pion/mediadevices/pkg/driver"
 	"github.com/pion/mediadevices/pkg/frame"
@@ -360,4 +362,31 @@ func TestNoCameraFallsBackToPattern(t *testing.T) {
 	if !src.Fallback() {
 		t.Error("no camera but Fallback() is false")
 	}
+}
+
+// The bandwidth-estimation factory lives as long as the pion API; it must
+// keep nothing of the connections it made interceptors for (the
+// estimator's stream writers lead to the whole PeerConnection).
+func TestBandwidthEstimationFactoryKeepsNoConnection(t *testing.T) {
+	f, err := newBWEFactory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := f.NewInterceptor("pc1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, ok := in.(*bweInterceptor)
+	if !ok {
+		t.Fatalf("interceptor is a %T", in)
+	}
+	w := weak.Make(b)
+	if err := in.Close(); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	if w.Value() != nil {
+		t.Fatal("the factory still reaches the interceptor (and estimator) of a closed connection")
+	}
+	runtime.KeepAlive(f) // as the API keeps it
 }

@@ -10,8 +10,12 @@
 #   MXCALL_IT_RUN=Reject scripts/test-integration.sh   # a -run filter
 #   MXCALL_IT_RACE=1 scripts/test-integration.sh       # with the race detector
 #
-# Artifacts (test output, client and server logs, latency.txt) stay in
-# ./.cache/it-run/ for inspection.
+# The backend's tests include a soak test (TestIntegrationSoakCallsReleaseMemory,
+# about 20 s): a dozen calls in a row to the echo partner, after which the
+# live heap and goroutines must be back where they were after the first.
+#
+# Artifacts (test output, client and server logs, latency.txt, the soak
+# test's heap profiles in logs/soak) stay in ./.cache/it-run/ for inspection.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -76,6 +80,7 @@ set -a
 set +a
 export MXCALL_HS_SCRIPT="$root/scripts/homeserver.sh" MXCALL_KEYRING=real
 export MXCALL_LOG_DIR="$work/logs" MXCALL_SECRET_DIRS="$HOME"
+export MXCALL_SOAK_PROFILES="${MXCALL_SOAK_PROFILES:-$work/logs/soak}"
 
 # Wait until the Secret Service answers on the bus.
 for _ in $(seq 1 50); do

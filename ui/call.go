@@ -208,10 +208,12 @@ func (s *CallScreen) logStats(stop chan struct{}, id string) {
 	}
 }
 
-// Stop ends video drawing and the timer. Idempotent.
+// Stop ends video drawing and the timer and lets go of the video's
+// pictures and frame sources (see VideoView.Release): call it when the
+// screen is taken down. Idempotent.
 func (s *CallScreen) Stop() {
-	s.Remote.Stop()
-	s.Local.Stop()
+	s.Remote.Release()
+	s.Local.Release()
 	if s.stopTmr != nil {
 		close(s.stopTmr)
 		s.stopTmr = nil

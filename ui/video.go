@@ -124,6 +124,29 @@ func (v *VideoView) Stop() {
 	}
 }
 
+// Release stops polling, detaches the source and lets go of every
+// picture the view holds (its frame buffers and the one on screen), for a
+// view that is taken down: Fyne keeps widgets that left the window in its
+// caches for a minute or more, and a frame source pins its call's decoder
+// slot. The view shows its placeholder; SetSource and Start make it live
+// again. Call it on the UI goroutine. Idempotent.
+func (v *VideoView) Release() {
+	v.Stop()
+	v.Clear()
+	v.mu.Lock()
+	v.last = nil
+	v.mu.Unlock()
+	// The poller has exited, and a swap it queued finds the source gone:
+	// the buffers are ours.
+	v.bufs = [2]*image.RGBA{}
+	v.raw, v.mid = nil, nil
+	v.seq = 0
+	if v.img.Image != nil {
+		v.img.Image = nil
+		v.img.Refresh() // frees the texture while the view is still on a canvas
+	}
+}
+
 // Poll takes the newest frame from the source, if there is one the view
 // has not shown yet, and swaps it in through fyne.Do. It reports whether a
 // repaint was queued. Only one goroutine may call Poll at a time (the

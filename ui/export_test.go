@@ -1,0 +1,18 @@
+package ui
+
+import "image"
+
+// VideoBuffers returns the pictures v holds: its frame buffers and the one
+// on screen (for tests that check they are released).
+func VideoBuffers(v *VideoView) []*image.RGBA {
+	var out []*image.RGBA
+	for _, b := range []*image.RGBA{v.bufs[0], v.bufs[1], v.raw, v.mid} {
+		if b != nil {
+			out = append(out, b)
+		}
+	}
+	if img, ok := v.img.Image.(*image.RGBA); ok && img != nil {
+		out = append(out, img)
+	}
+	return out
+}
