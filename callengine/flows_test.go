@@ -250,10 +250,13 @@ func TestMuteMetadataSeenByPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice.waitFor("remote video muted", func(ci CallInfo) bool { return ci.RemoteVideoMuted })
+	// Mark before unmuting: bob may see the change before SetAudioMuted
+	// returns to us.
+	mark := bob.mark()
 	if err := alice.eng.SetAudioMuted(ctx, id, false); err != nil {
 		t.Fatal(err)
 	}
-	bob.waitAfter(bob.mark(), "remote audio unmuted", func(ci CallInfo) bool { return !ci.RemoteAudioMuted })
+	bob.waitAfter(mark, "remote audio unmuted", func(ci CallInfo) bool { return !ci.RemoteAudioMuted })
 	if got, _ := alice.eng.Call(id); got.AudioMuted {
 		t.Error("alice still muted")
 	}
@@ -284,10 +287,11 @@ func TestHoldAndResume(t *testing.T) {
 	if got, _ := alice.eng.Call(id); !got.OnHold || got.RemoteOnHold {
 		t.Errorf("alice: OnHold %v RemoteOnHold %v", got.OnHold, got.RemoteOnHold)
 	}
+	mark := bob.mark() // before: bob may see the resume before SetHold returns
 	if err := alice.eng.SetHold(ctx, id, false); err != nil {
 		t.Fatal(err)
 	}
-	bob.waitAfter(bob.mark(), "remote resumed", func(ci CallInfo) bool { return !ci.RemoteOnHold })
+	bob.waitAfter(mark, "remote resumed", func(ci CallInfo) bool { return !ci.RemoteOnHold })
 	bob.waitPackets(id, bob.packets(id)+10)
 	alice.waitState(id, StateConnected)
 	waitEvents(t, r, EventNegotiate, 4)
@@ -422,10 +426,11 @@ func TestCrossingOffersHoldAndAddVideo(t *testing.T) {
 	r.resume()
 
 	bob.waitFor("remote on hold", func(ci CallInfo) bool { return ci.RemoteOnHold })
+	mark := bob.mark() // before: bob may see the resume before SetHold returns
 	if err := alice.eng.SetHold(ctx, id, false); err != nil {
 		t.Fatal(err)
 	}
-	bob.waitAfter(bob.mark(), "remote resumed", func(ci CallInfo) bool { return !ci.RemoteOnHold })
+	bob.waitAfter(mark, "remote resumed", func(ci CallInfo) bool { return !ci.RemoteOnHold })
 	// Bob's video reaches Alice: more packets than audio alone (50/s).
 	alice.waitPackets(id, alice.packets(id)+10)
 	start := alice.packets(id)
