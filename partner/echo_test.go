@@ -70,19 +70,26 @@ func (b *bus) close() {
 
 func loopback() callengine.Option { return callengine.WithSettingEngine(calltest.LoopbackSettings()) }
 
+// newEcho returns an Echo answering as @echo:test on b, with its engine.
+func newEcho(t *testing.T, b *bus) (*Echo, *callengine.Engine) {
+	t.Helper()
+	echo := New(nil)
+	eng, err := callengine.New("@echo:test", busSig{b, "@echo:test"}, loopback(),
+		callengine.WithOnUpdate(echo.OnUpdate), callengine.WithOnTrack(echo.OnTrack))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo.SetEngine(eng)
+	return echo, eng
+}
+
 func TestEchoSendsCallerMediaBack(t *testing.T) {
 	lim := test.TimeOut(30 * time.Second)
 	defer lim.Stop()
 	defer test.CheckRoutines(t)()
 
 	b := &bus{}
-	echo := New(nil)
-	echoEng, err := callengine.New("@echo:test", busSig{b, "@echo:test"}, loopback(),
-		callengine.WithOnUpdate(echo.OnUpdate), callengine.WithOnTrack(echo.OnTrack))
-	if err != nil {
-		t.Fatal(err)
-	}
-	echo.SetEngine(echoEng)
+	echo, echoEng := newEcho(t, b)
 
 	var back [2]atomic.Int64 // audio, video packets echoed to the caller
 	connected := make(chan string, 4)
@@ -142,13 +149,7 @@ func TestEchoReleasesEndedCalls(t *testing.T) {
 	defer test.CheckRoutines(t)()
 
 	b := &bus{}
-	echo := New(nil)
-	echoEng, err := callengine.New("@echo:test", busSig{b, "@echo:test"}, loopback(),
-		callengine.WithOnUpdate(echo.OnUpdate), callengine.WithOnTrack(echo.OnTrack))
-	if err != nil {
-		t.Fatal(err)
-	}
-	echo.SetEngine(echoEng)
+	echo, echoEng := newEcho(t, b)
 	updates := make(chan callengine.CallInfo, 64)
 	var echoed atomic.Int64
 	caller, err := callengine.New("@alice:test", busSig{b, "@alice:test"}, loopback(),
