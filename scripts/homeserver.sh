@@ -36,7 +36,7 @@ openid_ms="${MXCALL_HS_OPENID_LIFETIME_MS:-3600000}"
 
 die() { echo "homeserver.sh: $*" >&2; exit 1; }
 
-# alive, http_ok
+# alive, http_ok, stop_one
 . "$root/scripts/lib.sh"
 
 udp_listening() { ss -Hlun "sport = :$1" 2>/dev/null | grep -q "127.0.0.1:$1"; }
@@ -117,19 +117,6 @@ start_turn() {
     sleep 0.1
   done
   die "turnserver not listening on 127.0.0.1:$turn_port after 10 s"
-}
-
-stop_one() { # stop_one PIDFILE
-  local f="$1" pid
-  [ -f "$f" ] || return 0
-  pid="$(cat "$f")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  fi
-  rm -f "$f"
 }
 
 print_env() {

@@ -3,6 +3,21 @@
 # alive PIDFILE: true when the process named in PIDFILE runs.
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# stop_one PIDFILE: ends the process named in PIDFILE (TERM, then KILL
+# after 10 s) and removes the file.
+stop_one() {
+  local f="$1" pid
+  [ -f "$f" ] || return 0
+  pid="$(cat "$f")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$f"
+}
+
 # http_ok PORT PATH: true when GET http://127.0.0.1:PORT/PATH answers 200.
 http_ok() {
   local line

@@ -51,7 +51,7 @@ server_name="${MXCALL_SERVER_NAME:-localhost}"
 
 die() { echo "rtc.sh: $*" >&2; exit 1; }
 
-# alive, http_ok
+# alive, http_ok, stop_one
 . "$root/scripts/lib.sh"
 
 redis_ok() {
@@ -73,19 +73,6 @@ wait_for() { # wait_for WHAT PIDFILE LOG CHECK...
   done
   tail -20 "$log" >&2
   die "$what not ready after 30 s"
-}
-
-stop_one() { # stop_one PIDFILE
-  local f="$1" pid
-  [ -f "$f" ] || return 0
-  pid="$(cat "$f")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  fi
-  rm -f "$f"
 }
 
 any_alive() {
