@@ -18,22 +18,34 @@ import (
 // The Client is what MatrixRTC sessions reach Matrix through.
 var _ matrixrtc.Matrix = (*Client)(nil)
 
-// SendState sends a state event (for MatrixRTC call memberships). A refusal
-// by the homeserver (M_FORBIDDEN, e.g. power levels) wraps
-// matrixrtc.ErrForbidden.
-func (c *Client) SendState(ctx context.Context, roomID, evType, stateKey string, content any) error {
+// SendState sends a state event (for MatrixRTC call memberships) and
+// returns its event ID. A refusal by the homeserver (M_FORBIDDEN, e.g.
+// power levels) wraps matrixrtc.ErrForbidden.
+func (c *Client) SendState(ctx context.Context, roomID, evType, stateKey string, content any) (string, error) {
 	mx, err := c.mautrixClient()
 	if err != nil {
-		return err
+		return "", err
 	}
-	_, err = mx.SendStateEvent(ctx, id.RoomID(roomID), event.Type{Type: evType, Class: event.StateEventType}, stateKey, content)
+	resp, err := mx.SendStateEvent(ctx, id.RoomID(roomID), event.Type{Type: evType, Class: event.StateEventType}, stateKey, content)
 	if errors.Is(err, mautrix.MForbidden) {
-		return fmt.Errorf("%w: %w", matrixrtc.ErrForbidden, err)
+		return "", fmt.Errorf("%w: %w", matrixrtc.ErrForbidden, err)
 	}
 	if err != nil {
-		return fmt.Errorf("matrixclient: sending %s state: %w", evType, err)
+		return "", fmt.Errorf("matrixclient: sending %s state: %w", evType, err)
 	}
-	return nil
+	return resp.EventID.String(), nil
+}
+
+// SendEvent sends a MatrixRTC timeline event (ring notification, decline)
+// and returns its event ID. It goes out encrypted in encrypted rooms (and
+// never in plaintext there), with the same retries as call events. A
+// refusal by the homeserver wraps matrixrtc.ErrForbidden.
+func (c *Client) SendEvent(ctx context.Context, roomID, evType string, content any) (string, error) {
+	eventID, err := c.sendEvent(ctx, roomID, evType, content)
+	if errors.Is(err, mautrix.MForbidden) {
+		return "", fmt.Errorf("%w: %w", matrixrtc.ErrForbidden, err)
+	}
+	return eventID, err
 }
 
 // RoomState returns the room's current state events of evType, or all of

@@ -62,7 +62,7 @@ func TestMatrixRTCInterface(t *testing.T) {
 		t.Errorf("identity %q %q %q", mx.UserID(), mx.DeviceID(), mx.HomeserverURL())
 	}
 	key := matrixrtc.StateKey(mx.UserID(), mx.DeviceID())
-	if err := mx.SendState(ctx, "!call:hs", matrixrtc.TypeCallMember, key, matrixrtc.LeaveContent()); err != nil {
+	if _, err := mx.SendState(ctx, "!call:hs", matrixrtc.TypeCallMember, key, matrixrtc.LeaveContent()); err != nil {
 		t.Fatal(err)
 	}
 	routes.mu.Lock()
@@ -72,7 +72,7 @@ func TestMatrixRTCInterface(t *testing.T) {
 	if all != 1 || !bytes.Equal(bytes.TrimSpace(got), []byte("{}")) {
 		t.Errorf("state sent: %d events, content %q", all, got)
 	}
-	if err := mx.SendState(ctx, "!forbidden:hs", matrixrtc.TypeCallMember, key, map[string]any{}); !errors.Is(err, matrixrtc.ErrForbidden) {
+	if _, err := mx.SendState(ctx, "!forbidden:hs", matrixrtc.TypeCallMember, key, map[string]any{}); !errors.Is(err, matrixrtc.ErrForbidden) {
 		t.Errorf("forbidden: %v", err)
 	}
 	evs, err := mx.RoomState(ctx, "!call:hs", matrixrtc.TypeCallMember)

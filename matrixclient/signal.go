@@ -19,32 +19,39 @@ import (
 // network errors cannot duplicate the event. It returns once the homeserver
 // accepted the event, or with an error wrapping ErrSendFailed.
 func (c *Client) SendCallEvent(ctx context.Context, roomID, evType string, content any) error {
+	_, err := c.sendEvent(ctx, roomID, evType, content)
+	return err
+}
+
+// sendEvent sends one message event the way SendCallEvent describes and
+// returns its event ID.
+func (c *Client) sendEvent(ctx context.Context, roomID, evType string, content any) (string, error) {
 	mx, err := c.mautrixClient()
 	if err != nil {
-		return err
+		return "", err
 	}
 	raw, err := json.Marshal(content)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrSendFailed, evType, err)
+		return "", fmt.Errorf("%w: %s: %w", ErrSendFailed, evType, err)
 	}
 	if err := c.checkEncryption(ctx, mx, roomID); err != nil {
-		return fmt.Errorf("%w: %s in %s: %w", ErrSendFailed, evType, roomID, err)
+		return "", fmt.Errorf("%w: %s in %s: %w", ErrSendFailed, evType, roomID, err)
 	}
 	txn := "mxcall." + strconv.FormatInt(time.Now().UnixMilli(), 36) + "." + randomID(12)
 	typ := event.Type{Type: evType, Class: event.MessageEventType}
 	for attempt := 1; ; attempt++ {
 		// mautrix's own retries are off: we retry here with the same txn ID.
-		_, err := mx.SendMessageEvent(mautrix.WithMaxRetries(ctx, 0), id.RoomID(roomID), typ,
+		resp, err := mx.SendMessageEvent(mautrix.WithMaxRetries(ctx, 0), id.RoomID(roomID), typ,
 			json.RawMessage(raw), mautrix.ReqSendEvent{TransactionID: txn})
 		if err == nil {
 			if attempt > 1 {
 				c.log.Info("call event sent after retries", "type", evType, "room", roomID, "attempts", attempt)
 			}
-			return nil
+			return resp.EventID.String(), nil
 		}
 		retry, after := retryable(err)
 		if !retry || attempt >= c.cfg.sendAttempts || ctx.Err() != nil {
-			return fmt.Errorf("%w: %s in %s after %d attempts: %w", ErrSendFailed, evType, roomID, attempt, err)
+			return "", fmt.Errorf("%w: %s in %s after %d attempts: %w", ErrSendFailed, evType, roomID, attempt, err)
 		}
 		wait := backoff(attempt, c.cfg.sendBackoffMin, c.cfg.sendBackoffMax)
 		if after > 0 {
@@ -52,7 +59,7 @@ func (c *Client) SendCallEvent(ctx context.Context, roomID, evType string, conte
 		}
 		c.log.Debug("call event send failed, retrying", "type", evType, "room", roomID, "attempt", attempt, "err", err, "retry_in", wait)
 		if !sleepCtx(ctx, wait) {
-			return fmt.Errorf("%w: %s in %s: %w", ErrSendFailed, evType, roomID, ctx.Err())
+			return "", fmt.Errorf("%w: %s in %s: %w", ErrSendFailed, evType, roomID, ctx.Err())
 		}
 	}
 }

@@ -22,8 +22,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,6 +68,9 @@ func guard(t *testing.T) context.Context {
 // hsClient is a minimal client-server API client implementing
 // matrixrtc.Matrix over plain HTTP (matrixclient will implement it with
 // mautrix).
+// txnSeq numbers the transaction IDs of sent events.
+var txnSeq atomic.Int64
+
 type hsClient struct {
 	user, device, token string
 }
@@ -105,8 +110,20 @@ func (c *hsClient) call(ctx context.Context, method, path string, body, out any)
 	return nil
 }
 
-func (c *hsClient) SendState(ctx context.Context, roomID, evType, key string, content any) error {
-	return c.call(ctx, http.MethodPut, "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/state/"+url.PathEscape(evType)+"/"+url.PathEscape(key), content, nil)
+func (c *hsClient) SendState(ctx context.Context, roomID, evType, key string, content any) (string, error) {
+	var resp struct {
+		EventID string `json:"event_id"`
+	}
+	err := c.call(ctx, http.MethodPut, "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/state/"+url.PathEscape(evType)+"/"+url.PathEscape(key), content, &resp)
+	return resp.EventID, err
+}
+
+func (c *hsClient) SendEvent(ctx context.Context, roomID, evType string, content any) (string, error) {
+	var resp struct {
+		EventID string `json:"event_id"`
+	}
+	err := c.call(ctx, http.MethodPut, "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/send/"+url.PathEscape(evType)+"/"+strconv.FormatInt(txnSeq.Add(1), 10)+"."+strconv.FormatInt(time.Now().UnixNano(), 36), content, &resp)
+	return resp.EventID, err
 }
 
 func (c *hsClient) RoomState(ctx context.Context, roomID, evType string) ([]matrixrtc.StateEvent, error) {
@@ -267,7 +284,8 @@ func newMember(t *testing.T, name string, mx *hsClient, room string, refresh tim
 	return m
 }
 
-func (m *member) onTrack(identity string, track *webrtc.TrackRemote) {
+func (m *member) onTrack(rt matrixrtc.RemoteTrack) {
+	identity, track := rt.Identity, rt.Track
 	want := marker(identity)
 	go func() {
 		for {

@@ -30,9 +30,13 @@ type OpenIDToken struct {
 // Matrix is what this package needs of a Matrix client. matrixclient
 // implements it with mautrix; tests implement it in memory.
 type Matrix interface {
-	// SendState sends a state event. A refusal by the homeserver
-	// (M_FORBIDDEN, e.g. power levels) must wrap ErrForbidden.
-	SendState(ctx context.Context, roomID, evType, stateKey string, content any) error
+	// SendState sends a state event and returns its event ID. A refusal
+	// by the homeserver (M_FORBIDDEN, e.g. power levels) must wrap
+	// ErrForbidden.
+	SendState(ctx context.Context, roomID, evType, stateKey string, content any) (eventID string, err error)
+	// SendEvent sends a timeline (message) event, encrypted when the room
+	// is, and returns its event ID.
+	SendEvent(ctx context.Context, roomID, evType string, content any) (eventID string, err error)
 	// RoomState returns the room's current state events of evType, or of
 	// every type when evType is "".
 	RoomState(ctx context.Context, roomID, evType string) ([]StateEvent, error)

@@ -45,9 +45,12 @@ type SessionConfig struct {
 	// Tracks are published once connected (e.g. from mxcall's media).
 	Tracks []webrtc.TrackLocal
 	// OnRemoteTrack is called, on a LiveKit goroutine, for each subscribed
-	// remote track with the publisher's identity ("@user:server:DEVICE"
-	// for legacy tokens). It must not block: hand the track on.
-	OnRemoteTrack func(identity string, track *webrtc.TrackRemote)
+	// remote track. It must not block: hand the track on.
+	OnRemoteTrack func(RemoteTrack)
+	// OnParticipants is called, on a goroutine of the session's, with the
+	// full list of remote participants whenever it changes (joins, leaves,
+	// mutes, active speakers). Calls are serialised; it must not block.
+	OnParticipants func([]Participant)
 	// OnEnded is called, on a goroutine of its own, when the session
 	// ends without Leave or Close: LiveKit disconnected us (removed,
 	// room closed, connection lost). The membership has been left by then.
@@ -57,6 +60,32 @@ type SessionConfig struct {
 	ConnectOptions []lksdk.ConnectOption
 	// Log receives the session's logs (default slog.Default()).
 	Log *slog.Logger
+}
+
+// RemoteTrack is one subscribed remote track and its publisher.
+type RemoteTrack struct {
+	// Identity is the publisher's LiveKit identity ("@user:server:DEVICE"
+	// for tokens from /sfu/get).
+	Identity string
+	Track    *webrtc.TrackRemote
+	// RequestKeyframe asks the publisher, through the SFU, for a key
+	// frame (a PLI for this track).
+	RequestKeyframe func()
+}
+
+// Participant is one remote member of the session's LiveKit room.
+type Participant struct {
+	// Identity is the LiveKit identity; UserID and DeviceID are parsed
+	// from it when it has the "@user:server:DEVICE" form (else empty).
+	Identity, UserID, DeviceID string
+	// Name is the participant's LiveKit name (may be empty).
+	Name string
+	// AudioMuted and VideoMuted are true when the participant publishes
+	// no unmuted track of that kind.
+	AudioMuted, VideoMuted bool
+	// Speaking is true while LiveKit lists the participant among the
+	// active speakers.
+	Speaking bool
 }
 
 // Session is one device's membership of a room's MatrixRTC call and its
@@ -70,13 +99,15 @@ type Session struct {
 	once sync.Once
 
 	// Owned by the run goroutine.
-	joined  bool
-	gen     int  // counts joins, so late LiveKit callbacks of old rooms are ignored
-	sent    bool // a membership is out and must be left
-	room    *lksdk.Room
-	focus   Focus
-	created time.Time
-	refresh *time.Timer
+	joined bool
+	gen    int  // counts joins, so late LiveKit callbacks of old rooms are ignored
+	sent   bool // a membership is out and must be left
+	// memberEvent is the event ID of our membership (rings relate to it).
+	memberEvent string
+	room        *lksdk.Room
+	focus       Focus
+	created     time.Time
+	refresh     *time.Timer
 
 	// connect is lksdk.ConnectToRoomWithToken; unit tests replace it.
 	connect func(url, token string, cb *lksdk.RoomCallback, opts ...lksdk.ConnectOption) (*lksdk.Room, error)
@@ -219,13 +250,15 @@ func (s *Session) join(ctx context.Context) (err error) {
 	}()
 	content := NewStateContent(mx.UserID(), mx.DeviceID(), s.cfg.RoomID, focus.Transport, s.cfg.Intent, s.cfg.Expires, time.Time{})
 	s.sent = true // a failed send may still have reached the server
-	if err := mx.SendState(ctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), content); err != nil {
+	evID, err := mx.SendState(ctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), content)
+	if err != nil {
 		if errors.Is(err, ErrForbidden) {
 			s.sent = false
 			return fmt.Errorf("%w: %w", ErrNoPermission, err)
 		}
 		return fmt.Errorf("matrixrtc: sending the membership: %w", err)
 	}
+	s.memberEvent = evID
 	s.created = s.sentAt(ctx)
 	tok, err := mx.OpenIDToken(ctx)
 	if err != nil {
@@ -243,7 +276,7 @@ func (s *Session) join(ctx context.Context) (err error) {
 	}
 	if on := s.cfg.OnRemoteTrack; on != nil {
 		cb.OnTrackSubscribed = func(t *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
-			on(rp.Identity(), t)
+			on(RemoteTrack{Identity: rp.Identity(), Track: t, RequestKeyframe: func() { rp.WritePLI(t.SSRC()) }})
 		}
 	}
 	room, err := s.connect(creds.URL, creds.JWT, cb, s.cfg.ConnectOptions...)
@@ -292,7 +325,7 @@ func (s *Session) refreshMembership() {
 	// Expires, even when the homeserver's clock runs ahead of ours.
 	expires := max(time.Since(s.created), 0) + s.cfg.Expires
 	content := NewStateContent(mx.UserID(), mx.DeviceID(), s.cfg.RoomID, s.focus.Transport, s.cfg.Intent, expires, s.created)
-	if err := mx.SendState(ctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), content); err != nil {
+	if _, err := mx.SendState(ctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), content); err != nil {
 		s.cfg.Log.Warn("matrixrtc: membership refresh failed", "room", s.cfg.RoomID, "err", err)
 	}
 	s.refresh = time.NewTimer(s.cfg.Refresh)
@@ -319,10 +352,38 @@ func (s *Session) cleanup(ctx context.Context) error {
 	}
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
 	defer cancel()
-	if err := s.cfg.Matrix.SendState(lctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), LeaveContent()); err != nil {
+	if _, err := s.cfg.Matrix.SendState(lctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), LeaveContent()); err != nil {
 		return fmt.Errorf("matrixrtc: sending the leave: %w", err)
 	}
 	s.sent = false
+	return nil
+}
+
+// Ring sends the ring notification for the call we joined (DM calls ring,
+// RTC-NOTES §1c) and returns its event ID. It fails with ErrWrongState
+// when not joined.
+func (s *Session) Ring(ctx context.Context, video bool, lifetime time.Duration) (notificationID string, err error) {
+	err = s.do(ctx, func() error {
+		if !s.joined || s.memberEvent == "" {
+			return fmt.Errorf("%w: ring before join", ErrWrongState)
+		}
+		if lifetime <= 0 {
+			lifetime = DefaultRingLifetime
+		}
+		notificationID, err = s.cfg.Matrix.SendEvent(ctx, s.cfg.RoomID, TypeRTCNotification, RingContent(s.memberEvent, video, lifetime, time.Now()))
+		if err != nil {
+			return fmt.Errorf("matrixrtc: sending the ring: %w", err)
+		}
+		return nil
+	})
+	return notificationID, err
+}
+
+// Decline declines the ring r (MSC4310).
+func Decline(ctx context.Context, mx Matrix, r Ring) error {
+	if _, err := mx.SendEvent(ctx, r.RoomID, TypeRTCDecline, DeclineContent(r.EventID)); err != nil {
+		return fmt.Errorf("matrixrtc: sending the decline: %w", err)
+	}
 	return nil
 }
 

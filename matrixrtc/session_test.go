@@ -28,13 +28,13 @@ type fakeMatrix struct {
 	ts    int64
 }
 
-func (f *fakeMatrix) SendState(_ context.Context, _, evType, key string, content any) error {
+func (f *fakeMatrix) SendState(_ context.Context, _, evType, key string, content any) (string, error) {
 	if f.forbidden {
-		return fmt.Errorf("%w: M_FORBIDDEN", ErrForbidden)
+		return "", fmt.Errorf("%w: M_FORBIDDEN", ErrForbidden)
 	}
 	b, err := json.Marshal(content)
 	if err != nil {
-		return err
+		return "", err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -48,7 +48,18 @@ func (f *fakeMatrix) SendState(_ context.Context, _, evType, key string, content
 		f.state = map[string]StateEvent{}
 	}
 	f.state[evType+"|"+key] = StateEvent{Type: evType, StateKey: key, Sender: f.UserID(), OriginServerTS: f.ts, Content: b}
-	return nil
+	return fmt.Sprintf("$state%d", len(f.sent)), nil
+}
+
+func (f *fakeMatrix) SendEvent(_ context.Context, _, evType string, content any) (string, error) {
+	b, err := json.Marshal(content)
+	if err != nil {
+		return "", err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, evType+"||"+string(b))
+	return fmt.Sprintf("$event%d", len(f.sent)), nil
 }
 
 func (f *fakeMatrix) RoomState(_ context.Context, _, evType string) ([]StateEvent, error) {
