@@ -50,6 +50,10 @@ type Room struct {
 	// Trust says whether the peer's devices are verified; it is only
 	// meaningful in encrypted direct chats.
 	Trust Trust
+	// CallMembers is how many devices are in the room's MatrixRTC call
+	// right now (0: no call in progress). The room list marks such rooms
+	// and offers Join.
+	CallMembers int
 }
 
 // Trust is what we know about the peer's devices in an encrypted room.
@@ -252,12 +256,45 @@ type Sounds interface {
 	Play(wav []byte, loop bool) (stop func())
 }
 
+// Participant is one tile of a group (MatrixRTC) call's grid.
+type Participant struct {
+	// ID is a stable key for the tile (the LiveKit identity).
+	ID string
+	// Name is what the tile shows (display name, else user ID).
+	Name string
+	// Local is true for our own tile.
+	Local bool
+	// Video is the participant's latest-frame slot; nil when it sends
+	// none.
+	Video FrameSource
+	// AudioMuted and VideoMuted draw the mute badges; Speaking highlights
+	// the tile.
+	AudioMuted, VideoMuted, Speaking bool
+}
+
+// Group is the MatrixRTC side of the calls. Group calls appear in Calls'
+// updates like any other call (callengine.CallInfo, with an ID of their
+// own): Hangup leaves, Answer joins a ringing call, Reject declines it,
+// and the mute controls work the same.
+type Group interface {
+	// JoinCall joins (or starts) the MatrixRTC call of roomID.
+	JoinCall(ctx context.Context, roomID string, video bool) (callID string, err error)
+	// Participants returns the tiles of a group call, ours first; nil for
+	// a legacy one-to-one call (the UI then shows its usual view).
+	Participants(callID string) []Participant
+	// SubscribeParticipants calls fn with the call's ID whenever the
+	// result of Participants changes, until cancel is called. fn may run on
+	// any goroutine and must not block.
+	SubscribeParticipants(fn func(callID string)) (cancel func())
+}
+
 // Backend bundles what the UI needs; package backend fills it in. Sounds may be
-// nil (no ringtone).
+// nil (no ringtone); Group may be nil (no MatrixRTC calls).
 type Backend struct {
 	Auth   Auth
 	Rooms  Rooms
 	Calls  Calls
 	Media  Media
 	Sounds Sounds
+	Group  Group
 }
