@@ -224,6 +224,9 @@ type Resolution struct{ Width, Height int }
 type Settings struct {
 	Camera, Microphone, Speaker string
 	Resolution                  Resolution
+	// LegacyCalls places one-to-one calls the legacy way (m.call.invite)
+	// even when the homeserver offers MatrixRTC.
+	LegacyCalls bool
 }
 
 // Media is the capture/playback side: devices, settings and video frames.
