@@ -23,8 +23,15 @@
 //     answered here or elsewhere, declined), declines of our rings and
 //     membership changes. One goroutine owns its state.
 //
-// Not yet here: the sticky-event form on send, /get_token, subscribe-only
-// connections to other members' foci and media E2EE keys.
+//   - KeyManager: our per-participant media key for one call (RTC-NOTES §4):
+//     made, sent Olm-encrypted to every other member's device
+//     (io.element.call.encryption_keys), rotated as Element Call does (a new
+//     key when someone leaves, or when someone joins after the key is 10 s
+//     old; used 1 s after sending), and the keys others send us, accepted
+//     only from the device Olm authenticated.
+//
+// Not yet here: the sticky-event form on send, /get_token and
+// subscribe-only connections to other members' foci.
 //
 // It must not import Fyne, mautrix or any of mxcall's other packages
 // (callengine, matrixclient, media, backend, ui): Matrix is reached through

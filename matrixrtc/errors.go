@@ -8,6 +8,9 @@ var (
 	// rules: a required field is missing or has the wrong type, the state
 	// key does not belong to the sender, or the content is too large.
 	ErrMalformed = errors.New("matrixrtc: malformed membership event")
+	// ErrBadKey means a media key event is malformed, for another room,
+	// or claims a device other than the one that sent it.
+	ErrBadKey = errors.New("matrixrtc: unusable media key event")
 	// ErrLeft means a membership event is a leave (content {} or only the
 	// sticky key): the device is not in the call.
 	ErrLeft = errors.New("matrixrtc: membership left")
