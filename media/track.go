@@ -140,6 +140,14 @@ func (t *localTrack) write(data []byte, d time.Duration) error {
 	return t.sample.WriteSample(pmedia.Sample{Data: data, Duration: d})
 }
 
+// RequestKeyframe makes the next video frame a key frame (callengine asks
+// when the connection is up); a no-op for audio.
+func (t *localTrack) RequestKeyframe() {
+	if t.owner != nil {
+		t.owner.RequestKeyframe()
+	}
+}
+
 // ID implements webrtc.TrackLocal.
 func (t *localTrack) ID() string { return t.sample.ID() }
 
