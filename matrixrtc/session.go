@@ -49,7 +49,10 @@ type SessionConfig struct {
 	OnRemoteTrack func(RemoteTrack)
 	// OnParticipants is called, on a goroutine of the session's, with the
 	// full list of remote participants whenever it changes (joins, leaves,
-	// mutes, active speakers). Calls are serialised; it must not block.
+	// mutes, active speakers), sorted by identity; an empty list after
+	// Leave or a lost connection. Calls are serialised and may skip
+	// lists superseded before delivery (the latest is always delivered);
+	// it must not block, nor call Close. Close waits for the last call.
 	OnParticipants func([]Participant)
 	// OnEnded is called, on a goroutine of its own, when the session
 	// ends without Leave or Close: LiveKit disconnected us (removed,
@@ -108,6 +111,15 @@ type Session struct {
 	focus       Focus
 	created     time.Time
 	refresh     *time.Timer
+	// parts is the remote participant list last handed to the notifier.
+	parts []Participant
+
+	// partsDirty (1 slot) tells the owner that LiveKit changed the
+	// participants; partsBox (1 slot) holds the latest list for the
+	// notifier goroutine, which closes notified when it has stopped.
+	partsDirty chan struct{}
+	partsBox   chan []Participant
+	notified   chan struct{}
 
 	// connect is lksdk.ConnectToRoomWithToken; unit tests replace it.
 	connect func(url, token string, cb *lksdk.RoomCallback, opts ...lksdk.ConnectOption) (*lksdk.Room, error)
@@ -128,7 +140,14 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		cfg.Log = slog.Default()
 	}
 	s := &Session{cfg: cfg, cmds: make(chan func()), quit: make(chan struct{}), done: make(chan struct{}),
+		partsDirty: make(chan struct{}, 1), notified: make(chan struct{}),
 		connect: lksdk.ConnectToRoomWithToken}
+	if cfg.OnParticipants != nil {
+		s.partsBox = make(chan []Participant, 1)
+		go s.notifyParticipants()
+	} else {
+		close(s.notified)
+	}
 	go s.run()
 	return s, nil
 }
@@ -143,6 +162,8 @@ func (s *Session) run() {
 		select {
 		case fn := <-s.cmds:
 			fn()
+		case <-s.partsDirty:
+			s.updateParticipants()
 		case <-refreshC:
 			s.refresh = nil
 			s.refreshMembership()
@@ -211,6 +232,7 @@ func (s *Session) Leave(ctx context.Context) error {
 func (s *Session) Close() error {
 	s.once.Do(func() { close(s.quit) })
 	<-s.done
+	<-s.notified
 	return nil
 }
 
@@ -271,6 +293,7 @@ func (s *Session) join(ctx context.Context) (err error) {
 	s.gen++
 	gen := s.gen
 	cb := lksdk.NewRoomCallback()
+	s.watchParticipants(cb)
 	cb.OnDisconnectedWithReason = func(reason lksdk.DisconnectionReason) { //nolint:contextcheck // comes long after Join returned: it must not inherit its ctx
 		go s.post(func() { s.disconnected(gen, reason) })
 	}
@@ -295,6 +318,9 @@ func (s *Session) join(ctx context.Context) (err error) {
 	}
 	s.joined, s.focus = true, focus
 	s.refresh = time.NewTimer(s.cfg.Refresh)
+	// Participants already in the room came with the join response,
+	// which fires no callback for those without tracks.
+	s.participantsChanged()
 	return nil
 }
 
@@ -346,6 +372,7 @@ func (s *Session) cleanup(ctx context.Context) error {
 		s.room.Disconnect()
 		s.room = nil
 	}
+	s.updateParticipants() // none left
 	s.joined = false
 	if !s.sent {
 		return nil
