@@ -57,7 +57,7 @@ func TestSessionParticipants(t *testing.T) {
 	}
 	defer func() { _ = s.Close() }()
 	var room *lksdk.Room
-	s.connect = func(_, _ string, cb *lksdk.RoomCallback, _ ...lksdk.ConnectOption) (*lksdk.Room, error) {
+	s.connect = func(_ context.Context, _, _ string, cb *lksdk.RoomCallback, _ ...lksdk.ConnectOption) (*lksdk.Room, error) {
 		room = lksdk.NewRoom(cb)
 		return room, nil
 	}
@@ -133,7 +133,7 @@ func TestSessionParticipantsLatest(t *testing.T) {
 		t.Fatal(err)
 	}
 	var room *lksdk.Room
-	s.connect = func(_, _ string, cb *lksdk.RoomCallback, _ ...lksdk.ConnectOption) (*lksdk.Room, error) {
+	s.connect = func(_ context.Context, _, _ string, cb *lksdk.RoomCallback, _ ...lksdk.ConnectOption) (*lksdk.Room, error) {
 		room = lksdk.NewRoom(cb)
 		return room, nil
 	}

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 )
@@ -18,6 +17,9 @@ const (
 	// DefaultRefresh is how often a joined session re-sends its membership
 	// (js-sdk refreshes roughly hourly).
 	DefaultRefresh = time.Hour
+	// DefaultReconnectTimeout is how long a lost LiveKit connection is
+	// retried before the session ends.
+	DefaultReconnectTimeout = 30 * time.Second
 	// leaveTimeout bounds the leave sent when the caller's context is gone.
 	leaveTimeout = 15 * time.Second
 )
@@ -42,7 +44,15 @@ type SessionConfig struct {
 	// Refresh is how often the membership is re-sent while joined
 	// (default DefaultRefresh; must be well below Expires).
 	Refresh time.Duration
-	// Tracks are published once connected (e.g. from mxcall's media).
+	// ReconnectTimeout bounds how long a session whose LiveKit connection
+	// was lost (an SFU restart, a network failure) tries to get it back,
+	// keeping its membership, before it ends with OnEnded (default
+	// DefaultReconnectTimeout; negative: end at once).
+	ReconnectTimeout time.Duration
+	// Tracks are published once connected (e.g. from mxcall's media),
+	// and again after a reconnection. A track with a Close method is
+	// closed by LiveKit's SDK when its connection ends, so it cannot be
+	// published again: hand over tracks without one.
 	Tracks []webrtc.TrackLocal
 	// OnRemoteTrack is called, on a LiveKit goroutine, for each subscribed
 	// remote track. It must not block: hand the track on.
@@ -56,7 +66,8 @@ type SessionConfig struct {
 	OnParticipants func([]Participant)
 	// OnEnded is called, on a goroutine of its own, when the session
 	// ends without Leave or Close: LiveKit disconnected us (removed,
-	// room closed, connection lost). The membership has been left by then.
+	// room closed), or the connection was lost and not regained within
+	// ReconnectTimeout. The membership has been left by then.
 	// err wraps ErrDisconnected.
 	OnEnded func(err error)
 	// ConnectOptions are passed to lksdk.ConnectToRoomWithToken.
@@ -121,8 +132,28 @@ type Session struct {
 	partsBox   chan []Participant
 	notified   chan struct{}
 
-	// connect is lksdk.ConnectToRoomWithToken; unit tests replace it.
-	connect func(url, token string, cb *lksdk.RoomCallback, opts ...lksdk.ConnectOption) (*lksdk.Room, error)
+	// Reconnection (reconnect.go). lostAt is when the connection was
+	// lost (zero while connected); reconnecting is true while our own
+	// attempts run (s.room is nil then), cancelAttempt stops the one in
+	// flight and retry starts the next; lkGrace bounds LiveKit's own
+	// resume/restart attempts.
+	lostAt        time.Time
+	reconnecting  bool
+	attempt       int
+	deadGen       int // an attempt whose room dropped before it was installed
+	retry         *time.Timer
+	lkGrace       *time.Timer
+	cancelAttempt context.CancelFunc
+	attempts      sync.WaitGroup
+
+	// lkEvents queues LiveKit's connection callbacks, in order, for the
+	// owner; lkDirty (1 slot) says there are some.
+	lkMu     sync.Mutex
+	lkEvents []lkEvent
+	lkDirty  chan struct{}
+
+	// connect joins a LiveKit room (connectLiveKit); unit tests replace it.
+	connect func(ctx context.Context, url, token string, cb *lksdk.RoomCallback, opts ...lksdk.ConnectOption) (*lksdk.Room, error)
 }
 
 // NewSession checks cfg and starts the session's goroutine. Close it.
@@ -136,12 +167,15 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	if cfg.Refresh <= 0 {
 		cfg.Refresh = DefaultRefresh
 	}
+	if cfg.ReconnectTimeout == 0 {
+		cfg.ReconnectTimeout = DefaultReconnectTimeout
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
 	s := &Session{cfg: cfg, cmds: make(chan func()), quit: make(chan struct{}), done: make(chan struct{}),
-		partsDirty: make(chan struct{}, 1), notified: make(chan struct{}),
-		connect: lksdk.ConnectToRoomWithToken}
+		partsDirty: make(chan struct{}, 1), notified: make(chan struct{}), lkDirty: make(chan struct{}, 1),
+		connect: connectLiveKit}
 	if cfg.OnParticipants != nil {
 		s.partsBox = make(chan []Participant, 1)
 		go s.notifyParticipants()
@@ -155,15 +189,29 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 func (s *Session) run() {
 	defer close(s.done)
 	for {
-		var refreshC <-chan time.Time
+		var refreshC, retryC, graceC <-chan time.Time
 		if s.refresh != nil {
 			refreshC = s.refresh.C
+		}
+		if s.retry != nil {
+			retryC = s.retry.C
+		}
+		if s.lkGrace != nil {
+			graceC = s.lkGrace.C
 		}
 		select {
 		case fn := <-s.cmds:
 			fn()
 		case <-s.partsDirty:
 			s.updateParticipants()
+		case <-s.lkDirty:
+			s.handleLiveKitEvents()
+		case <-retryC:
+			s.retry = nil
+			s.reconnect()
+		case <-graceC:
+			s.lkGrace = nil
+			s.liveKitGaveUp()
 		case <-refreshC:
 			s.refresh = nil
 			s.refreshMembership()
@@ -190,27 +238,13 @@ func (s *Session) do(ctx context.Context, fn func() error) error {
 }
 
 // post hands fn to the owner goroutine without waiting for it; it is
-// dropped once the session is closed.
-func (s *Session) post(fn func()) {
+// dropped (and post returns false) once the session is closed.
+func (s *Session) post(fn func()) bool {
 	select {
 	case s.cmds <- fn:
+		return true
 	case <-s.quit:
-	}
-}
-
-// disconnected ends the session when LiveKit dropped the current room.
-func (s *Session) disconnected(gen int, reason lksdk.DisconnectionReason) {
-	if gen != s.gen || !s.joined {
-		return // our own Disconnect, or an older room
-	}
-	s.cfg.Log.Info("matrixrtc: LiveKit disconnected the session", "room", s.cfg.RoomID, "reason", string(reason))
-	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
-	defer cancel()
-	if err := s.cleanup(ctx); err != nil {
-		s.cfg.Log.Warn("matrixrtc: leave after disconnection", "room", s.cfg.RoomID, "err", err)
-	}
-	if on := s.cfg.OnEnded; on != nil {
-		go on(fmt.Errorf("%w: %s", ErrDisconnected, reason))
+		return false
 	}
 }
 
@@ -232,6 +266,7 @@ func (s *Session) Leave(ctx context.Context) error {
 func (s *Session) Close() error {
 	s.once.Do(func() { close(s.quit) })
 	<-s.done
+	s.attempts.Wait()
 	<-s.notified
 	return nil
 }
@@ -282,40 +317,12 @@ func (s *Session) join(ctx context.Context) (err error) {
 	}
 	s.memberEvent = evID
 	s.created = s.sentAt(ctx)
-	tok, err := mx.OpenIDToken(ctx)
-	if err != nil {
-		return fmt.Errorf("matrixrtc: OpenID token: %w", err)
-	}
-	creds, err := SFUGet(ctx, s.cfg.Discovery.Client, focus.Transport.ServiceURL, s.cfg.RoomID, tok, mx.DeviceID())
+	s.gen++
+	room, err := s.connectRoom(ctx, s.gen, focus)
 	if err != nil {
 		return err
 	}
-	s.gen++
-	gen := s.gen
-	cb := lksdk.NewRoomCallback()
-	s.watchParticipants(cb)
-	cb.OnDisconnectedWithReason = func(reason lksdk.DisconnectionReason) { //nolint:contextcheck // comes long after Join returned: it must not inherit its ctx
-		go s.post(func() { s.disconnected(gen, reason) })
-	}
-	if on := s.cfg.OnRemoteTrack; on != nil {
-		cb.OnTrackSubscribed = func(t *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
-			on(RemoteTrack{Identity: rp.Identity(), Track: t, RequestKeyframe: func() { rp.WritePLI(t.SSRC()) }})
-		}
-	}
-	room, err := s.connect(creds.URL, creds.JWT, cb, s.cfg.ConnectOptions...)
-	if err != nil {
-		return fmt.Errorf("%w: connecting to LiveKit: %w", ErrUnreachable, err)
-	}
 	s.room = room
-	for _, t := range s.cfg.Tracks {
-		src := livekit.TrackSource_MICROPHONE
-		if t.Kind() == webrtc.RTPCodecTypeVideo {
-			src = livekit.TrackSource_CAMERA
-		}
-		if _, err := room.LocalParticipant.PublishTrack(t, &lksdk.TrackPublicationOptions{Name: t.ID(), Source: src}); err != nil {
-			return fmt.Errorf("matrixrtc: publishing %s: %w", t.ID(), err)
-		}
-	}
 	s.joined, s.focus = true, focus
 	s.refresh = time.NewTimer(s.cfg.Refresh)
 	// Participants already in the room came with the join response,
@@ -368,6 +375,8 @@ func (s *Session) cleanup(ctx context.Context) error {
 		s.refresh.Stop()
 		s.refresh = nil
 	}
+	s.stopReconnecting()
+	s.gen++ // callbacks of the room and attempts in flight are stale now
 	if s.room != nil {
 		s.room.Disconnect()
 		s.room = nil
