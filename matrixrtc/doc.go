@@ -13,11 +13,15 @@
 //     sends our membership (multi_sfu, on our own focus), gets a token,
 //     connects to LiveKit with server-sdk-go and publishes the given pion
 //     tracks; remote tracks come back through a callback with the
-//     publisher's identity. The membership is refreshed before it expires
-//     and left ({}) on every exit path. One goroutine owns a Session's state.
+//     publisher's identity, and the remote participants (mutes, speakers)
+//     through another. The membership is refreshed before it expires and
+//     left ({}) on every exit path; with delayed events (MSC4140, an
+//     optional DelayedEvents of the Matrix) the leave is scheduled before
+//     joining and pushed back while joined. A lost LiveKit connection (an
+//     SFU restart) is retried for ReconnectTimeout, the membership kept.
+//     One goroutine owns a Session's state.
 //
-// Not yet here: delayed leave events (MSC4140; Dendrite has none), the
-// sticky-event form on send, /get_token, subscribe-only connections to
+// Not yet here: the sticky-event form on send, /get_token, subscribe-only connections to
 // other members' foci, media E2EE keys and ringing.
 //
 // It must not import Fyne, mautrix or any of mxcall's other packages

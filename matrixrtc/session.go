@@ -44,6 +44,13 @@ type SessionConfig struct {
 	// Refresh is how often the membership is re-sent while joined
 	// (default DefaultRefresh; must be well below Expires).
 	Refresh time.Duration
+	// LeaveDelay is the delay of the leave a session schedules before
+	// joining when the homeserver supports delayed events (MSC4140) and
+	// Matrix implements DelayedEvents (default DefaultLeaveDelay;
+	// negative: never schedule one). LeaveDelayRestart is how often it is
+	// pushed back while joined (default DefaultLeaveDelayRestart; at most
+	// 5/8 of the delay).
+	LeaveDelay, LeaveDelayRestart time.Duration
 	// ReconnectTimeout bounds how long a session whose LiveKit connection
 	// was lost (an SFU restart, a network failure) tries to get it back,
 	// keeping its membership, before it ends with OnEnded (default
@@ -132,6 +139,14 @@ type Session struct {
 	partsBox   chan []Participant
 	notified   chan struct{}
 
+	// Delayed leave (delayed.go): delayed is the Matrix's DelayedEvents
+	// while the homeserver supports them (nil otherwise), delayID our
+	// scheduled leave, delayTimer its next restart.
+	delayed    DelayedEvents
+	delayID    string
+	delayTimer *time.Timer
+	leaveDelay time.Duration
+
 	// Reconnection (reconnect.go). lostAt is when the connection was
 	// lost (zero while connected); reconnecting is true while our own
 	// attempts run (s.room is nil then), cancelAttempt stops the one in
@@ -167,6 +182,12 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	if cfg.Refresh <= 0 {
 		cfg.Refresh = DefaultRefresh
 	}
+	if cfg.LeaveDelay == 0 {
+		cfg.LeaveDelay = DefaultLeaveDelay
+	}
+	if cfg.LeaveDelayRestart <= 0 {
+		cfg.LeaveDelayRestart = DefaultLeaveDelayRestart
+	}
 	if cfg.ReconnectTimeout == 0 {
 		cfg.ReconnectTimeout = DefaultReconnectTimeout
 	}
@@ -189,7 +210,10 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 func (s *Session) run() {
 	defer close(s.done)
 	for {
-		var refreshC, retryC, graceC <-chan time.Time
+		var refreshC, retryC, graceC, delayC <-chan time.Time
+		if s.delayTimer != nil {
+			delayC = s.delayTimer.C
+		}
 		if s.refresh != nil {
 			refreshC = s.refresh.C
 		}
@@ -206,6 +230,9 @@ func (s *Session) run() {
 			s.updateParticipants()
 		case <-s.lkDirty:
 			s.handleLiveKitEvents()
+		case <-delayC:
+			s.delayTimer = nil
+			s.restartDelayedLeave()
 		case <-retryC:
 			s.retry = nil
 			s.reconnect()
@@ -305,6 +332,15 @@ func (s *Session) join(ctx context.Context) (err error) {
 			s.cfg.Log.Warn("matrixrtc: leave after a failed join", "room", s.cfg.RoomID, "err", lerr)
 		}
 	}()
+	// Our leave is scheduled before the membership goes out, so a
+	// crash at any point after leaves too (MSC4140; js-sdk does so).
+	s.delayed, s.delayID, s.leaveDelay = s.delayedEvents(ctx), "", s.cfg.LeaveDelay
+	if s.delayed != nil {
+		if err := s.scheduleLeave(ctx); err != nil {
+			s.cfg.Log.Warn("matrixrtc: no delayed leave", "room", s.cfg.RoomID, "err", err)
+			s.delayed = nil
+		}
+	}
 	content := NewStateContent(mx.UserID(), mx.DeviceID(), s.cfg.RoomID, focus.Transport, s.cfg.Intent, s.cfg.Expires, time.Time{})
 	s.sent = true // a failed send may still have reached the server
 	evID, err := mx.SendState(ctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), content)
@@ -325,6 +361,11 @@ func (s *Session) join(ctx context.Context) (err error) {
 	s.room = room
 	s.joined, s.focus = true, focus
 	s.refresh = time.NewTimer(s.cfg.Refresh)
+	if s.delayed != nil {
+		// At once: a homeserver that cancels delayed events when their
+		// state key changes has just dropped it (js-sdk checks the same).
+		s.delayTimer = time.NewTimer(0)
+	}
 	// Participants already in the room came with the join response,
 	// which fires no callback for those without tracks.
 	s.participantsChanged()
@@ -353,15 +394,22 @@ func (s *Session) refreshMembership() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
 	defer cancel()
+	if err := s.sendMembership(ctx); err != nil {
+		s.cfg.Log.Warn("matrixrtc: membership refresh failed", "room", s.cfg.RoomID, "err", err)
+	}
+	s.refresh = time.NewTimer(s.cfg.Refresh)
+}
+
+// sendMembership (owner) re-sends our membership with created_ts kept and
+// expires extended to Expires from now.
+func (s *Session) sendMembership(ctx context.Context) error {
 	mx := s.cfg.Matrix
 	// Expires from now, counted from created_ts; never shorter than
 	// Expires, even when the homeserver's clock runs ahead of ours.
 	expires := max(time.Since(s.created), 0) + s.cfg.Expires
 	content := NewStateContent(mx.UserID(), mx.DeviceID(), s.cfg.RoomID, s.focus.Transport, s.cfg.Intent, expires, s.created)
-	if _, err := mx.SendState(ctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), content); err != nil {
-		s.cfg.Log.Warn("matrixrtc: membership refresh failed", "room", s.cfg.RoomID, "err", err)
-	}
-	s.refresh = time.NewTimer(s.cfg.Refresh)
+	_, err := mx.SendState(ctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), content)
+	return err
 }
 
 func (s *Session) leave(ctx context.Context) error {
@@ -383,11 +431,14 @@ func (s *Session) cleanup(ctx context.Context) error {
 	}
 	s.updateParticipants() // none left
 	s.joined = false
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
+	defer cancel()
+	if s.dropDelayedLeave(lctx) {
+		s.sent = false // the homeserver sent our scheduled leave
+	}
 	if !s.sent {
 		return nil
 	}
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
-	defer cancel()
 	if _, err := s.cfg.Matrix.SendState(lctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), LeaveContent()); err != nil {
 		return fmt.Errorf("matrixrtc: sending the leave: %w", err)
 	}
