@@ -54,3 +54,13 @@ var (
 	// ErrClosed means the session has been closed.
 	ErrClosed = errors.New("matrixrtc: session closed")
 )
+
+// Sentinel errors of DelayedEvents implementations (MSC4140).
+var (
+	// ErrDelayNotFound means the homeserver does not know the delay ID:
+	// the event was sent or cancelled already.
+	ErrDelayNotFound = errors.New("matrixrtc: delayed event not found")
+	// ErrMaxDelayExceeded means the delay is above the homeserver's
+	// maximum; a *MaxDelayError says which.
+	ErrMaxDelayExceeded = errors.New("matrixrtc: delay above the homeserver's maximum")
+)

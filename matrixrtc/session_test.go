@@ -224,7 +224,7 @@ func TestSessionRefreshAndLeave(t *testing.T) {
 	}
 	defer func() { _ = s.Close() }()
 	var gotURL, gotJWT string
-	s.connect = func(url, token string, cb *lksdk.RoomCallback, _ ...lksdk.ConnectOption) (*lksdk.Room, error) {
+	s.connect = func(_ context.Context, url, token string, cb *lksdk.RoomCallback, _ ...lksdk.ConnectOption) (*lksdk.Room, error) {
 		gotURL, gotJWT = url, token
 		return lksdk.NewRoom(cb), nil
 	}
