@@ -58,7 +58,7 @@ func newTile(p Participant, cfg *config) *Tile {
 	t.Video = NewVideoView(container.NewStack(canvas.NewRectangle(tileColor), container.New(avatarFit{}, t.avatar)))
 	t.Video.do = cfg.do
 	t.name = canvas.NewText("", callTextColor)
-	t.name.TextSize = theme.CaptionTextSize() + 1
+	t.name.TextSize = theme.TextSize()
 	t.strip = canvas.NewRectangle(shadeColor)
 	t.strip.CornerRadius = 4
 	t.mic = canvas.NewImageFromResource(theme.NewColoredResource(assets.MicOff, theme.ColorNameError))
@@ -148,7 +148,7 @@ func (r *tileRenderer) Layout(size fyne.Size) {
 	t.border.Move(fyne.Position{})
 	t.border.Resize(size)
 
-	const pad, inner, icon, gap = 6, 6, 16, 4
+	const pad, inner, icon, gap = 6, 6, 18, 4
 	textH := fyne.MeasureText("Ag", t.name.TextSize, t.name.TextStyle).Height
 	stripH := fyne.Max(textH, icon) + 4
 	y := size.Height - pad - stripH
