@@ -44,6 +44,9 @@ type Tile struct {
 
 	p      Participant
 	label  string // the name as shown before it is cut to fit
+	fitFor string // the label name.Text was cut from,
+	fitW   float32
+	textH  float32 // height of a line of name
 	avatar *Avatar
 	name   *canvas.Text
 	strip  *canvas.Rectangle
@@ -59,6 +62,7 @@ func newTile(p Participant, cfg *config) *Tile {
 	t.Video.do = cfg.do
 	t.name = canvas.NewText("", callTextColor)
 	t.name.TextSize = theme.TextSize()
+	t.textH = fyne.MeasureText("Ag", t.name.TextSize, t.name.TextStyle).Height
 	t.strip = canvas.NewRectangle(shadeColor)
 	t.strip.CornerRadius = 4
 	t.mic = canvas.NewImageFromResource(theme.NewColoredResource(assets.MicOff, theme.ColorNameError))
@@ -149,7 +153,7 @@ func (r *tileRenderer) Layout(size fyne.Size) {
 	t.border.Resize(size)
 
 	const pad, inner, icon, gap = 6, 6, 18, 4
-	textH := fyne.MeasureText("Ag", t.name.TextSize, t.name.TextStyle).Height
+	textH := t.textH
 	stripH := fyne.Max(textH, icon) + 4
 	y := size.Height - pad - stripH
 	x := float32(pad + inner)
@@ -161,13 +165,18 @@ func (r *tileRenderer) Layout(size fyne.Size) {
 		i.Resize(fyne.NewSquareSize(icon))
 		x += icon + gap
 	}
-	t.name.Text = ellipsize(t.label, t.name.TextSize, t.name.TextStyle, size.Width-x-pad-inner)
-	w := fyne.MeasureText(t.name.Text, t.name.TextSize, t.name.TextStyle).Width
+	// Measuring text is slow: cut the name again only when it or the
+	// room for it changed (not when only the speaker did).
+	if avail := size.Width - x - pad - inner; t.fitFor != t.label || avail != t.fitW {
+		t.name.Text = ellipsize(t.label, t.name.TextSize, t.name.TextStyle, avail)
+		t.fitFor, t.fitW = t.label, avail
+		t.name.Resize(fyne.NewSize(fyne.MeasureText(t.name.Text, t.name.TextSize, t.name.TextStyle).Width, textH))
+	}
+	w := t.name.Size().Width
 	if t.name.Text == "" {
 		x -= gap
 	}
 	t.name.Move(fyne.NewPos(x, y+(stripH-textH)/2))
-	t.name.Resize(fyne.NewSize(w, textH))
 	t.strip.Move(fyne.NewPos(pad, y))
 	t.strip.Resize(fyne.NewSize(x+w+inner-pad, stripH))
 	setVisible(t.strip, x+w > pad+inner)
@@ -176,11 +185,12 @@ func (r *tileRenderer) Layout(size fyne.Size) {
 func (r *tileRenderer) MinSize() fyne.Size { return fyne.NewSize(64, 36) }
 
 // Refresh redraws the decorations; the video redraws itself when a frame
-// arrives.
+// arrives. The badges are only marked for repainting: an image's own
+// Refresh would parse its SVG again.
 func (r *tileRenderer) Refresh() {
 	r.Layout(r.t.Size())
 	for _, o := range r.objs[1:] {
-		o.Refresh()
+		canvas.Refresh(o)
 	}
 }
 
@@ -287,8 +297,14 @@ func (g *Grid) Update(ps []Participant) {
 			delete(g.tiles, id)
 		}
 	}
+	same := more == g.more && len(shown) == len(g.shown)
+	for i := 0; same && i < len(shown); i++ {
+		same = shown[i] == g.shown[i]
+	}
 	g.shown, g.more = shown, more
-	g.Refresh()
+	if !same { // who is where changed (tiles redraw their own changes)
+		g.Refresh()
+	}
 }
 
 // Tiles returns the tiles on screen, in order.
