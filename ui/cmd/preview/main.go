@@ -44,6 +44,7 @@ func main() {
 	stats := flag.Bool("stats", false, "print repaint rate, CPU and RSS every 5 s")
 	quitAfter := flag.Duration("quit-after", 0, "quit after this long (0: run until closed)")
 	size := flag.String("size", "960x640", "main window size")
+	speakers := flag.Bool("speakers", false, "in a group call, pass the speaker highlight and Bob's muted microphone around every 2 s")
 	flag.Parse()
 
 	w, h, err := parseSize(*res)
@@ -169,6 +170,9 @@ func main() {
 	if *stats {
 		go printStats(u)
 	}
+	if *speakers {
+		go passSpeaker(u, be)
+	}
 	if *quitAfter > 0 {
 		time.AfterFunc(*quitAfter, func() { fyne.Do(a.Quit) })
 	}
@@ -218,6 +222,36 @@ func drive(screen string, u *ui.UI, be *fake.Backend, alice, bob, team ui.Room) 
 		}()
 	case "settings":
 		u.ShowSettings()
+	}
+}
+
+// passSpeaker makes the next member of the shown group call the speaker
+// every 2 s, and toggles Bob's microphone, so the tiles can be seen to
+// follow.
+func passSpeaker(u *ui.UI, be *fake.Backend) {
+	for i := 0; ; i++ {
+		time.Sleep(2 * time.Second)
+		var id string
+		fyne.DoAndWait(func() {
+			if c := u.Call(); c != nil && c.Grouped() {
+				id = c.Info().ID
+			}
+		})
+		if id == "" {
+			continue
+		}
+		ps := be.Participants(id)
+		if len(ps) < 2 {
+			continue
+		}
+		speaker := 1 + i%(len(ps)-1) // ours is first: never us
+		for j := range ps {
+			ps[j].Speaking = j == speaker
+			if ps[j].Name == "Bob Builder" {
+				ps[j].AudioMuted = i%2 == 1
+			}
+		}
+		be.SetParticipants(id, ps)
 	}
 }
 
