@@ -41,7 +41,7 @@ func (u *UI) startCall(info callengine.CallInfo, join bool, failTitle string, st
 		return
 	}
 	u.openCall(info)
-	u.call.joining = join
+	u.call.joining, u.call.wasGroup = join, join
 	u.cfg.run(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -55,6 +55,7 @@ func (s *CallScreen) SetParticipants(ps []Participant) {
 		return
 	}
 	s.grouped = ps != nil
+	s.wasGroup = s.wasGroup || s.grouped
 	if ps != nil {
 		s.Grid.Update(ps)
 	} else {
@@ -144,7 +145,7 @@ func (s *CallScreen) apply() {
 	connected := info.State == callengine.StateConnected || info.State == callengine.StateConnecting
 	setVisible(s.Camera, info.Video && !ended)
 	setVisible(s.Mute, !ended)
-	setVisible(s.Hold, connected && !ended && !s.grouped && s.peer.Room == "")
+	setVisible(s.Hold, connected && !ended && !s.wasGroup)
 	setVisible(s.Full, !ended)
 	setVisible(s.Devices, !ended && s.act.Settings != nil)
 	setVisible(s.Hangup, !ended)
@@ -180,12 +181,12 @@ func setVisible(o fyne.CanvasObject, v bool) {
 	}
 }
 
-// stateLine is the view's state text. Calls in group rooms name nobody in
-// particular: "you left" rather than "you hung up", and a group call says
-// how many are in it.
+// stateLine is the view's state text. Group calls in group rooms name
+// nobody in particular: "you left" rather than "you hung up"; a group call
+// says how many are in it.
 func (s *CallScreen) stateLine() string {
 	info := s.info
-	if s.peer.Room == "" && !s.grouped {
+	if !s.wasGroup || s.peer.Room == "" && !s.grouped {
 		return stateText(info, s.peer.Name)
 	}
 	switch info.State {

@@ -538,3 +538,37 @@ func TestEllipsize(t *testing.T) {
 		t.Errorf("empty: %q", got)
 	}
 }
+
+// A legacy one-to-one call in a group room is no group call: it keeps
+// Hold and says who hung up.
+func TestLegacyCallInGroupRoom(t *testing.T) {
+	e := newGroupEnv(t)
+	club := ui.Room{ID: "!club:example.org", Name: "Book club", LastActive: t0}
+	s := e.be.RoomsSnapshot()
+	s.Rooms = append(s.Rooms, club)
+	e.be.SetRooms(s)
+	const id = "legacy1"
+	e.be.Emit(callengine.CallInfo{ID: id, RoomID: club.ID, Peer: "@bob:example.org", Direction: callengine.Incoming,
+		State: callengine.StateRinging, Created: t0})
+	scr, _, ok := e.ui.Incoming(id)
+	if !ok {
+		t.Fatal("no incoming window")
+	}
+	if title, _, from := scr.Texts(); title != "Book club" || from != "from @bob:example.org" {
+		t.Fatalf("incoming texts %q %q", title, from)
+	}
+	test.Tap(scr.AcceptVoice)
+	if err := e.be.Update(id, func(ci *callengine.CallInfo) { ci.State = callengine.StateConnected; ci.ConnectedAt = t0 }); err != nil {
+		t.Fatal(err)
+	}
+	c := e.ui.Call()
+	if c.Grouped() || !c.Hold.Visible() {
+		t.Fatalf("grouped %v, hold shown %v", c.Grouped(), c.Hold.Visible())
+	}
+	if err := e.be.End(id, callengine.PartyRemote, callengine.ReasonUserHangup); err != nil {
+		t.Fatal(err)
+	}
+	if got := stateOf(t, c); got != "Call ended: @bob:example.org hung up" {
+		t.Fatalf("state %q", got)
+	}
+}
