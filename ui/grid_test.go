@@ -253,6 +253,50 @@ func TestGridReleasesLeavers(t *testing.T) {
 	}
 }
 
+// Once a group call ended and its view was left, none of its frame
+// sources or tile buffers stay reachable.
+func TestGroupCallReleasesVideo(t *testing.T) {
+	e := newGroupEnv(t)
+	var weakSlots []weak.Pointer[fake.FrameSlot]
+	var weakBufs []weak.Pointer[image.RGBA]
+	func() { // keeps the participants' references in its frame
+		id, c := joinTeam(t, e)
+		ps, slots := participants(e, 6)
+		for i := range ps {
+			ps[i].Local = false // our camera slot is the fake's own
+		}
+		e.be.SetParticipants(id, ps)
+		pollTiles(t, c)
+		for _, s := range slots {
+			if s != nil {
+				weakSlots = append(weakSlots, weak.Make(s))
+			}
+		}
+		for _, tile := range c.Grid.Tiles() {
+			for _, b := range ui.VideoBuffers(tile.Video) {
+				weakBufs = append(weakBufs, weak.Make(b))
+			}
+		}
+		test.Tap(c.Hangup)
+		test.Tap(c.BackBtn)
+	}()
+	if e.ui.Call() != nil {
+		t.Fatal("still on the call view after Back")
+	}
+	runtime.GC()
+	runtime.GC()
+	for _, w := range weakSlots {
+		if w.Value() != nil {
+			t.Error("a participant's frame source is still reachable after the call")
+		}
+	}
+	for _, w := range weakBufs {
+		if w.Value() != nil {
+			t.Error("a tile's frame buffer is still reachable after the call")
+		}
+	}
+}
+
 // countPollers counts the goroutines polling a video view.
 func countPollers() int {
 	buf := make([]byte, 1<<20)
