@@ -58,12 +58,20 @@ func (s *Session) connectRoom(ctx context.Context, gen int, focus Focus) (*lksdk
 	if err != nil {
 		return nil, fmt.Errorf("%w: connecting to LiveKit: %w", ErrUnreachable, err)
 	}
+	if sif := room.SifTrailer(); len(sif) > 0 {
+		sif = append([]byte(nil), sif...)
+		s.sif.Store(&sif)
+	}
+	enc := livekit.Encryption_NONE
+	if s.cfg.Encrypted {
+		enc = livekit.Encryption_GCM
+	}
 	for _, t := range s.cfg.Tracks {
 		src := livekit.TrackSource_MICROPHONE
 		if t.Kind() == webrtc.RTPCodecTypeVideo {
 			src = livekit.TrackSource_CAMERA
 		}
-		if _, err := room.LocalParticipant.PublishTrack(t, &lksdk.TrackPublicationOptions{Name: t.ID(), Source: src}); err != nil {
+		if _, err := room.LocalParticipant.PublishTrack(t, &lksdk.TrackPublicationOptions{Name: t.ID(), Source: src, Encryption: enc}); err != nil {
 			room.Disconnect()
 			return nil, fmt.Errorf("matrixrtc: publishing %s: %w", t.ID(), err)
 		}
@@ -86,8 +94,15 @@ func (s *Session) roomCallback(gen int) *lksdk.RoomCallback {
 		s.participantsChanged()
 	}
 	if on := s.cfg.OnRemoteTrack; on != nil {
-		cb.OnTrackSubscribed = func(t *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
-			on(RemoteTrack{Identity: rp.Identity(), Track: t, RequestKeyframe: func() { rp.WritePLI(t.SSRC()) }})
+		cb.OnTrackSubscribed = func(t *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+			rt := RemoteTrack{Identity: rp.Identity(), Track: t, RequestKeyframe: func() { rp.WritePLI(t.SSRC()) }}
+			if info := pub.TrackInfo(); info != nil && info.Encryption != livekit.Encryption_NONE {
+				rt.Encrypted = true
+			}
+			if sif := s.sif.Load(); sif != nil {
+				rt.SIFTrailer = *sif
+			}
+			on(rt)
 		}
 	}
 	return cb

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lksdk "github.com/livekit/server-sdk-go/v2"
@@ -61,6 +62,10 @@ type SessionConfig struct {
 	// closed by LiveKit's SDK when its connection ends, so it cannot be
 	// published again: hand over tracks without one.
 	Tracks []webrtc.TrackLocal
+	// Encrypted publishes Tracks as end-to-end encrypted (Encryption_GCM,
+	// LiveKit's frame format): set it when the tracks encrypt their frames
+	// (media.Source.SetEncryption), so that receivers decrypt them.
+	Encrypted bool
 	// OnRemoteTrack is called, on a LiveKit goroutine, for each subscribed
 	// remote track. It must not block: hand the track on.
 	OnRemoteTrack func(RemoteTrack)
@@ -92,6 +97,13 @@ type RemoteTrack struct {
 	// RequestKeyframe asks the publisher, through the SFU, for a key
 	// frame (a PLI for this track).
 	RequestKeyframe func()
+	// Encrypted is true when the publisher says the track's frames are
+	// end-to-end encrypted (TrackInfo.encryption is not NONE): decrypt
+	// them with the publisher's key.
+	Encrypted bool
+	// SIFTrailer marks frames the SFU itself injected in the clear (the
+	// join response's sif_trailer; see framecrypt.Decryptor.SetSIFTrailer).
+	SIFTrailer []byte
 }
 
 // Participant is one remote member of the session's LiveKit room.
@@ -118,6 +130,9 @@ type Session struct {
 	quit chan struct{}
 	done chan struct{}
 	once sync.Once
+
+	// sif is the current room's SIF trailer (set once connected).
+	sif atomic.Pointer[[]byte]
 
 	// Owned by the run goroutine.
 	joined bool
