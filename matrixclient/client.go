@@ -15,6 +15,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxcall/mxcall/callengine"
+	"github.com/mxcall/mxcall/matrixrtc"
 )
 
 // CallHandler receives call signalling from the homeserver. The
@@ -245,6 +246,7 @@ type Client struct {
 	turn       TURNStatus
 	ice        []webrtc.ICEServer
 	handler    CallHandler
+	rtc        func([]matrixrtc.RoomEvent)
 	rooms      *roomModel
 	run        *runState
 	closed     bool
@@ -299,6 +301,23 @@ func (c *Client) SetCallHandler(h CallHandler) {
 	if h != nil && known {
 		h.SetICEServers(ice)
 	}
+}
+
+// SetRTCHandler sets who receives the MatrixRTC events of joined rooms
+// (call memberships, rings, declines, and the m.room.member events they
+// are judged by), batch by batch in sync order; normally a
+// matrixrtc.Tracker's Handle. fn runs on the sync dispatcher and must not
+// block. nil stops the delivery.
+func (c *Client) SetRTCHandler(fn func([]matrixrtc.RoomEvent)) {
+	c.mu.Lock()
+	c.rtc = fn
+	c.mu.Unlock()
+}
+
+func (c *Client) rtcHandler() func([]matrixrtc.RoomEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rtc
 }
 
 func (c *Client) callHandler() CallHandler {

@@ -2,6 +2,7 @@ package matrixclient
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"slices"
@@ -10,8 +11,10 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/mxcall/mxcall/callengine"
+	"github.com/mxcall/mxcall/matrixrtc"
 )
 
 func loggedIn(t *testing.T, f *fakeHS, opts ...Option) (*Client, *MemoryKeyring) {
@@ -610,10 +613,69 @@ func TestRoomModelKeepsEncryptedCallEvents(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newRoomModel()
-			kept, plain, _, _ := m.apply(me, &batch{joined: []string{"!r:hs"}, items: tt.items})
+			kept, _, plain, _, _ := m.apply(me, &batch{joined: []string{"!r:hs"}, items: tt.items})
 			if !slices.Equal(ids(kept), tt.kept) || !slices.Equal(ids(plain), tt.plain) {
 				t.Fatalf("kept %v plain %v, want %v %v", ids(kept), ids(plain), tt.kept, tt.plain)
 			}
 		})
+	}
+}
+
+// TestSyncFeedsMatrixRTCEvents checks what the MatrixRTC tracker gets from
+// a sync batch: memberships from the state and timeline sections, rings and
+// declines from the timeline, the m.room.member events they are judged by,
+// never a plaintext ring in an encrypted room, and a pseudo-event for a
+// room we left.
+func TestSyncFeedsMatrixRTCEvents(t *testing.T) {
+	const me = "@alice:hs"
+	ev := func(room, typ, eventID string, stateKey *string, src event.Source, content string, encrypted bool) item {
+		e := &event.Event{RoomID: id.RoomID(room), ID: id.EventID(eventID), Sender: "@bob:hs", Type: event.Type{Type: typ}, StateKey: stateKey, Timestamp: 1000}
+		e.Content.VeryRaw = json.RawMessage(content)
+		e.Mautrix.EventSource = src
+		e.Mautrix.WasEncrypted = encrypted
+		it, ok := decodeEvent(e)
+		if !ok {
+			return item{}
+		}
+		return it
+	}
+	sk := func(s string) *string { return &s }
+	state, timeline := event.SourceJoin|event.SourceState, event.SourceJoin|event.SourceTimeline
+	member := `{"application":"m.call","call_id":"","device_id":"D","focus_active":{"type":"livekit","focus_selection":"multi_sfu"},"foci_preferred":[],"scope":"m.room"}`
+	items := []item{
+		ev("!enc:hs", "m.room.encryption", "$e", sk(""), state, `{"algorithm":"m.megolm.v1.aes-sha2"}`, false),
+		ev("!enc:hs", "m.room.member", "$j", sk("@bob:hs"), state, `{"membership":"join"}`, false),
+		ev("!enc:hs", matrixrtc.TypeCallMember, "$m1", sk("_@bob:hs_D_m.call"), state, member, false),
+		ev("!enc:hs", matrixrtc.TypeCallMember, "$m2", sk("_@bob:hs_D_m.call"), timeline, member, false),
+		ev("!enc:hs", matrixrtc.TypeRTCNotification, "$plain", nil, timeline, `{"notification_type":"ring"}`, false),
+		ev("!enc:hs", matrixrtc.TypeRTCNotification, "$ring", nil, timeline, `{"notification_type":"ring"}`, true),
+		ev("!enc:hs", matrixrtc.TypeRTCDecline, "$decl", nil, timeline, `{}`, true),
+		ev("!enc:hs", matrixrtc.TypeCallMember, "$inv", sk("_@bob:hs_D_m.call"), event.SourceInvite|event.SourceState, member, false),
+		ev("!enc:hs", matrixrtc.TypeRTCNotification, "$statering", sk(""), state, `{}`, false),
+		ev("!plain:hs", matrixrtc.TypeCallNotify, "$notify", nil, timeline, `{"notify_type":"ring"}`, false),
+	}
+	m := newRoomModel()
+	_, rtc, plain, _, _ := m.apply(me, &batch{joined: []string{"!enc:hs", "!plain:hs"}, left: []string{"!gone:hs"}, items: items})
+	var got []string
+	for _, e := range rtc {
+		got = append(got, e.RoomID+" "+e.Type+" "+e.EventID)
+	}
+	want := []string{
+		"!enc:hs m.room.member $j",
+		"!enc:hs " + matrixrtc.TypeCallMember + " $m1",
+		"!enc:hs " + matrixrtc.TypeCallMember + " $m2",
+		"!enc:hs " + matrixrtc.TypeRTCNotification + " $ring",
+		"!enc:hs " + matrixrtc.TypeRTCDecline + " $decl",
+		"!plain:hs " + matrixrtc.TypeCallNotify + " $notify",
+		"!gone:hs " + matrixrtc.TypeLeftRoom + " ",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("rtc events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(plain) != 1 || plain[0].EventID != "$plain" {
+		t.Fatalf("plain = %+v, want the plaintext ring", plain)
+	}
+	if rtc[1].StateKey == nil || *rtc[1].StateKey != "_@bob:hs_D_m.call" || string(rtc[1].Content) != member || rtc[1].OriginServerTS != 1000 {
+		t.Fatalf("membership event = %+v", rtc[1])
 	}
 }

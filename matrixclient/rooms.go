@@ -13,6 +13,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxcall/mxcall/callengine"
+	"github.com/mxcall/mxcall/matrixrtc"
 )
 
 // Member is a room member.
@@ -104,7 +105,7 @@ func (m *roomModel) setDirect(d map[string][]string) {
 // to hand to the engine (in order), those left out because they came
 // unencrypted into an encrypted room, the peers that left, and whether
 // anything the room list shows changed.
-func (m *roomModel) apply(me string, b *batch) (calls, plain []callengine.RoomEvent, left []peerLeft, changed bool) {
+func (m *roomModel) apply(me string, b *batch) (calls []callengine.RoomEvent, rtc []matrixrtc.RoomEvent, plain []callengine.RoomEvent, left []peerLeft, changed bool) {
 	var encrypted []bool // of each of calls
 	for _, r := range b.joined {
 		if _, ok := m.rooms[r]; !ok {
@@ -123,7 +124,12 @@ func (m *roomModel) apply(me string, b *batch) (calls, plain []callengine.RoomEv
 		}
 	}
 	for _, it := range b.items {
+		if it.rtc.Type != "" {
+			rtc = append(rtc, it.rtc)
+		}
 		switch {
+		case it.kind == itemRTC:
+			continue
 		case it.kind == itemCall:
 			calls = append(calls, it.call)
 			encrypted = append(encrypted, it.encrypted)
@@ -142,6 +148,7 @@ func (m *roomModel) apply(me string, b *batch) (calls, plain []callengine.RoomEv
 		changed = true
 	}
 	for _, r := range b.left {
+		rtc = append(rtc, matrixrtc.RoomEvent{RoomID: r, Type: matrixrtc.TypeLeftRoom})
 		if rs, ok := m.rooms[r]; ok {
 			for u, ms := range rs.members {
 				if u != me && ms.membership == "join" {
@@ -173,7 +180,18 @@ func (m *roomModel) apply(me string, b *batch) (calls, plain []callengine.RoomEv
 		}
 		kept = append(kept, ev)
 	}
-	return kept, plain, left, changed
+	// The same rule for rings and declines (state events are never
+	// encrypted).
+	keptRTC := rtc[:0]
+	for _, ev := range rtc {
+		if rs := m.rooms[ev.RoomID]; ev.StateKey == nil && !ev.Encrypted && rs != nil && rs.encrypted &&
+			(ev.Type == matrixrtc.TypeRTCNotification || ev.Type == matrixrtc.TypeCallNotify || ev.Type == matrixrtc.TypeRTCDecline) {
+			plain = append(plain, callengine.RoomEvent{RoomID: ev.RoomID, EventID: ev.EventID, Sender: ev.Sender, Type: ev.Type})
+			continue
+		}
+		keptRTC = append(keptRTC, ev)
+	}
+	return kept, keptRTC, plain, left, changed
 }
 
 func (m *roomModel) applyInvite(me string, it item) {

@@ -12,6 +12,7 @@ import (
 	"maunium.net/go/mautrix/event"
 
 	"github.com/mxcall/mxcall/callengine"
+	"github.com/mxcall/mxcall/matrixrtc"
 )
 
 // batch is what one sync response yields, decoded by the sync handlers
@@ -37,6 +38,7 @@ const (
 	itemEncryption
 	itemDirect
 	itemCall
+	itemRTC // a MatrixRTC membership, ring or decline (in item.rtc)
 )
 
 // item is one decoded event of interest.
@@ -52,7 +54,10 @@ type item struct {
 	text        string              // room name, alias or join rule
 	direct      map[string][]string // m.direct
 	call        callengine.RoomEvent
-	encrypted   bool // the event reached us encrypted (decrypted by us)
+	// rtc is the event as the MatrixRTC tracker gets it (itemRTC, and
+	// itemMember in joined rooms).
+	rtc       matrixrtc.RoomEvent
+	encrypted bool // the event reached us encrypted (decrypted by us)
 }
 
 type batchKey struct{}
@@ -187,6 +192,9 @@ func decodeEvent(evt *event.Event) (item, bool) {
 			return it, false
 		}
 		it.kind, it.membership, it.displayName, it.isDirect = itemMember, m.Membership, m.DisplayName, m.IsDirect
+		if evt.Mautrix.EventSource&event.SourceJoin != 0 {
+			it.rtc = rtcEvent(evt, it.encrypted)
+		}
 	case evt.StateKey != nil && evt.Type.Type == event.StateRoomName.Type:
 		var m struct {
 			Name string `json:"name"`
@@ -207,6 +215,12 @@ func decodeEvent(evt *event.Event) (item, bool) {
 		it.kind, it.text = itemJoinRules, m.JoinRule
 	case evt.StateKey != nil && evt.Type.Type == event.StateEncryption.Type:
 		it.kind = itemEncryption
+	case evt.Type.Type == matrixrtc.TypeCallMember && evt.StateKey != nil && evt.Mautrix.EventSource&event.SourceJoin != 0,
+		isRTCTimelineType(evt.Type.Type) && evt.StateKey == nil &&
+			evt.Mautrix.EventSource&event.SourceJoin != 0 && evt.Mautrix.EventSource&event.SourceTimeline != 0:
+		// Memberships come from the state or the timeline section; rings,
+		// declines and sticky memberships only from the timeline.
+		it.kind, it.rtc = itemRTC, rtcEvent(evt, it.encrypted)
 	case evt.StateKey == nil && strings.HasPrefix(evt.Type.Type, "m.call.") &&
 		evt.Mautrix.EventSource&event.SourceTimeline != 0 && evt.Mautrix.EventSource&event.SourceJoin != 0:
 		it.kind = itemCall
@@ -222,6 +236,25 @@ func decodeEvent(evt *event.Event) (item, bool) {
 		return it, false
 	}
 	return it, true
+}
+
+// isRTCTimelineType reports whether the MatrixRTC tracker wants timeline
+// events of type t.
+func isRTCTimelineType(t string) bool {
+	switch t {
+	case matrixrtc.TypeRTCMember, matrixrtc.TypeRTCNotification, matrixrtc.TypeCallNotify, matrixrtc.TypeRTCDecline:
+		return true
+	}
+	return false
+}
+
+// rtcEvent copies what the MatrixRTC tracker needs out of evt.
+func rtcEvent(evt *event.Event, encrypted bool) matrixrtc.RoomEvent {
+	return matrixrtc.RoomEvent{
+		RoomID: evt.RoomID.String(), EventID: evt.ID.String(), Sender: evt.Sender.String(), Type: evt.Type.Type,
+		StateKey: evt.StateKey, OriginServerTS: evt.Timestamp, Age: time.Duration(evt.Unsigned.Age) * time.Millisecond,
+		Encrypted: encrypted, Content: append(json.RawMessage(nil), evt.Content.VeryRaw...),
+	}
 }
 
 // syncFilter is sent inline with every /sync (the spec allows a JSON
@@ -341,7 +374,10 @@ func (c *Client) dispatchLoop(ctx context.Context, in <-chan *batch, roomsChange
 		case <-ctx.Done():
 			return
 		}
-		calls, left, changed := c.applyBatch(b)
+		calls, rtc, left, changed := c.applyBatch(b)
+		if h := c.rtcHandler(); h != nil && len(rtc) > 0 {
+			h(rtc)
+		}
 		if changed {
 			c.notify(ChangeRooms)
 			select {
@@ -364,19 +400,22 @@ func (c *Client) dispatchLoop(ctx context.Context, in <-chan *batch, roomsChange
 
 type peerLeft struct{ roomID, userID string }
 
-func (c *Client) applyBatch(b *batch) (calls []callengine.RoomEvent, left []peerLeft, changed bool) {
+func (c *Client) applyBatch(b *batch) (calls []callengine.RoomEvent, rtc []matrixrtc.RoomEvent, left []peerLeft, changed bool) {
 	c.mu.Lock()
 	me := c.sess.UserID
 	if c.mx == nil {
 		c.mu.Unlock()
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
-	calls, plain, left, changed := c.rooms.apply(me, b)
+	calls, rtc, plain, left, changed := c.rooms.apply(me, b)
 	c.mu.Unlock()
 	for _, ev := range plain {
 		// Anyone who runs a homeserver can put such an event in the room.
 		c.log.Warn("ignoring an unencrypted call event in an encrypted room",
 			"type", ev.Type, "room", ev.RoomID, "sender", ev.Sender, "event_id", ev.EventID)
 	}
-	return calls, left, changed
+	for i := range rtc {
+		rtc[i].Received = b.received
+	}
+	return calls, rtc, left, changed
 }

@@ -15,10 +15,16 @@
 //     tracks; remote tracks come back through a callback with the
 //     publisher's identity. The membership is refreshed before it expires
 //     and left ({}) on every exit path. One goroutine owns a Session's state.
+//     Session.Ring sends the DM ring (MSC4075) after joining; Decline
+//     declines one (MSC4310).
+//   - Tracker: fed with the MatrixRTC events of every joined room from
+//     /sync, it keeps each room's live call memberships and the live
+//     incoming rings, and reports rings, their end (timeout, caller left,
+//     answered here or elsewhere, declined), declines of our rings and
+//     membership changes. One goroutine owns its state.
 //
-// Not yet here: delayed leave events (MSC4140; Dendrite has none), the
-// sticky-event form on send, /get_token, subscribe-only connections to
-// other members' foci, media E2EE keys and ringing.
+// Not yet here: the sticky-event form on send, /get_token, subscribe-only
+// connections to other members' foci and media E2EE keys.
 //
 // It must not import Fyne, mautrix or any of mxcall's other packages
 // (callengine, matrixclient, media, backend, ui): Matrix is reached through

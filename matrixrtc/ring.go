@@ -25,6 +25,11 @@ const (
 	MaxRingLifetime = 90 * time.Second
 )
 
+// TypeLeftRoom is the type of a pseudo-event (no state key, no content)
+// that tells a Tracker we left RoomID: it forgets the room's call and
+// rings.
+const TypeLeftRoom = "mxcall.left_room"
+
 // RoomEvent is one room event relevant to MatrixRTC as the Matrix client
 // hands it over from /sync: call memberships (state or timeline section),
 // ring notifications and declines.
@@ -102,49 +107,3 @@ func RingContent(membershipEventID string, video bool, lifetime time.Duration, n
 func DeclineContent(notificationID string) map[string]any {
 	return map[string]any{"m.relates_to": map[string]any{"rel_type": "m.reference", "event_id": notificationID}}
 }
-
-// TrackerConfig configures a Tracker. Callbacks run on the tracker's own
-// goroutine, one at a time, and must not block.
-type TrackerConfig struct {
-	// UserID and DeviceID are ours (our own rings are not reported; our
-	// other devices joining ends a ring with RingAnsweredElsewhere).
-	UserID, DeviceID string
-	// OnRing reports a new incoming ring.
-	OnRing func(Ring)
-	// OnRingEnded reports that an incoming ring stopped, and why.
-	OnRingEnded func(r Ring, why RingEnd)
-	// OnDeclined reports a decline by sender of the ring notificationID
-	// (ours, when we rang).
-	OnDeclined func(roomID, notificationID, sender string)
-	// OnMembers reports the room's live call memberships (the room-wide
-	// slot) whenever they change, ours included.
-	OnMembers func(roomID string, members []Membership)
-	// Now is the clock (default time.Now).
-	Now func() time.Time
-}
-
-// Tracker follows the MatrixRTC state of every room from the events sync
-// delivers: who is in each room's call, and which rings are live. One
-// goroutine owns its state.
-type Tracker struct {
-	cfg TrackerConfig
-}
-
-// NewTracker starts a Tracker. Close it.
-func NewTracker(cfg TrackerConfig) *Tracker {
-	return &Tracker{cfg: cfg}
-}
-
-// Handle feeds events from one sync response (or late decryptions), in
-// timeline order. It does not wait for the callbacks.
-func (t *Tracker) Handle(evs []RoomEvent) {}
-
-// Members returns the live call memberships of roomID's room-wide slot.
-func (t *Tracker) Members(roomID string) []Membership { return nil }
-
-// Rings returns the live incoming rings.
-func (t *Tracker) Rings() []Ring { return nil }
-
-// Close stops the tracker's goroutine; live rings are not reported as
-// ended. It is idempotent.
-func (t *Tracker) Close() error { return nil }
