@@ -24,6 +24,7 @@ import (
 	"github.com/mxcall/mxcall/callengine"
 	_ "github.com/mxcall/mxcall/internal/fynelocale" // before Fyne's lang package: no locale error on C.UTF-8
 	"github.com/mxcall/mxcall/matrixclient"
+	"github.com/mxcall/mxcall/matrixrtc"
 	"github.com/mxcall/mxcall/media"
 	"github.com/mxcall/mxcall/partner"
 	"github.com/mxcall/mxcall/ui"
@@ -42,6 +43,9 @@ const (
 	envDataDir    = "MXCALL_DATA_DIR"     // where the encryption store lives (default: the OS config dir)
 	envResolution = "MXCALL_RESOLUTION"   // capture size, e.g. 1280x720 (default 640x480; also in Settings)
 	envStats      = "MXCALL_STATS"        // "1": log video repaint rates every 5 s
+	// envRTCFocus is a MatrixRTC focus (the livekit_service_url of a
+	// LiveKit token service) used when the homeserver advertises none.
+	envRTCFocus = "MXCALL_RTC_FOCUS"
 )
 
 func main() {
@@ -87,6 +91,9 @@ func runApp(log *slog.Logger) int {
 	}
 	if os.Getenv(envTestMedia) == "1" {
 		cfg.MediaOptions = []media.Option{media.WithTestPattern(), media.WithTone(440)}
+	}
+	if u := os.Getenv(envRTCFocus); u != "" {
+		cfg.RTCFoci = []matrixrtc.Transport{{Type: matrixrtc.TransportLiveKit, ServiceURL: u}}
 	}
 	be, err := backend.New(cfg)
 	if err != nil {

@@ -8,17 +8,11 @@ import (
 	"github.com/mxcall/mxcall/ui"
 )
 
-// rtcFeed is how matrixclient hands the MatrixRTC events of each sync to a
-// Tracker.
-type rtcFeed interface {
-	SetRTCHandler(func([]matrixrtc.RoomEvent))
-}
-
 // startTracker follows the rooms' MatrixRTC state (who is in each call,
 // incoming rings, declines) for the logged-in device.
 func (b *Backend) startTracker(userID, deviceID string) {
 	tr := matrixrtc.NewTracker(matrixrtc.TrackerConfig{
-		UserID: userID, DeviceID: deviceID,
+		UserID: userID, DeviceID: deviceID, Log: b.log,
 		OnRing:      b.rtc.onRing,
 		OnRingEnded: b.rtc.onRingEnded,
 		OnDeclined:  b.rtc.onDeclined,
@@ -30,12 +24,7 @@ func (b *Backend) startTracker(userID, deviceID string) {
 		},
 	})
 	b.setTracker(tr)
-	var feed any = b.mc
-	if f, ok := feed.(rtcFeed); ok {
-		f.SetRTCHandler(tr.Handle)
-	} else {
-		b.log.Warn("matrixrtc: the Matrix client does not hand over MatrixRTC events: no incoming rings")
-	}
+	b.mc.SetRTCHandler(tr.Handle)
 }
 
 // setTracker replaces the tracker (nil: none), closing the old one.
@@ -45,8 +34,8 @@ func (b *Backend) setTracker(tr *matrixrtc.Tracker) {
 	b.tracker = tr
 	b.mu.Unlock()
 	if old != nil {
-		if f, ok := any(b.mc).(rtcFeed); ok && tr == nil {
-			f.SetRTCHandler(nil)
+		if tr == nil {
+			b.mc.SetRTCHandler(nil)
 		}
 		_ = old.Close()
 	}
