@@ -54,6 +54,8 @@ type Config struct {
 	RTCFoci []matrixrtc.Transport
 	// RingLifetime is how long our MatrixRTC rings last (zero: 30 s).
 	RingLifetime time.Duration
+	// ClientOptions are added to the Matrix client's options.
+	ClientOptions []matrixclient.Option
 }
 
 // Backend is the app's core: Matrix client, call engine and media.
@@ -104,13 +106,13 @@ func New(cfg Config) (*Backend, error) {
 	b.trust = newTrustCache(func(ctx context.Context, userID string) ([]matrixclient.Device, error) {
 		return b.mc.PeerDevices(ctx, userID)
 	}, func() { b.roomSubs.send(b.snapshot()) })
-	b.mc = matrixclient.New(
+	b.mc = matrixclient.New(append([]matrixclient.Option{
 		matrixclient.WithKeyring(k),
 		matrixclient.WithLogger(cfg.Log),
 		matrixclient.WithDeviceName("mxcall"),
 		matrixclient.WithDataDir(cfg.DataDir),
 		matrixclient.WithOnChange(b.onChange),
-	)
+	}, cfg.ClientOptions...)...)
 	b.rtc = newRTCCalls(rtcConfig{
 		log:    cfg.Log,
 		matrix: b.mc,

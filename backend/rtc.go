@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -188,6 +190,18 @@ func (m *rtcMedia) frameSourceOf(identity string) ui.FrameSource {
 		}
 	}
 	return nil
+}
+
+// identities returns the remote participants that sent us media, sorted.
+func (m *rtcMedia) identities() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.peers))
+	for id := range m.peers {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // setMainPicture makes slot the call's remote picture (RemoteVideo) unless
@@ -808,7 +822,7 @@ func (c *rtcCall) setParticipants(ps []matrixrtc.Participant) {
 // participants returns the call's tiles, ours first.
 func (c *rtcCall) participants() []ui.Participant {
 	me := ui.Participant{ID: c.r.cfg.matrix.UserID() + ":" + c.r.cfg.matrix.DeviceID(), Name: c.r.cfg.matrix.UserID(), Local: true}
-	if src := c.media.source(); src != nil {
+	if src := c.media.source(); src != nil && src.Preview() != nil {
 		me.Video = slotSource(src.Preview())
 	}
 	c.pmu.Lock()
@@ -816,11 +830,28 @@ func (c *rtcCall) participants() []ui.Participant {
 	me.AudioMuted, me.VideoMuted = c.audioMuted, c.videoMuted
 	c.pmu.Unlock()
 	out := []ui.Participant{me}
+	listed := make(map[string]bool, len(parts))
 	for _, p := range parts {
+		listed[p.Identity] = true
 		out = append(out, ui.Participant{
 			ID: p.Identity, Name: cmp.Or(p.Name, p.UserID, p.Identity), Video: c.media.frameSourceOf(p.Identity),
 			AudioMuted: p.AudioMuted, VideoMuted: p.VideoMuted, Speaking: p.Speaking,
 		})
 	}
+	// Publishers whose tracks came before LiveKit's list named them.
+	for _, id := range c.media.identities() {
+		if !listed[id] {
+			out = append(out, ui.Participant{ID: id, Name: userOf(id), Video: c.media.frameSourceOf(id)})
+		}
+	}
 	return out
+}
+
+// userOf is the user ID in a LiveKit identity of the "@user:server:DEVICE"
+// form, else the identity.
+func userOf(identity string) string {
+	if i := strings.LastIndexByte(identity, ':'); strings.HasPrefix(identity, "@") && i > strings.IndexByte(identity, ':') {
+		return identity[:i]
+	}
+	return identity
 }

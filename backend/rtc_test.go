@@ -527,3 +527,48 @@ func TestUseRTC(t *testing.T) {
 		}
 	}
 }
+
+// Tiles: ours first, then LiveKit's list (names, mute, speaking), then
+// publishers whose tracks came before the list named them.
+func TestRTCParticipants(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	h := newRTCHarness(t, time.Minute, nil)
+	id, err := h.r.join(ctxT(t), "!group:hs", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := h.r.get(id)
+	c.media.peer("@carol:hs:CDEV") // a track of carol's arrived
+	if ps := c.participants(); len(ps) != 2 || ps[1].ID != "@carol:hs:CDEV" || ps[1].Name != "@carol:hs" || ps[1].Local {
+		t.Fatalf("tiles before LiveKit's list: %+v", ps)
+	}
+	c.setParticipants([]matrixrtc.Participant{
+		{Identity: "@bob:hs:BDEV", UserID: "@bob:hs", Name: "Bob", AudioMuted: true, Speaking: true},
+		{Identity: "@carol:hs:CDEV", UserID: "@carol:hs"},
+	})
+	ps := c.participants()
+	if len(ps) != 3 || !ps[0].Local || ps[0].Video != nil { // a voice call: no picture of ours
+		t.Fatalf("tiles %+v", ps)
+	}
+	if ps[1].Name != "Bob" || !ps[1].AudioMuted || !ps[1].Speaking || ps[2].Name != "@carol:hs" {
+		t.Errorf("remote tiles %+v", ps[1:])
+	}
+	h.r.close()
+	if ps := c.participants(); len(ps) != 3 || ps[1].Video != nil {
+		t.Errorf("tiles after the call: %+v", ps)
+	}
+}
+
+func TestUserOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"@bob:hs:DEV":         "@bob:hs",
+		"@bob:hs.org:8448:D1": "@bob:hs.org:8448",
+		"@bob:hs":             "@bob:hs", // no device part
+		"opaque-identity":     "opaque-identity",
+		"":                    "",
+	} {
+		if got := userOf(in); got != want {
+			t.Errorf("userOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
