@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2/app"
+	lklogger "github.com/livekit/protocol/logger"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/mxcall/mxcall/backend"
@@ -50,6 +52,7 @@ const (
 
 func main() {
 	log := newLogger()
+	quietLiveKit()
 	if len(os.Args) > 1 && os.Args[1] == "echo" {
 		os.Exit(runEcho(log, os.Args[2:]))
 	}
@@ -62,6 +65,19 @@ func newLogger() *slog.Logger {
 		level = slog.LevelDebug
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// quietLiveKit keeps LiveKit's client (MatrixRTC calls) to warnings and
+// errors on stderr; by default it logs every step through the standard
+// log package, which the UI routes into our log as errors.
+func quietLiveKit() {
+	level := "warn"
+	if os.Getenv(envLog) == "debug" {
+		level = "info"
+	}
+	if l, err := lklogger.NewZapLogger(&lklogger.Config{Level: level}); err == nil {
+		lksdk.SetLogger(l)
+	}
 }
 
 func keyring() matrixclient.Keyring {

@@ -129,6 +129,7 @@ type rtcMedia struct {
 	mu     sync.Mutex
 	start  time.Time
 	src    *media.Source
+	video  bool // src sends video
 	peers  map[string]*callMedia
 	closed bool
 }
@@ -137,8 +138,9 @@ func newRTCMedia() *rtcMedia {
 	return &rtcMedia{frames: newFrameSource(), peers: make(map[string]*callMedia)}
 }
 
-// setSource makes src the call's source; false (src closed) once released.
-func (m *rtcMedia) setSource(src *media.Source, start time.Time) bool {
+// setSource makes src the call's source (sending video or not); false
+// (src closed) once released.
+func (m *rtcMedia) setSource(src *media.Source, start time.Time, video bool) bool {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -146,12 +148,19 @@ func (m *rtcMedia) setSource(src *media.Source, start time.Time) bool {
 		return false
 	}
 	old := m.src
-	m.src, m.start = src, start
+	m.src, m.start, m.video = src, start, video
 	m.mu.Unlock()
 	if old != nil && old != src {
 		_ = old.Close()
 	}
 	return true
+}
+
+// sending returns the source and whether it sends video.
+func (m *rtcMedia) sending() (*media.Source, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.src, m.video
 }
 
 func (m *rtcMedia) source() *media.Source {
@@ -356,7 +365,7 @@ func (r *rtcCalls) start(ctx context.Context, roomID, peer string, dm, video, ri
 		_ = src.Close()
 		return "", ErrNotLoggedIn
 	}
-	c.media.setSource(src, start)
+	c.media.setSource(src, start, video)
 	res := make(chan error, 1)
 	if !c.post(func() { //nolint:contextcheck // the call outlives the request that placed it
 		c.update()
@@ -384,7 +393,7 @@ func (r *rtcCalls) answer(ctx context.Context, callID string, video bool) error 
 	if err != nil {
 		return fmt.Errorf("backend: camera/microphone: %w", err)
 	}
-	if !c.media.setSource(src, start) {
+	if !c.media.setSource(src, start, video) {
 		return fmt.Errorf("backend: answer %s: %w", callID, callengine.ErrNoSuchCall)
 	}
 	res := make(chan error, 1)
@@ -468,8 +477,7 @@ func (r *rtcCalls) hangup(ctx context.Context, callID string) error {
 	if ringing {
 		return r.reject(ctx, callID)
 	}
-	<-c.done // left and released when Hangup returns
-	return nil
+	return nil // the call's goroutine leaves and releases it (Close waits for that)
 }
 
 // setMuted mutes our microphone or camera in callID.
@@ -680,9 +688,16 @@ func (c *rtcCall) joined(err error, notification string, lifetime time.Duration)
 		c.info.State = callengine.StateInviteSent
 		c.ringTimer = time.NewTimer(lifetime)
 	case c.info.State != callengine.StateConnected:
-		c.info.State, c.info.ConnectedAt = callengine.StateConnected, time.Now()
+		c.connected()
 	}
 	c.update()
+}
+
+// connected moves the call to Connected.
+func (c *rtcCall) connected() {
+	c.info.State, c.info.ConnectedAt = callengine.StateConnected, time.Now()
+	c.r.cfg.log.Info("call connected", "call_id", c.id, "room", c.room, "direction", c.info.Direction,
+		"after", c.info.ConnectedAt.Sub(c.info.Created).Round(time.Millisecond), "matrixrtc", true)
 }
 
 // fail ends the call after a failed join.
@@ -706,7 +721,7 @@ func (c *rtcCall) members(ms []matrixrtc.Membership) {
 		c.peerSeen = true
 		c.stopRingTimer()
 		if c.info.State == callengine.StateInviteSent {
-			c.info.State, c.info.ConnectedAt = callengine.StateConnected, time.Now()
+			c.connected()
 			c.update()
 		}
 	case !in && c.peerSeen:
@@ -822,7 +837,7 @@ func (c *rtcCall) setParticipants(ps []matrixrtc.Participant) {
 // participants returns the call's tiles, ours first.
 func (c *rtcCall) participants() []ui.Participant {
 	me := ui.Participant{ID: c.r.cfg.matrix.UserID() + ":" + c.r.cfg.matrix.DeviceID(), Name: c.r.cfg.matrix.UserID(), Local: true}
-	if src := c.media.source(); src != nil && src.Preview() != nil {
+	if src, video := c.media.sending(); src != nil && video && src.Preview() != nil {
 		me.Video = slotSource(src.Preview())
 	}
 	c.pmu.Lock()

@@ -126,8 +126,8 @@ func newRTCHarness(t *testing.T, lifetime time.Duration, tweak func(*rtcHarness)
 			h.mu.Unlock()
 			return s, nil
 		},
-		newSource: func(bool) (*media.Source, error) {
-			src, err := media.NewSource(media.WithTestPattern(), media.WithTone(440))
+		newSource: func(bool) (*media.Source, error) { // as Backend.newSource: always with a preview
+			src, err := media.NewSource(media.WithTestPattern(), media.WithTone(440), media.WithPreview())
 			if err == nil {
 				h.mu.Lock()
 				h.sources = append(h.sources, src)
