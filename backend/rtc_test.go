@@ -500,6 +500,9 @@ func TestRTCJoinGroup(t *testing.T) {
 		t.Errorf("our tile %+v", ps[0])
 	}
 	h.r.close()
+	if _, _, closes := h.session(0).counts(); closes != 1 { // Close waits for the leave
+		t.Errorf("session closed %d times when Close returned", closes)
+	}
 	h.expectEnd(id, callengine.PartyLocal, callengine.ReasonUserHangup)
 	h.released(id)
 	if _, err := h.r.join(ctxT(t), "!group:hs", "", true); err == nil {
