@@ -174,6 +174,15 @@ type Media struct {
 	Video webrtc.TrackLocal
 }
 
+// KeyframeRequester is implemented by local video tracks that can make a
+// key frame on demand (mxcall's media tracks do). The engine asks for one
+// the moment the peer connection is connected (DTLS done): frames encoded
+// before that were dropped by SRTP, so without it the peer would wait for
+// a key frame until its own request (PLI) made the round trip.
+type KeyframeRequester interface {
+	RequestKeyframe()
+}
+
 // RemoteTrack is a remote media track of a call handed to OnTrack.
 type RemoteTrack struct {
 	CallID   string

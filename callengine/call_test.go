@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"weak"
@@ -292,4 +293,54 @@ func TestEndedCallReleasesPeerConnectionAndMedia(t *testing.T) {
 				[]string{"caller", "caller", "callee", "callee"}[i], []string{"audio", "video"}[i%2])
 		}
 	}
+}
+
+// kfTrack is a video track that counts key-frame requests.
+type kfTrack struct {
+	*webrtc.TrackLocalStaticSample
+	requests atomic.Int32
+}
+
+func (k *kfTrack) RequestKeyframe() { k.requests.Add(1) }
+
+// TestKeyframeAskedForOnConnect: the moment the connection is up, each
+// side's video track is asked for a key frame (frames encoded before were
+// lost to SRTP), without waiting for the peer's PLI.
+func TestKeyframeAskedForOnConnect(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	alice := r.join(t, "@alice:test")
+	bob := r.join(t, "@bob:test")
+	am, _ := ownTracks(t, "alice-stream")
+	bm, _ := ownTracks(t, "bob-stream")
+	ak := &kfTrack{TrackLocalStaticSample: am.Video.(*webrtc.TrackLocalStaticSample)}
+	bk := &kfTrack{TrackLocalStaticSample: bm.Video.(*webrtc.TrackLocalStaticSample)}
+	am.Video, bm.Video = ak, bk
+	if ak.requests.Load() != 0 || bk.requests.Load() != 0 {
+		t.Fatal("requests before the call")
+	}
+	id, err := alice.eng.PlaceCall(ctx, r.id, bob.userID, true, am)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.ringing()
+	if err := bob.eng.Answer(ctx, id, true, bm); err != nil {
+		t.Fatal(err)
+	}
+	alice.waitState(id, StateConnected)
+	bob.waitState(id, StateConnected)
+	// The connected state may come through ICE's callback a moment before
+	// the peer connection's own.
+	deadline := time.Now().Add(5 * time.Second)
+	for ak.requests.Load() < 1 || bk.requests.Load() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("key-frame requests on connect: alice %d, bob %d", ak.requests.Load(), bk.requests.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := alice.eng.Hangup(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	bob.waitState(id, StateEnded)
 }

@@ -280,6 +280,13 @@ func (g gatedTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	return g.TrackLocal.Bind(gatedContext{ctx, g.open})
 }
 
+// RequestKeyframe passes the request on when the track can make key frames.
+func (g gatedTrack) RequestKeyframe() {
+	if k, ok := g.TrackLocal.(KeyframeRequester); ok {
+		k.RequestKeyframe()
+	}
+}
+
 // Unbind implements webrtc.TrackLocal.
 func (g gatedTrack) Unbind(ctx webrtc.TrackLocalContext) error {
 	return g.TrackLocal.Unbind(gatedContext{ctx, g.open})

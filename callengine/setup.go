@@ -24,6 +24,7 @@ func (c *Call) newPeerConnection() error {
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		switch s {
 		case webrtc.PeerConnectionStateConnected:
+			requestKeyframes(pc) // at once, not after a trip through the call's queue
 			c.post(func() { c.mediaReady(pc) })
 		case webrtc.PeerConnectionStateFailed:
 			c.post(func() {
@@ -36,6 +37,18 @@ func (c *Call) newPeerConnection() error {
 	pc.OnNegotiationNeeded(func() { c.post(func() { c.onNegotiationNeeded(pc) }) })
 	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) { c.onTrack(t, r) })
 	return nil
+}
+
+// requestKeyframes asks every local video track that can make a key frame
+// for one (see KeyframeRequester).
+func requestKeyframes(pc *webrtc.PeerConnection) {
+	for _, s := range pc.GetSenders() {
+		if t := s.Track(); t != nil && t.Kind() == webrtc.RTPCodecTypeVideo {
+			if k, ok := t.(KeyframeRequester); ok {
+				k.RequestKeyframe()
+			}
+		}
+	}
 }
 
 // addMedia attaches our tracks; a missing track of a kind we want still

@@ -247,6 +247,7 @@ type Client struct {
 	ice        []webrtc.ICEServer
 	handler    CallHandler
 	rtc        func([]matrixrtc.RoomEvent)
+	toDevice   func(matrixrtc.ToDeviceEvent)
 	rooms      *roomModel
 	run        *runState
 	closed     bool

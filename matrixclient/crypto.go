@@ -13,6 +13,8 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/mxcall/mxcall/matrixrtc"
 )
 
 func idRoom(roomID string) id.RoomID { return id.RoomID(roomID) }
@@ -27,6 +29,12 @@ type cryptoBackend interface {
 	// shareRoomKey shares our room key for roomID with users' devices now,
 	// ahead of the first event (a no-op when it is already shared).
 	shareRoomKey(ctx context.Context, roomID string, users []string) error
+	// sendToDevice Olm-encrypts content for each device and sends it.
+	sendToDevice(ctx context.Context, mx *mautrix.Client, evType string, messages map[string]map[string]any) error
+	// decryptToDevice decrypts an Olm-encrypted to-device event; mautrix
+	// handles what it knows (room keys, secrets...) and ok is true only for
+	// the others, returned with their authenticated sending device.
+	decryptToDevice(ctx context.Context, evt *event.Event) (ev matrixrtc.ToDeviceEvent, ok bool)
 	close() error
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
+
+	"github.com/mxcall/mxcall/matrixrtc"
 )
 
 // E2EEAvailable reports whether this build has end-to-end encryption
@@ -123,6 +126,64 @@ func (m *mautrixCrypto) shareRoomKey(ctx context.Context, roomID string, users [
 		ids[i] = id.UserID(u)
 	}
 	return m.helper.Machine().ShareGroupSession(ctx, id.RoomID(roomID), ids)
+}
+
+func (m *mautrixCrypto) sendToDevice(ctx context.Context, mx *mautrix.Client, evType string, messages map[string]map[string]any) error {
+	req := &mautrix.ReqSendToDevice{Messages: map[id.UserID]map[id.DeviceID]*event.Content{}}
+	for u, devs := range messages {
+		req.Messages[id.UserID(u)] = map[id.DeviceID]*event.Content{}
+		for d, content := range devs {
+			req.Messages[id.UserID(u)][id.DeviceID(d)] = &event.Content{Raw: asRaw(content)}
+		}
+	}
+	typ := event.Type{Type: evType, Class: event.ToDeviceEventType}
+	enc, err := m.helper.Machine().EncryptToDevices(ctx, typ, req)
+	if err != nil {
+		return err
+	}
+	_, err = mx.SendToDevice(ctx, event.ToDeviceEncrypted, enc)
+	return err
+}
+
+// asRaw turns content into the map form mautrix's event.Content carries.
+func asRaw(content any) map[string]any {
+	if m, ok := content.(map[string]any); ok {
+		return m
+	}
+	b, err := json.Marshal(content)
+	var m map[string]any
+	if err != nil || json.Unmarshal(b, &m) != nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+func (m *mautrixCrypto) decryptToDevice(ctx context.Context, evt *event.Event) (matrixrtc.ToDeviceEvent, bool) {
+	evt.Type.Class = event.ToDeviceEventType
+	if err := evt.Content.ParseRaw(evt.Type); err != nil {
+		return matrixrtc.ToDeviceEvent{}, false
+	}
+	mach := m.helper.Machine()
+	dec := mach.HandleEncryptedEvent(ctx, evt)
+	if dec == nil {
+		return matrixrtc.ToDeviceEvent{}, false // handled by mautrix, or not decryptable
+	}
+	dev := dec.SenderDevice
+	if dev == nil {
+		// A device we have not fetched yet: fetch the sender's devices and
+		// find the one that owns the Olm session's key.
+		mach.LoadDevices(ctx, dec.Sender)
+		dev, _ = mach.CryptoStore.FindDeviceByKey(ctx, dec.Sender, dec.SenderKey)
+	}
+	if dev == nil {
+		return matrixrtc.ToDeviceEvent{}, false
+	}
+	raw := dec.Content.VeryRaw
+	if raw == nil {
+		raw, _ = json.Marshal(dec.Content.Raw)
+	}
+	return matrixrtc.ToDeviceEvent{Sender: dec.Sender.String(), SenderDevice: dev.DeviceID.String(), Type: dec.Type.Type,
+		Content: append(json.RawMessage(nil), raw...)}, true
 }
 
 func (m *mautrixCrypto) close() error {

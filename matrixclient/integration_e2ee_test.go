@@ -19,6 +19,7 @@ import (
 	mxid "maunium.net/go/mautrix/id"
 
 	"github.com/mxcall/mxcall/callengine"
+	"github.com/mxcall/mxcall/matrixrtc"
 )
 
 func TestIntegrationE2EECallTwoDevicesAndRestart(t *testing.T) {
@@ -315,4 +316,52 @@ func TestIntegrationE2EEPlaintextCallEventIgnored(t *testing.T) {
 		t.Fatalf("invites handed to bob's engine %v: want %s and not the plaintext %s", calls, id, forged)
 	}
 	hangupAndCheck(t, a, b, id)
+}
+
+// TestIntegrationMatrixRTCKeysOverOlm: a MatrixRTC media key goes out
+// Olm-encrypted to the other device and arrives there decrypted, with the
+// sending device as Olm authenticated it; the homeserver only ever sees
+// m.room.encrypted. Room keys keep working alongside (a call still rings).
+func TestIntegrationMatrixRTCKeysOverOlm(t *testing.T) {
+	itLeakCheck(t)
+	alice, bob := register(t, "alice"), register(t, "bob")
+	a := login(t, "alice", alice, devOpts{})
+	b := login(t, "bob", bob, devOpts{})
+	roomID := dm(t, a, b)
+	got := make(chan matrixrtc.ToDeviceEvent, 4)
+	b.c.SetToDeviceHandler(func(ev matrixrtc.ToDeviceEvent) { got <- ev })
+	content := map[string]any{
+		"keys":    map[string]any{"index": 0, "key": "AAECAwQFBgcICQoLDA0ODw=="},
+		"room_id": roomID,
+		"member":  map[string]any{"claimed_device_id": a.c.DeviceID(), "id": "x"},
+		"session": map[string]any{"application": "m.call", "call_id": "", "scope": "m.room"},
+		"sent_ts": time.Now().UnixMilli(),
+	}
+	ctx := context.Background()
+	if err := a.c.SendToDevice(ctx, matrixrtc.TypeEncryptionKeys, map[string]map[string]any{bob.userID: {b.c.DeviceID(): content}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-got:
+		if ev.Sender != alice.userID || ev.SenderDevice != a.c.DeviceID() || ev.Type != matrixrtc.TypeEncryptionKeys {
+			t.Fatalf("to-device event = %+v", ev)
+		}
+		var c struct {
+			Keys struct {
+				Key string `json:"key"`
+			} `json:"keys"`
+			RoomID string `json:"room_id"`
+		}
+		if err := json.Unmarshal(ev.Content, &c); err != nil || c.RoomID != roomID || c.Keys.Key != "AAECAwQFBgcICQoLDA0ODw==" {
+			t.Fatalf("key event content: %v (%s)", err, ev.Content)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the key did not arrive")
+	}
+	// Olm did not break the room keys: a call still rings at bob.
+	callID, err := a.e.PlaceCall(ctx, roomID, bob.userID, false, callengine.Media{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.waitState(callID, callengine.StateRinging)
 }

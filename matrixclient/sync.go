@@ -114,6 +114,7 @@ func (c *Client) newSyncer(late func(*batch)) *mautrix.DefaultSyncer {
 	// we parse the raw content ourselves, so let every event through.
 	s.ParseErrorHandler = func(*event.Event, error) bool { return true }
 	s.OnSync(func(ctx context.Context, resp *mautrix.RespSync, _ string) bool {
+		c.takeToDevice(ctx, resp) // before mautrix's crypto handler, registered later
 		b := batchFrom(ctx)
 		if b == nil {
 			return true

@@ -13,18 +13,28 @@
 //     sends our membership (multi_sfu, on our own focus), gets a token,
 //     connects to LiveKit with server-sdk-go and publishes the given pion
 //     tracks; remote tracks come back through a callback with the
-//     publisher's identity. The membership is refreshed before it expires
-//     and left ({}) on every exit path. One goroutine owns a Session's state.
-//     Session.Ring sends the DM ring (MSC4075) after joining; Decline
-//     declines one (MSC4310).
+//     publisher's identity, and the remote participants (mutes, speakers)
+//     through another. The membership is refreshed before it expires and
+//     left ({}) on every exit path; with delayed events (MSC4140, an
+//     optional DelayedEvents of the Matrix) the leave is scheduled before
+//     joining and pushed back while joined. A lost LiveKit connection (an
+//     SFU restart) is retried for ReconnectTimeout, the membership kept.
+//     One goroutine owns a Session's state. Session.Ring sends the DM ring
+//     (MSC4075) after joining; Decline declines one (MSC4310).
 //   - Tracker: fed with the MatrixRTC events of every joined room from
 //     /sync, it keeps each room's live call memberships and the live
 //     incoming rings, and reports rings, their end (timeout, caller left,
 //     answered here or elsewhere, declined), declines of our rings and
 //     membership changes. One goroutine owns its state.
+//   - KeyManager: our per-participant media key for one call (RTC-NOTES §4):
+//     made, sent Olm-encrypted to every other member's device
+//     (io.element.call.encryption_keys), rotated as Element Call does (a new
+//     key when someone leaves, or when someone joins after the key is 10 s
+//     old; used 1 s after sending), and the keys others send us, accepted
+//     only from the device Olm authenticated.
 //
-// Not yet here: the sticky-event form on send, /get_token, subscribe-only
-// connections to other members' foci and media E2EE keys.
+// Not yet here: the sticky-event form on send, /get_token and
+// subscribe-only connections to other members' foci.
 //
 // It must not import Fyne, mautrix or any of mxcall's other packages
 // (callengine, matrixclient, media, backend, ui): Matrix is reached through

@@ -8,6 +8,9 @@ var (
 	// rules: a required field is missing or has the wrong type, the state
 	// key does not belong to the sender, or the content is too large.
 	ErrMalformed = errors.New("matrixrtc: malformed membership event")
+	// ErrBadKey means a media key event is malformed, for another room,
+	// or claims a device other than the one that sent it.
+	ErrBadKey = errors.New("matrixrtc: unusable media key event")
 	// ErrLeft means a membership event is a leave (content {} or only the
 	// sticky key): the device is not in the call.
 	ErrLeft = errors.New("matrixrtc: membership left")
@@ -50,4 +53,14 @@ var (
 	ErrDisconnected = errors.New("matrixrtc: disconnected from the call's media server")
 	// ErrClosed means the session has been closed.
 	ErrClosed = errors.New("matrixrtc: session closed")
+)
+
+// Sentinel errors of DelayedEvents implementations (MSC4140).
+var (
+	// ErrDelayNotFound means the homeserver does not know the delay ID:
+	// the event was sent or cancelled already.
+	ErrDelayNotFound = errors.New("matrixrtc: delayed event not found")
+	// ErrMaxDelayExceeded means the delay is above the homeserver's
+	// maximum; a *MaxDelayError says which.
+	ErrMaxDelayExceeded = errors.New("matrixrtc: delay above the homeserver's maximum")
 )

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 )
@@ -18,6 +18,9 @@ const (
 	// DefaultRefresh is how often a joined session re-sends its membership
 	// (js-sdk refreshes roughly hourly).
 	DefaultRefresh = time.Hour
+	// DefaultReconnectTimeout is how long a lost LiveKit connection is
+	// retried before the session ends.
+	DefaultReconnectTimeout = 30 * time.Second
 	// leaveTimeout bounds the leave sent when the caller's context is gone.
 	leaveTimeout = 15 * time.Second
 )
@@ -42,18 +45,41 @@ type SessionConfig struct {
 	// Refresh is how often the membership is re-sent while joined
 	// (default DefaultRefresh; must be well below Expires).
 	Refresh time.Duration
-	// Tracks are published once connected (e.g. from mxcall's media).
+	// LeaveDelay is the delay of the leave a session schedules before
+	// joining when the homeserver supports delayed events (MSC4140) and
+	// Matrix implements DelayedEvents (default DefaultLeaveDelay;
+	// negative: never schedule one). LeaveDelayRestart is how often it is
+	// pushed back while joined (default DefaultLeaveDelayRestart; at most
+	// 5/8 of the delay).
+	LeaveDelay, LeaveDelayRestart time.Duration
+	// ReconnectTimeout bounds how long a session whose LiveKit connection
+	// was lost (an SFU restart, a network failure) tries to get it back,
+	// keeping its membership, before it ends with OnEnded (default
+	// DefaultReconnectTimeout; negative: end at once).
+	ReconnectTimeout time.Duration
+	// Tracks are published once connected (e.g. from mxcall's media),
+	// and again after a reconnection. A track with a Close method is
+	// closed by LiveKit's SDK when its connection ends, so it cannot be
+	// published again: hand over tracks without one.
 	Tracks []webrtc.TrackLocal
+	// Encrypted publishes Tracks as end-to-end encrypted (Encryption_GCM,
+	// LiveKit's frame format): set it when the tracks encrypt their frames
+	// (media.Source.SetEncryption), so that receivers decrypt them.
+	Encrypted bool
 	// OnRemoteTrack is called, on a LiveKit goroutine, for each subscribed
 	// remote track. It must not block: hand the track on.
 	OnRemoteTrack func(RemoteTrack)
 	// OnParticipants is called, on a goroutine of the session's, with the
 	// full list of remote participants whenever it changes (joins, leaves,
-	// mutes, active speakers). Calls are serialised; it must not block.
+	// mutes, active speakers), sorted by identity; an empty list after
+	// Leave or a lost connection. Calls are serialised and may skip
+	// lists superseded before delivery (the latest is always delivered);
+	// it must not block, nor call Close. Close waits for the last call.
 	OnParticipants func([]Participant)
 	// OnEnded is called, on a goroutine of its own, when the session
 	// ends without Leave or Close: LiveKit disconnected us (removed,
-	// room closed, connection lost). The membership has been left by then.
+	// room closed), or the connection was lost and not regained within
+	// ReconnectTimeout. The membership has been left by then.
 	// err wraps ErrDisconnected.
 	OnEnded func(err error)
 	// ConnectOptions are passed to lksdk.ConnectToRoomWithToken.
@@ -71,6 +97,13 @@ type RemoteTrack struct {
 	// RequestKeyframe asks the publisher, through the SFU, for a key
 	// frame (a PLI for this track).
 	RequestKeyframe func()
+	// Encrypted is true when the publisher says the track's frames are
+	// end-to-end encrypted (TrackInfo.encryption is not NONE): decrypt
+	// them with the publisher's key.
+	Encrypted bool
+	// SIFTrailer marks frames the SFU itself injected in the clear (the
+	// join response's sif_trailer; see framecrypt.Decryptor.SetSIFTrailer).
+	SIFTrailer []byte
 }
 
 // Participant is one remote member of the session's LiveKit room.
@@ -98,6 +131,9 @@ type Session struct {
 	done chan struct{}
 	once sync.Once
 
+	// sif is the current room's SIF trailer (set once connected).
+	sif atomic.Pointer[[]byte]
+
 	// Owned by the run goroutine.
 	joined bool
 	gen    int  // counts joins, so late LiveKit callbacks of old rooms are ignored
@@ -108,9 +144,46 @@ type Session struct {
 	focus       Focus
 	created     time.Time
 	refresh     *time.Timer
+	// parts is the remote participant list last handed to the notifier.
+	parts []Participant
 
-	// connect is lksdk.ConnectToRoomWithToken; unit tests replace it.
-	connect func(url, token string, cb *lksdk.RoomCallback, opts ...lksdk.ConnectOption) (*lksdk.Room, error)
+	// partsDirty (1 slot) tells the owner that LiveKit changed the
+	// participants; partsBox (1 slot) holds the latest list for the
+	// notifier goroutine, which closes notified when it has stopped.
+	partsDirty chan struct{}
+	partsBox   chan []Participant
+	notified   chan struct{}
+
+	// Delayed leave (delayed.go): delayed is the Matrix's DelayedEvents
+	// while the homeserver supports them (nil otherwise), delayID our
+	// scheduled leave, delayTimer its next restart.
+	delayed    DelayedEvents
+	delayID    string
+	delayTimer *time.Timer
+	leaveDelay time.Duration
+
+	// Reconnection (reconnect.go). lostAt is when the connection was
+	// lost (zero while connected); reconnecting is true while our own
+	// attempts run (s.room is nil then), cancelAttempt stops the one in
+	// flight and retry starts the next; lkGrace bounds LiveKit's own
+	// resume/restart attempts.
+	lostAt        time.Time
+	reconnecting  bool
+	attempt       int
+	deadGen       int // an attempt whose room dropped before it was installed
+	retry         *time.Timer
+	lkGrace       *time.Timer
+	cancelAttempt context.CancelFunc
+	attempts      sync.WaitGroup
+
+	// lkEvents queues LiveKit's connection callbacks, in order, for the
+	// owner; lkDirty (1 slot) says there are some.
+	lkMu     sync.Mutex
+	lkEvents []lkEvent
+	lkDirty  chan struct{}
+
+	// connect joins a LiveKit room (connectLiveKit); unit tests replace it.
+	connect func(ctx context.Context, url, token string, cb *lksdk.RoomCallback, opts ...lksdk.ConnectOption) (*lksdk.Room, error)
 }
 
 // NewSession checks cfg and starts the session's goroutine. Close it.
@@ -124,11 +197,27 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	if cfg.Refresh <= 0 {
 		cfg.Refresh = DefaultRefresh
 	}
+	if cfg.LeaveDelay == 0 {
+		cfg.LeaveDelay = DefaultLeaveDelay
+	}
+	if cfg.LeaveDelayRestart <= 0 {
+		cfg.LeaveDelayRestart = DefaultLeaveDelayRestart
+	}
+	if cfg.ReconnectTimeout == 0 {
+		cfg.ReconnectTimeout = DefaultReconnectTimeout
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
 	s := &Session{cfg: cfg, cmds: make(chan func()), quit: make(chan struct{}), done: make(chan struct{}),
-		connect: lksdk.ConnectToRoomWithToken}
+		partsDirty: make(chan struct{}, 1), notified: make(chan struct{}), lkDirty: make(chan struct{}, 1),
+		connect: connectLiveKit}
+	if cfg.OnParticipants != nil {
+		s.partsBox = make(chan []Participant, 1)
+		go s.notifyParticipants()
+	} else {
+		close(s.notified)
+	}
 	go s.run()
 	return s, nil
 }
@@ -136,13 +225,35 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 func (s *Session) run() {
 	defer close(s.done)
 	for {
-		var refreshC <-chan time.Time
+		var refreshC, retryC, graceC, delayC <-chan time.Time
+		if s.delayTimer != nil {
+			delayC = s.delayTimer.C
+		}
 		if s.refresh != nil {
 			refreshC = s.refresh.C
+		}
+		if s.retry != nil {
+			retryC = s.retry.C
+		}
+		if s.lkGrace != nil {
+			graceC = s.lkGrace.C
 		}
 		select {
 		case fn := <-s.cmds:
 			fn()
+		case <-s.partsDirty:
+			s.updateParticipants()
+		case <-s.lkDirty:
+			s.handleLiveKitEvents()
+		case <-delayC:
+			s.delayTimer = nil
+			s.restartDelayedLeave()
+		case <-retryC:
+			s.retry = nil
+			s.reconnect()
+		case <-graceC:
+			s.lkGrace = nil
+			s.liveKitGaveUp()
 		case <-refreshC:
 			s.refresh = nil
 			s.refreshMembership()
@@ -169,27 +280,13 @@ func (s *Session) do(ctx context.Context, fn func() error) error {
 }
 
 // post hands fn to the owner goroutine without waiting for it; it is
-// dropped once the session is closed.
-func (s *Session) post(fn func()) {
+// dropped (and post returns false) once the session is closed.
+func (s *Session) post(fn func()) bool {
 	select {
 	case s.cmds <- fn:
+		return true
 	case <-s.quit:
-	}
-}
-
-// disconnected ends the session when LiveKit dropped the current room.
-func (s *Session) disconnected(gen int, reason lksdk.DisconnectionReason) {
-	if gen != s.gen || !s.joined {
-		return // our own Disconnect, or an older room
-	}
-	s.cfg.Log.Info("matrixrtc: LiveKit disconnected the session", "room", s.cfg.RoomID, "reason", string(reason))
-	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
-	defer cancel()
-	if err := s.cleanup(ctx); err != nil {
-		s.cfg.Log.Warn("matrixrtc: leave after disconnection", "room", s.cfg.RoomID, "err", err)
-	}
-	if on := s.cfg.OnEnded; on != nil {
-		go on(fmt.Errorf("%w: %s", ErrDisconnected, reason))
+		return false
 	}
 }
 
@@ -211,6 +308,8 @@ func (s *Session) Leave(ctx context.Context) error {
 func (s *Session) Close() error {
 	s.once.Do(func() { close(s.quit) })
 	<-s.done
+	s.attempts.Wait()
+	<-s.notified
 	return nil
 }
 
@@ -248,6 +347,15 @@ func (s *Session) join(ctx context.Context) (err error) {
 			s.cfg.Log.Warn("matrixrtc: leave after a failed join", "room", s.cfg.RoomID, "err", lerr)
 		}
 	}()
+	// Our leave is scheduled before the membership goes out, so a
+	// crash at any point after leaves too (MSC4140; js-sdk does so).
+	s.delayed, s.delayID, s.leaveDelay = s.delayedEvents(ctx), "", s.cfg.LeaveDelay
+	if s.delayed != nil {
+		if err := s.scheduleLeave(ctx); err != nil {
+			s.cfg.Log.Warn("matrixrtc: no delayed leave", "room", s.cfg.RoomID, "err", err)
+			s.delayed = nil
+		}
+	}
 	content := NewStateContent(mx.UserID(), mx.DeviceID(), s.cfg.RoomID, focus.Transport, s.cfg.Intent, s.cfg.Expires, time.Time{})
 	s.sent = true // a failed send may still have reached the server
 	evID, err := mx.SendState(ctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), content)
@@ -260,41 +368,22 @@ func (s *Session) join(ctx context.Context) (err error) {
 	}
 	s.memberEvent = evID
 	s.created = s.sentAt(ctx)
-	tok, err := mx.OpenIDToken(ctx)
-	if err != nil {
-		return fmt.Errorf("matrixrtc: OpenID token: %w", err)
-	}
-	creds, err := SFUGet(ctx, s.cfg.Discovery.Client, focus.Transport.ServiceURL, s.cfg.RoomID, tok, mx.DeviceID())
+	s.gen++
+	room, err := s.connectRoom(ctx, s.gen, focus)
 	if err != nil {
 		return err
 	}
-	s.gen++
-	gen := s.gen
-	cb := lksdk.NewRoomCallback()
-	cb.OnDisconnectedWithReason = func(reason lksdk.DisconnectionReason) { //nolint:contextcheck // comes long after Join returned: it must not inherit its ctx
-		go s.post(func() { s.disconnected(gen, reason) })
-	}
-	if on := s.cfg.OnRemoteTrack; on != nil {
-		cb.OnTrackSubscribed = func(t *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
-			on(RemoteTrack{Identity: rp.Identity(), Track: t, RequestKeyframe: func() { rp.WritePLI(t.SSRC()) }})
-		}
-	}
-	room, err := s.connect(creds.URL, creds.JWT, cb, s.cfg.ConnectOptions...)
-	if err != nil {
-		return fmt.Errorf("%w: connecting to LiveKit: %w", ErrUnreachable, err)
-	}
 	s.room = room
-	for _, t := range s.cfg.Tracks {
-		src := livekit.TrackSource_MICROPHONE
-		if t.Kind() == webrtc.RTPCodecTypeVideo {
-			src = livekit.TrackSource_CAMERA
-		}
-		if _, err := room.LocalParticipant.PublishTrack(t, &lksdk.TrackPublicationOptions{Name: t.ID(), Source: src}); err != nil {
-			return fmt.Errorf("matrixrtc: publishing %s: %w", t.ID(), err)
-		}
-	}
 	s.joined, s.focus = true, focus
 	s.refresh = time.NewTimer(s.cfg.Refresh)
+	if s.delayed != nil {
+		// At once: a homeserver that cancels delayed events when their
+		// state key changes has just dropped it (js-sdk checks the same).
+		s.delayTimer = time.NewTimer(0)
+	}
+	// Participants already in the room came with the join response,
+	// which fires no callback for those without tracks.
+	s.participantsChanged()
 	return nil
 }
 
@@ -320,15 +409,22 @@ func (s *Session) refreshMembership() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
 	defer cancel()
+	if err := s.sendMembership(ctx); err != nil {
+		s.cfg.Log.Warn("matrixrtc: membership refresh failed", "room", s.cfg.RoomID, "err", err)
+	}
+	s.refresh = time.NewTimer(s.cfg.Refresh)
+}
+
+// sendMembership (owner) re-sends our membership with created_ts kept and
+// expires extended to Expires from now.
+func (s *Session) sendMembership(ctx context.Context) error {
 	mx := s.cfg.Matrix
 	// Expires from now, counted from created_ts; never shorter than
 	// Expires, even when the homeserver's clock runs ahead of ours.
 	expires := max(time.Since(s.created), 0) + s.cfg.Expires
 	content := NewStateContent(mx.UserID(), mx.DeviceID(), s.cfg.RoomID, s.focus.Transport, s.cfg.Intent, expires, s.created)
-	if _, err := mx.SendState(ctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), content); err != nil {
-		s.cfg.Log.Warn("matrixrtc: membership refresh failed", "room", s.cfg.RoomID, "err", err)
-	}
-	s.refresh = time.NewTimer(s.cfg.Refresh)
+	_, err := mx.SendState(ctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), content)
+	return err
 }
 
 func (s *Session) leave(ctx context.Context) error {
@@ -342,16 +438,22 @@ func (s *Session) cleanup(ctx context.Context) error {
 		s.refresh.Stop()
 		s.refresh = nil
 	}
+	s.stopReconnecting()
+	s.gen++ // callbacks of the room and attempts in flight are stale now
 	if s.room != nil {
 		s.room.Disconnect()
 		s.room = nil
 	}
+	s.updateParticipants() // none left
 	s.joined = false
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
+	defer cancel()
+	if s.dropDelayedLeave(lctx) {
+		s.sent = false // the homeserver sent our scheduled leave
+	}
 	if !s.sent {
 		return nil
 	}
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
-	defer cancel()
 	if _, err := s.cfg.Matrix.SendState(lctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), LeaveContent()); err != nil {
 		return fmt.Errorf("matrixrtc: sending the leave: %w", err)
 	}
@@ -383,6 +485,19 @@ func (s *Session) Ring(ctx context.Context, video bool, lifetime time.Duration) 
 func Decline(ctx context.Context, mx Matrix, r Ring) error {
 	if _, err := mx.SendEvent(ctx, r.RoomID, TypeRTCDecline, DeclineContent(r.EventID)); err != nil {
 		return fmt.Errorf("matrixrtc: sending the decline: %w", err)
+	}
+	return nil
+}
+
+// LeaveStale ends a membership of this device that no session of ours
+// owns: one left behind when the app was killed or crashed while in a
+// call (without delayed leave events nothing else ends it before it
+// expires, hours later, and until then others see us in the call). Call it
+// for a room whose live memberships list this device while we are not in
+// its call.
+func LeaveStale(ctx context.Context, mx Matrix, roomID string) error {
+	if _, err := mx.SendState(ctx, roomID, TypeCallMember, StateKey(mx.UserID(), mx.DeviceID()), LeaveContent()); err != nil {
+		return fmt.Errorf("matrixrtc: leaving a stale membership: %w", err)
 	}
 	return nil
 }

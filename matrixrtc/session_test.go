@@ -224,7 +224,7 @@ func TestSessionRefreshAndLeave(t *testing.T) {
 	}
 	defer func() { _ = s.Close() }()
 	var gotURL, gotJWT string
-	s.connect = func(url, token string, cb *lksdk.RoomCallback, _ ...lksdk.ConnectOption) (*lksdk.Room, error) {
+	s.connect = func(_ context.Context, url, token string, cb *lksdk.RoomCallback, _ ...lksdk.ConnectOption) (*lksdk.Room, error) {
 		gotURL, gotJWT = url, token
 		return lksdk.NewRoom(cb), nil
 	}
@@ -270,5 +270,19 @@ func TestSessionRefreshAndLeave(t *testing.T) {
 	n := len(sends)
 	if err := s.Leave(ctx); err != nil || len(mx.sends()) != n {
 		t.Errorf("second Leave: %v, %d sends (want %d)", err, len(mx.sends()), n)
+	}
+}
+
+func TestLeaveStaleSendsOurLeave(t *testing.T) {
+	mx := &fakeMatrix{}
+	if err := LeaveStale(context.Background(), mx, roomID); err != nil {
+		t.Fatal(err)
+	}
+	if got := mx.sends(); len(got) != 1 || got[0] != TypeCallMember+"|"+StateKey(alice, "ALICEDEV")+"|{}" {
+		t.Fatalf("sent %q", got)
+	}
+	mx.forbidden = true
+	if err := LeaveStale(context.Background(), mx, roomID); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("forbidden: %v", err)
 	}
 }

@@ -121,7 +121,7 @@ func benchReceive(b *testing.B, w, h int) {
 	enc.Close()
 	dec, _ := vpx.NewDecoder(1)
 	slot := NewFrameSlot()
-	d := newVideoDecoder(dec, slot, func(func(*VideoStats)) {}, func() {})
+	d := newVideoDecoder(dec, slot, func(func(*VideoStats)) {}, nil, func() {})
 	defer d.close()
 	seq := uint16(0)
 	feed := func(i, frame int) {

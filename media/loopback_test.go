@@ -81,7 +81,7 @@ func newPair(t *testing.T, src *Source, drop *dropper) *pair {
 // newPairNACK is newPair; with nack the dropper sits on the wire side of
 // pion's default interceptors (NACK responder included), so lost packets
 // can be retransmitted.
-func newPairNACK(t *testing.T, src *Source, drop *dropper, nack bool) *pair {
+func newPairNACK(t *testing.T, src *Source, drop *dropper, nack bool, sinkOpts ...SinkOption) *pair {
 	t.Helper()
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
@@ -128,14 +128,14 @@ func newPairNACK(t *testing.T, src *Source, drop *dropper, nack bool) *pair {
 		}
 		switch tr.Kind() {
 		case webrtc.RTPCodecTypeVideo:
-			s, err := NewVideoSink(tr, RTCPWriterFor(r))
+			s, err := NewVideoSink(tr, RTCPWriterFor(r), sinkOpts...)
 			if err != nil {
 				t.Error(err)
 				return
 			}
 			p.video <- s
 		case webrtc.RTPCodecTypeAudio:
-			s, err := NewAudioSink(tr, p.pcm)
+			s, err := NewAudioSink(tr, p.pcm, sinkOpts...)
 			if err != nil {
 				t.Error(err)
 				return

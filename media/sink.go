@@ -1,6 +1,7 @@
 package media
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"gopkg.in/hraban/opus.v2"
 
+	"github.com/mxcall/mxcall/media/framecrypt"
 	"github.com/mxcall/mxcall/media/vpx"
 )
 
@@ -53,13 +55,16 @@ func RegisterCodecs(m *webrtc.MediaEngine) error {
 
 // VideoStats counts what a VideoSink did.
 type VideoStats struct {
-	Frames        uint64 // pictures published to the slot
-	Keyframes     uint64 // keyframes decoded
-	LostFrames    uint64 // frames decoded after packets were given up on (lost)
-	Skipped       uint64 // frames not decoded while waiting for a keyframe
-	DecodeErrors  uint64
-	PLIs          uint64 // picture loss indications sent
-	Width, Height int
+	Frames       uint64 // pictures published to the slot
+	Keyframes    uint64 // keyframes decoded
+	LostFrames   uint64 // frames decoded after packets were given up on (lost)
+	Skipped      uint64 // frames not decoded while waiting for a keyframe
+	DecodeErrors uint64
+	PLIs         uint64 // picture loss indications sent
+	// NoKey counts frames dropped because their key has not arrived;
+	// Undecryptable those that did not decrypt (wrong key, tampered).
+	NoKey, Undecryptable uint64
+	Width, Height        int
 }
 
 // VideoSink receives a remote VP8 track: RTP → frame reassembly (our own
@@ -67,6 +72,7 @@ type VideoStats struct {
 // lost or undecodable it stops decoding until the next keyframe and asks
 // for one with a PLI (repeated every 150 ms while waiting).
 type VideoSink struct {
+	cfg      sinkConfig
 	track    *webrtc.TrackRemote
 	sendRTCP func([]rtcp.Packet) error
 	slot     *FrameSlot
@@ -81,11 +87,11 @@ type VideoSink struct {
 // NewVideoSink starts decoding track into a new FrameSlot. sendRTCP sends
 // PLIs to the peer (RTCPWriterFor(receiver) or PeerConnection.WriteRTCP);
 // nil disables them. The sink stops when the track ends or on Close.
-func NewVideoSink(track *webrtc.TrackRemote, sendRTCP func([]rtcp.Packet) error) (*VideoSink, error) {
+func NewVideoSink(track *webrtc.TrackRemote, sendRTCP func([]rtcp.Packet) error, opts ...SinkOption) (*VideoSink, error) {
 	if !strings.EqualFold(track.Codec().MimeType, webrtc.MimeTypeVP8) {
 		return nil, fmt.Errorf("%w: %s", ErrUnsupportedCodec, track.Codec().MimeType)
 	}
-	s := &VideoSink{track: track, sendRTCP: sendRTCP, slot: NewFrameSlot(), done: make(chan struct{})}
+	s := &VideoSink{cfg: sinkOptions(opts), track: track, sendRTCP: sendRTCP, slot: NewFrameSlot(), done: make(chan struct{})}
 	dec, err := vpx.NewDecoder(1)
 	if err != nil {
 		return nil, err
@@ -125,7 +131,7 @@ func (s *VideoSink) count(f func(*VideoStats)) {
 
 func (s *VideoSink) run(dec *vpx.Decoder) {
 	defer close(s.done)
-	d := newVideoDecoder(dec, s.slot, s.count, func() {
+	d := newVideoDecoder(dec, s.slot, s.count, s.cfg.dec, func() {
 		if s.sendRTCP == nil {
 			return
 		}
@@ -158,6 +164,12 @@ type videoDecoder struct {
 	needKey bool
 	lastPLI time.Time
 	free    []*pktBuf
+	// decrypt and plain: the frame decryptor (nil: frames are plain) and
+	// the buffer decrypted frames go to.
+	decrypt *framecrypt.Decryptor
+	plain   []byte
+	// countNoKey and countBad count dropped frames without allocating.
+	countNoKey, countBad func(*VideoStats)
 	// last describes the frame just decoded for countFrame, a closure made
 	// once so that counting allocates nothing per frame.
 	last       decoded
@@ -169,9 +181,10 @@ type decoded struct {
 	width, height int
 }
 
-func newVideoDecoder(dec *vpx.Decoder, slot *FrameSlot, count func(func(*VideoStats)), sendPLI func()) *videoDecoder {
+func newVideoDecoder(dec *vpx.Decoder, slot *FrameSlot, count func(func(*VideoStats)), decrypt *framecrypt.Decryptor, sendPLI func()) *videoDecoder {
 	d := &videoDecoder{dec: dec, conv: vpx.NewConverter(2), slot: slot, count: count, sendPLI: sendPLI,
-		needKey: true}
+		needKey: true, decrypt: decrypt,
+		countNoKey: func(st *VideoStats) { st.NoKey++ }, countBad: func(st *VideoStats) { st.Undecryptable++ }}
 	// Give up on a missing packet after 100 ms of newer video (90 kHz clock).
 	d.countFrame = func(st *VideoStats) {
 		st.Frames++
@@ -228,6 +241,21 @@ func (d *videoDecoder) push(b *pktBuf, n int) {
 }
 
 func (d *videoDecoder) frame(data []byte, lostBefore bool) {
+	if d.decrypt != nil && len(data) > 0 {
+		plain, err := d.decrypt.Decrypt(d.plain[:0], data, framecrypt.CodecVP8)
+		if err != nil {
+			// Dropped, never decoded; the frames after it need a key frame.
+			if errors.Is(err, framecrypt.ErrNoKey) {
+				d.count(d.countNoKey)
+			} else {
+				d.count(d.countBad)
+			}
+			d.needKey = true
+			d.pli(false)
+			return
+		}
+		d.plain, data = plain, plain
+	}
 	if lostBefore {
 		d.count(func(st *VideoStats) { st.LostFrames++ })
 		if !d.needKey {
@@ -265,6 +293,7 @@ func (d *videoDecoder) frame(data []byte, lostBefore bool) {
 // loss concealment and FEC for gaps) and writes 48 kHz mono PCM to an
 // AudioOutput (a Player, or anything else).
 type AudioSink struct {
+	cfg     sinkConfig
 	track   *webrtc.TrackRemote
 	out     AudioOutput
 	done    chan struct{}
@@ -272,11 +301,13 @@ type AudioSink struct {
 	once    sync.Once
 	packets atomic.Uint64
 	lost    atomic.Uint64
+	// undecryptable counts packets dropped because they did not decrypt.
+	undecryptable atomic.Uint64
 }
 
 // NewAudioSink starts decoding track into out. It stops when the track
 // ends or on Close.
-func NewAudioSink(track *webrtc.TrackRemote, out AudioOutput) (*AudioSink, error) {
+func NewAudioSink(track *webrtc.TrackRemote, out AudioOutput, opts ...SinkOption) (*AudioSink, error) {
 	if !strings.EqualFold(track.Codec().MimeType, webrtc.MimeTypeOpus) {
 		return nil, fmt.Errorf("%w: %s", ErrUnsupportedCodec, track.Codec().MimeType)
 	}
@@ -284,7 +315,7 @@ func NewAudioSink(track *webrtc.TrackRemote, out AudioOutput) (*AudioSink, error
 	if err != nil {
 		return nil, err
 	}
-	s := &AudioSink{track: track, out: out, done: make(chan struct{})}
+	s := &AudioSink{cfg: sinkOptions(opts), track: track, out: out, done: make(chan struct{})}
 	go s.run(dec)
 	return s, nil
 }
@@ -292,6 +323,10 @@ func NewAudioSink(track *webrtc.TrackRemote, out AudioOutput) (*AudioSink, error
 // Packets returns how many packets were decoded; Lost how many were
 // concealed.
 func (s *AudioSink) Packets() (decoded, lost uint64) { return s.packets.Load(), s.lost.Load() }
+
+// Undecryptable returns how many packets were dropped because they did not
+// decrypt (no key yet, a wrong key, tampered).
+func (s *AudioSink) Undecryptable() uint64 { return s.undecryptable.Load() }
 
 // Done is closed when the sink has stopped.
 func (s *AudioSink) Done() <-chan struct{} { return s.done }
@@ -313,6 +348,7 @@ func (s *AudioSink) run(dec *opus.Decoder) {
 	buf := make([]byte, 1500)
 	var next uint16
 	started := false
+	var plain []byte
 	for {
 		n, _, err := s.track.Read(buf)
 		if err != nil {
@@ -320,6 +356,17 @@ func (s *AudioSink) run(dec *opus.Decoder) {
 		}
 		if err := pkt.Unmarshal(buf[:n]); err != nil || len(pkt.Payload) == 0 {
 			continue
+		}
+		if d := s.cfg.dec; d != nil {
+			// One Opus frame per packet: decrypt it before anything reads it
+			// (FEC included); a packet that does not decrypt is concealed as
+			// lost when the next one comes.
+			p, err := d.Decrypt(plain[:0], pkt.Payload, framecrypt.CodecOpus)
+			if err != nil {
+				s.undecryptable.Add(1)
+				continue
+			}
+			plain, pkt.Payload = p, p
 		}
 		if started {
 			gap := int16(pkt.SequenceNumber - next)

@@ -10,6 +10,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/mxcall/mxcall/media/framecrypt"
 )
 
 // localTrack is a webrtc.TrackLocal backed by a TrackLocalStaticSample
@@ -25,6 +27,7 @@ type localTrack struct {
 	onBind func(bound int)
 	onRTCP func([]rtcp.Packet)
 	owner  *Source // registered in estimateTargets by SSRC (video only)
+	crypt  *trackCrypt
 
 	mu      sync.Mutex
 	bound   map[string]bool // sender ID → bound
@@ -37,7 +40,12 @@ func newLocalTrack(c webrtc.RTPCodecCapability, id, streamID string, onBind func
 	if err != nil {
 		return nil, err
 	}
-	return &localTrack{sample: s, onBind: onBind, onRTCP: onRTCP, bound: map[string]bool{}, readers: map[string]bool{}}, nil
+	codec := framecrypt.CodecOpus
+	if c.MimeType == webrtc.MimeTypeVP8 {
+		codec = framecrypt.CodecVP8
+	}
+	return &localTrack{sample: s, onBind: onBind, onRTCP: onRTCP, crypt: newTrackCrypt(codec, c.ClockRate),
+		bound: map[string]bool{}, readers: map[string]bool{}}, nil
 }
 
 // Bind implements webrtc.TrackLocal.
@@ -121,8 +129,23 @@ func (t *localTrack) isBound() bool {
 	return len(t.bound) > 0
 }
 
+// write sends one encoded frame, encrypted when encryption is on. A frame
+// that cannot be encrypted is dropped (and reported as sent: the encoder
+// goes on).
 func (t *localTrack) write(data []byte, d time.Duration) error {
+	data, ok := t.crypt.seal(data, d)
+	if !ok {
+		return nil
+	}
 	return t.sample.WriteSample(pmedia.Sample{Data: data, Duration: d})
+}
+
+// RequestKeyframe makes the next video frame a key frame (callengine asks
+// when the connection is up); a no-op for audio.
+func (t *localTrack) RequestKeyframe() {
+	if t.owner != nil {
+		t.owner.RequestKeyframe()
+	}
 }
 
 // ID implements webrtc.TrackLocal.

@@ -84,6 +84,14 @@ func NewAvatar(id, name string, img image.Image, size float32) *Avatar {
 	return a
 }
 
+// set changes whose avatar it is (a participant's name may arrive late).
+func (a *Avatar) set(id, name string) {
+	a.circle.FillColor = avatarColor(id)
+	a.text.Text = Initials(name)
+	a.circle.Refresh()
+	a.text.Refresh()
+}
+
 // CreateRenderer implements fyne.Widget.
 func (a *Avatar) CreateRenderer() fyne.WidgetRenderer {
 	objs := []fyne.CanvasObject{a.circle, a.text}
@@ -105,7 +113,16 @@ func (r *avatarRenderer) Layout(s fyne.Size) {
 		o.Move(pos)
 		o.Resize(fyne.NewSquareSize(d))
 	}
+	if r.a.img != nil {
+		r.a.img.CornerRadius = d / 2
+	}
 	if r.a.text != nil {
+		// Initials scale with the circle (a tile's avatar grows and
+		// shrinks with the grid).
+		if ts := d * 0.4; ts != r.a.text.TextSize {
+			r.a.text.TextSize = ts
+			r.a.text.Refresh()
+		}
 		ts := r.a.text.MinSize()
 		r.a.text.Move(fyne.NewPos(pos.X, pos.Y+(d-ts.Height)/2))
 		r.a.text.Resize(fyne.NewSize(d, ts.Height))

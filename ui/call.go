@@ -31,16 +31,23 @@ type Peer struct {
 	ID     string
 	Name   string
 	Avatar image.Image
+	// Room is the room's name when the call is in a group (not direct)
+	// room: the views then name the room rather than the caller.
+	Room string
 }
 
-// CallScreen shows one call: the remote video (aspect kept) or, for voice
-// calls and a muted camera, the peer's avatar; our own camera picture in
-// picture; the state, the timer and the controls.
+// CallScreen shows one call. A one-to-one call shows the remote video
+// (aspect kept) or, for voice calls and a muted camera, the peer's avatar,
+// and our own camera picture in picture. A group call (one with
+// participants, see SetParticipants) shows a grid of tiles instead. Both
+// have the state, the timer and the controls.
 type CallScreen struct {
 	widget.BaseWidget
 
-	Remote  *VideoView
-	Local   *VideoView
+	Remote *VideoView
+	Local  *VideoView
+	// Grid holds the tiles of a group call; hidden for one-to-one calls.
+	Grid    *Grid
 	Mute    *widget.Button
 	Camera  *widget.Button
 	Hold    *widget.Button
@@ -60,6 +67,14 @@ type CallScreen struct {
 	voice     fyne.CanvasObject
 	controls  *fyne.Container
 	pip       *fyne.Container
+	top       fyne.CanvasObject // the shaded name, state and timer
+	bottom    fyne.CanvasObject // the control bar
+	groupBg   *canvas.Rectangle
+
+	grouped  bool // showing the grid (the call has participants)
+	people   int  // how many participants the call has
+	joining  bool // opened by JoinCall: bind the call's first update by room
+	wasGroup bool // joining, or has had participants: a group call
 
 	calls   Calls
 	media   Media
@@ -88,7 +103,11 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 	if peer.Name == "" {
 		s.peer.Name = peer.ID
 	}
-	s.name = canvas.NewText(s.peer.Name, callTextColor)
+	title, avatarID := s.peer.Name, peer.ID
+	if peer.Room != "" {
+		title, avatarID = peer.Room, info.RoomID
+	}
+	s.name = canvas.NewText(title, callTextColor)
 	s.name.TextSize = 22
 	s.name.TextStyle.Bold = true
 	s.name.Alignment = fyne.TextAlignCenter
@@ -105,11 +124,15 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 	s.secIcon, s.secText, s.secLine = newSecurityLine()
 
 	// Voice panel: shown for voice calls and while remote video is missing.
-	big := NewAvatar(peer.ID, s.peer.Name, peer.Avatar, 160)
+	big := NewAvatar(avatarID, title, peer.Avatar, 160)
 	s.voice = container.NewCenter(container.NewVBox(container.NewCenter(big)))
 	s.Remote = NewVideoView(container.NewStack(canvas.NewRectangle(color.NRGBA{0x20, 0x24, 0x2c, 0xff}), s.voice))
 	s.Local = NewVideoView(nil)
 	s.Remote.do, s.Local.do = cfg.do, cfg.do
+	s.Grid = newGrid(cfg)
+	s.Grid.Hide()
+	s.groupBg = canvas.NewRectangle(color.NRGBA{0x10, 0x12, 0x16, 0xff})
+	s.groupBg.Hide()
 
 	s.Mute = widget.NewButtonWithIcon("Mute", theme.NewThemedResource(assets.Mic), s.toggleMute)
 	s.Camera = widget.NewButtonWithIcon("Camera", theme.NewThemedResource(assets.Videocam), s.toggleCamera)
@@ -140,11 +163,12 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 	top := container.NewStack(shade, container.NewPadded(info1))
 	barBg := canvas.NewRectangle(color.NRGBA{0, 0, 0, 0x90})
 	bottom := container.NewStack(barBg, container.NewPadded(s.controls))
+	s.top, s.bottom = top, bottom
 	border := canvas.NewRectangle(color.Transparent)
 	border.StrokeColor = color.NRGBA{0xff, 0xff, 0xff, 0xc0}
 	border.StrokeWidth = 2
 	s.pip = container.New(&pipLayout{}, s.Local, border)
-	s.content = container.NewStack(s.Remote, s.pip, container.NewBorder(top, bottom, nil, nil))
+	s.content = container.New(callLayout{s}, s.Remote, s.pip, s.groupBg, s.Grid, container.NewBorder(top, bottom, nil, nil))
 	s.ExtendBaseWidget(s)
 	s.apply()
 	return s
@@ -168,6 +192,7 @@ func (s *CallScreen) Start() {
 		s.Remote.Start(s.cfg.videoRate)
 		s.Local.Start(s.cfg.videoRate)
 	}
+	s.Grid.Start(s.cfg.videoRate)
 	if s.stopTmr == nil {
 		stop := make(chan struct{})
 		s.stopTmr = stop
@@ -214,6 +239,7 @@ func (s *CallScreen) logStats(stop chan struct{}, id string) {
 func (s *CallScreen) Stop() {
 	s.Remote.Release()
 	s.Local.Release()
+	s.Grid.Release()
 	if s.stopTmr != nil {
 		close(s.stopTmr)
 		s.stopTmr = nil
@@ -221,7 +247,7 @@ func (s *CallScreen) Stop() {
 }
 
 func (s *CallScreen) attachSources() {
-	if s.media == nil || !s.info.Video || s.info.State == callengine.StateEnded {
+	if s.media == nil || !s.info.Video || s.info.State == callengine.StateEnded || s.grouped {
 		return
 	}
 	i := s.info
@@ -253,3 +279,33 @@ func (pipLayout) Layout(objs []fyne.CanvasObject, s fyne.Size) {
 }
 
 func (pipLayout) MinSize([]fyne.CanvasObject) fyne.Size { return fyne.NewSize(0, 0) }
+
+// callLayout stacks the call view's layers, all of its size (the one-to-one
+// view draws the bars over the video), except the grid of a group call,
+// which goes between the top and bottom bars so they cover no tile.
+type callLayout struct{ s *CallScreen }
+
+func (l callLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.Position{})
+		o.Resize(size)
+	}
+	s := l.s
+	if !s.grouped {
+		return
+	}
+	pad := theme.Padding()
+	top, bottom := s.top.MinSize().Height, s.bottom.MinSize().Height
+	s.Grid.Move(fyne.NewPos(pad, top+pad))
+	s.Grid.Resize(fyne.NewSize(fyne.Max(size.Width-2*pad, 0), fyne.Max(size.Height-top-bottom-2*pad, 0)))
+}
+
+func (callLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	var m fyne.Size
+	for _, o := range objs {
+		if o.Visible() {
+			m = m.Max(o.MinSize())
+		}
+	}
+	return m
+}

@@ -12,17 +12,40 @@ import (
 
 // PlaceCall calls the peer of a direct chat.
 func (u *UI) PlaceCall(r Room, video bool) {
+	info := callengine.CallInfo{RoomID: r.ID, Peer: r.Peer, Direction: callengine.Outgoing,
+		State: callengine.StateGathering, Video: video, Created: u.cfg.now()}
+	u.startCall(info, false, "Could not place the call", func(ctx context.Context) (string, error) {
+		return u.be.Calls.PlaceCall(ctx, r.ID, r.Peer, video)
+	})
+}
+
+// JoinCall joins (or starts) the MatrixRTC call of room r and shows it. It
+// does nothing without a Group backend.
+func (u *UI) JoinCall(r Room, video bool) {
+	if u.be.Group == nil {
+		return
+	}
+	info := callengine.CallInfo{RoomID: r.ID, Peer: r.Peer, Direction: callengine.Outgoing,
+		State: callengine.StateConnecting, Video: video, Created: u.cfg.now()}
+	u.startCall(info, true, "Could not join the call", func(ctx context.Context) (string, error) {
+		return u.be.Group.JoinCall(ctx, r.ID, video)
+	})
+}
+
+// startCall shows the call view for info (no ID yet) and runs start,
+// which returns the call's ID; failTitle heads the dialog of its error.
+// While a call is live it shows that call instead.
+func (u *UI) startCall(info callengine.CallInfo, join bool, failTitle string, start func(ctx context.Context) (string, error)) {
 	if u.call != nil && u.call.Info().State != callengine.StateEnded {
 		u.showCall()
 		return
 	}
-	info := callengine.CallInfo{RoomID: r.ID, Peer: r.Peer, Direction: callengine.Outgoing,
-		State: callengine.StateGathering, Video: video, Created: u.cfg.now()}
 	u.openCall(info)
+	u.call.joining, u.call.wasGroup = join, join
 	u.cfg.run(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		id, err := u.be.Calls.PlaceCall(ctx, r.ID, r.Peer, video)
+		id, err := start(ctx)
 		u.cfg.do(func() {
 			if err != nil {
 				info.State = callengine.StateEnded
@@ -36,7 +59,7 @@ func (u *UI) PlaceCall(r Room, video bool) {
 					u.call.apply()
 					u.scheduleBack(u.call)
 				}
-				dialog.ShowInformation("Could not place the call", err.Error(), u.win)
+				dialog.ShowInformation(failTitle, err.Error(), u.win)
 				return
 			}
 			if u.call != nil && u.call.Info().ID == "" {
@@ -44,6 +67,7 @@ func (u *UI) PlaceCall(r Room, video bool) {
 				if cur, ok := u.latest[id]; ok {
 					u.handleCall(cur)
 				}
+				u.refreshParticipants()
 			}
 		})
 	})
@@ -62,7 +86,26 @@ func (u *UI) openCall(info callengine.CallInfo) {
 	if r, ok := u.room(info.RoomID); ok {
 		u.call.SetRoom(r)
 	}
+	u.refreshParticipants()
 	u.showCall()
+}
+
+// refreshParticipants shows the current call's participants (a grid for
+// a group call; nothing changes for a one-to-one call).
+func (u *UI) refreshParticipants() {
+	c := u.call
+	if u.be.Group == nil || c == nil || c.Info().ID == "" || c.Info().State == callengine.StateEnded {
+		return
+	}
+	c.SetParticipants(u.be.Group.Participants(c.Info().ID))
+}
+
+// participantsChanged reacts to Group.SubscribeParticipants (on the UI
+// goroutine).
+func (u *UI) participantsChanged(callID string) {
+	if u.call != nil && callID != "" && u.call.Info().ID == callID {
+		u.refreshParticipants()
+	}
 }
 
 func (u *UI) showCall() {
@@ -118,8 +161,10 @@ func (u *UI) handleCall(info callengine.CallInfo) {
 	// An outgoing call placed from this UI: bind the update to the screen
 	// shown while PlaceCall ran.
 	c := u.call
-	if c != nil && c.Info().ID == "" && info.Direction == callengine.Outgoing && info.RoomID == c.Info().RoomID {
+	bound := false
+	if c != nil && c.Info().ID == "" && (info.Direction == callengine.Outgoing || c.joining) && info.RoomID == c.Info().RoomID {
 		c.info.ID = info.ID
+		bound = true
 	}
 	if c == nil || c.Info().ID != info.ID {
 		return
@@ -131,6 +176,9 @@ func (u *UI) handleCall(info callengine.CallInfo) {
 	}
 	wasEnded := c.Info().State == callengine.StateEnded
 	c.Update(info)
+	if bound {
+		u.refreshParticipants()
+	}
 	if info.State == callengine.StateEnded && !wasEnded {
 		u.scheduleBack(c)
 	}

@@ -42,6 +42,32 @@ func (s *CallScreen) applySecurity() {
 	s.secText.Refresh()
 }
 
+// SetParticipants shows the participants of a group call (ours first) as
+// a grid of tiles, or, for nil, the one-to-one view. Tiles are kept across
+// calls and released when their participant leaves or the call ends. Call
+// it on the UI goroutine with Group.Participants of the call, again
+// whenever it changes.
+func (s *CallScreen) SetParticipants(ps []Participant) {
+	if s.info.State == callengine.StateEnded {
+		ps = nil
+	}
+	if ps == nil && !s.grouped {
+		return
+	}
+	s.grouped = ps != nil
+	s.wasGroup = s.wasGroup || s.grouped
+	if ps != nil {
+		s.Grid.Update(ps)
+	} else {
+		s.Grid.Release()
+	}
+	s.people = len(s.Grid.shown) + s.Grid.more
+	s.apply()
+}
+
+// Grouped reports whether the view shows a group call's grid.
+func (s *CallScreen) Grouped() bool { return s.grouped }
+
 // Update shows a new snapshot of the call. Call it on the UI goroutine.
 func (s *CallScreen) Update(info callengine.CallInfo) {
 	if info.ID != s.info.ID {
@@ -71,7 +97,11 @@ func (s *CallScreen) tick() {
 func (s *CallScreen) apply() {
 	info := s.info
 	ended := info.State == callengine.StateEnded
-	s.state.Text = stateText(info, s.peer.Name)
+	if ended && s.grouped {
+		s.grouped, s.people = false, 0
+		s.Grid.Release()
+	}
+	s.state.Text = s.stateLine()
 	s.timer.Text = s.timerText()
 
 	var muted []string
@@ -82,7 +112,7 @@ func (s *CallScreen) apply() {
 		muted = append(muted, "camera")
 	}
 	switch {
-	case ended || len(muted) == 0:
+	case ended || len(muted) == 0 || s.grouped:
 		s.peerMuted.Text = ""
 	case len(muted) == 1:
 		s.peerMuted.Text = fmt.Sprintf("%s turned off their %s", s.peer.Name, muted[0])
@@ -115,20 +145,23 @@ func (s *CallScreen) apply() {
 	connected := info.State == callengine.StateConnected || info.State == callengine.StateConnecting
 	setVisible(s.Camera, info.Video && !ended)
 	setVisible(s.Mute, !ended)
-	setVisible(s.Hold, connected && !ended)
+	setVisible(s.Hold, connected && !ended && !s.wasGroup)
 	setVisible(s.Full, !ended)
 	setVisible(s.Devices, !ended && s.act.Settings != nil)
 	setVisible(s.Hangup, !ended)
 	setVisible(s.BackBtn, ended)
-	setVisible(s.pip, info.Video && !info.VideoMuted && !ended)
+	setVisible(s.pip, info.Video && !info.VideoMuted && !ended && !s.grouped)
+	setVisible(s.Remote, !s.grouped)
+	setVisible(s.groupBg, s.grouped)
+	setVisible(s.Grid, s.grouped)
 
 	if info.Video && !ended {
 		s.attachSources()
 	}
-	if !info.Video || info.RemoteVideoMuted || ended || info.OnHold || info.RemoteOnHold {
+	if !info.Video || info.RemoteVideoMuted || ended || info.OnHold || info.RemoteOnHold || s.grouped {
 		s.Remote.Clear()
 	}
-	if !info.Video || info.VideoMuted || ended {
+	if !info.Video || info.VideoMuted || ended || s.grouped {
 		s.Local.Clear()
 	}
 	s.applySecurity()
@@ -146,6 +179,42 @@ func setVisible(o fyne.CanvasObject, v bool) {
 	} else {
 		o.Hide()
 	}
+}
+
+// stateLine is the view's state text. Group calls in group rooms name
+// nobody in particular: "you left" rather than "you hung up"; a group call
+// says how many are in it.
+func (s *CallScreen) stateLine() string {
+	info := s.info
+	if !s.wasGroup || s.peer.Room == "" && !s.grouped {
+		return stateText(info, s.peer.Name)
+	}
+	switch info.State {
+	case callengine.StateEnded:
+		if info.EndReason == callengine.ReasonUserHangup || info.EndReason == "" {
+			if info.EndedBy == callengine.PartyRemote {
+				return "Call ended"
+			}
+			return "Call ended: you left"
+		}
+	case callengine.StateConnected:
+		if s.grouped {
+			kind := "Voice call"
+			if info.Video {
+				kind = "Video call"
+			}
+			return kind + " · " + peopleText(s.people)
+		}
+	}
+	return stateText(info, s.peer.Name)
+}
+
+// peopleText says how many take part: "just you", "2 people".
+func peopleText(n int) string {
+	if n <= 1 {
+		return "just you"
+	}
+	return fmt.Sprintf("%d people", n)
 }
 
 // timerText is the call's duration as m:ss or h:mm:ss; empty before connect.

@@ -16,3 +16,12 @@ func VideoBuffers(v *VideoView) []*image.RGBA {
 	}
 	return out
 }
+
+// Quit quits u as its window's close button does.
+func Quit(u *UI) { u.quit() }
+
+// Ellipsize is ellipsize, for tests.
+var Ellipsize = ellipsize
+
+// StateText returns the call view's state line.
+func StateText(c *CallScreen) string { return c.state.Text }

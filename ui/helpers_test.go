@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2"
@@ -11,16 +12,39 @@ import (
 // findButton returns the first visible button labelled text under o.
 func findButton(t *testing.T, o fyne.CanvasObject, text string) *widget.Button {
 	t.Helper()
-	var found *widget.Button
+	bs := buttons(o, func(b *widget.Button) bool { return b.Text == text })
+	if len(bs) == 0 {
+		t.Fatalf("no button %q", text)
+	}
+	return bs[0]
+}
+
+// hasButton reports whether a visible button labelled text is under o.
+func hasButton(o fyne.CanvasObject, text string) bool {
+	return len(buttons(o, func(b *widget.Button) bool { return b.Text == text })) > 0
+}
+
+// callButtons returns the visible icon-only voice and video call buttons
+// under o.
+func callButtons(o fyne.CanvasObject) []*widget.Button {
+	return buttons(o, func(b *widget.Button) bool {
+		return b.Text == "" && b.Icon != nil && (strings.Contains(b.Icon.Name(), "phone") || strings.Contains(b.Icon.Name(), "videocam"))
+	})
+}
+
+// buttons returns the visible buttons under o for which match is true, in
+// tree order.
+func buttons(o fyne.CanvasObject, match func(*widget.Button) bool) []*widget.Button {
+	var found []*widget.Button
 	var walk func(fyne.CanvasObject)
 	walk = func(o fyne.CanvasObject) {
-		if found != nil || o == nil {
+		if o == nil || !o.Visible() {
 			return
 		}
 		switch v := o.(type) {
 		case *widget.Button:
-			if v.Text == text && v.Visible() {
-				found = v
+			if match(v) {
+				found = append(found, v)
 			}
 			return
 		case *fyne.Container:
@@ -36,9 +60,6 @@ func findButton(t *testing.T, o fyne.CanvasObject, text string) *widget.Button {
 		}
 	}
 	walk(o)
-	if found == nil {
-		t.Fatalf("no button %q", text)
-	}
 	return found
 }
 

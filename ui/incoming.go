@@ -21,7 +21,9 @@ type IncomingActions struct {
 }
 
 // IncomingScreen is the content of the incoming-call window: caller name
-// and avatar, accept with video, accept voice-only, decline.
+// and avatar (for a call in a group room: the room's, and who calls),
+// accept with video, accept voice-only, decline. Names too long for the
+// window are cut short with "…".
 type IncomingScreen struct {
 	widget.BaseWidget
 
@@ -30,7 +32,50 @@ type IncomingScreen struct {
 	Decline     *widget.Button
 
 	info    callengine.CallInfo
+	title   *canvas.Text
+	what    *widget.Label
+	from    *widget.Label
 	content fyne.CanvasObject
+}
+
+// Texts returns the window's heading (as drawn, maybe cut short), the kind
+// of call and the line under it.
+func (s *IncomingScreen) Texts() (title, kind, from string) {
+	return s.title.Text, s.what.Text, s.from.Text
+}
+
+// incomingKind is "Incoming video call", "Incoming group voice call" etc.
+func incomingKind(info callengine.CallInfo, group bool) string {
+	kind := "voice call"
+	if info.Video {
+		kind = "video call"
+	}
+	if group {
+		kind = "group " + kind
+	}
+	return "Incoming " + kind
+}
+
+// fitText lays out one canvas.Text at its container's width, cut short
+// with "…" when full does not fit.
+type fitText struct{ full string }
+
+func (f *fitText) Layout(objs []fyne.CanvasObject, s fyne.Size) {
+	for _, o := range objs {
+		if t, ok := o.(*canvas.Text); ok {
+			t.Text = ellipsize(f.full, t.TextSize, t.TextStyle, s.Width)
+		}
+		o.Move(fyne.Position{})
+		o.Resize(s)
+	}
+}
+
+func (f *fitText) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	var m fyne.Size
+	for _, o := range objs {
+		m = m.Max(fyne.NewSize(0, o.MinSize().Height))
+	}
+	return m
 }
 
 // NewIncomingScreen returns the screen for the ringing call info from peer.
@@ -40,19 +85,26 @@ func NewIncomingScreen(info callengine.CallInfo, peer Peer, act IncomingActions)
 	if name == "" {
 		name = peer.ID
 	}
-	title := canvas.NewText(name, theme.Color(theme.ColorNameForeground))
+	heading, avatarID, line := name, peer.ID, peer.ID
+	if peer.Room != "" {
+		heading, avatarID, line = peer.Room, info.RoomID, ""
+		if name != "" {
+			line = "from " + name
+		}
+	}
+	title := canvas.NewText(heading, theme.Color(theme.ColorNameForeground))
 	title.TextSize = 22
 	title.TextStyle.Bold = true
 	title.Alignment = fyne.TextAlignCenter
-	kind := "Incoming voice call"
-	if info.Video {
-		kind = "Incoming video call"
-	}
-	what := widget.NewLabel(kind)
+	s.title = title
+	what := widget.NewLabel(incomingKind(info, peer.Room != ""))
 	what.Alignment = fyne.TextAlignCenter
-	id := widget.NewLabel(peer.ID)
+	what.Truncation = fyne.TextTruncateEllipsis
+	id := widget.NewLabel(line)
 	id.Alignment = fyne.TextAlignCenter
 	id.Importance = widget.LowImportance
+	id.Truncation = fyne.TextTruncateEllipsis
+	s.what, s.from = what, id
 
 	accept := func(video bool) func() {
 		return func() {
@@ -84,8 +136,8 @@ func NewIncomingScreen(info callengine.CallInfo, peer Peer, act IncomingActions)
 	top := color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), 0x70}
 	bg := canvas.NewVerticalGradient(top, color.Transparent)
 	s.content = container.NewStack(bg, container.NewPadded(container.NewVBox(
-		container.NewCenter(NewAvatar(peer.ID, name, peer.Avatar, 96)),
-		title, what, id, layout.NewSpacer(), buttons,
+		container.NewCenter(NewAvatar(avatarID, heading, peer.Avatar, 96)),
+		container.New(&fitText{full: heading}, title), what, id, layout.NewSpacer(), buttons,
 	)))
 	s.ExtendBaseWidget(s)
 	return s

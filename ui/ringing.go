@@ -37,14 +37,21 @@ func (u *UI) ring(info callengine.CallInfo) {
 	keepOnTop(w)
 	w.RequestFocus()
 
-	kind := "voice"
-	if info.Video {
-		kind = "video"
-	}
-	u.app.SendNotification(fyne.NewNotification("Incoming "+kind+" call", p.Name+" is calling you"))
+	u.app.SendNotification(fyne.NewNotification(incomingKind(info, p.Room != ""), ringText(p)))
 	if u.stopRing == nil && u.be.Sounds != nil {
 		u.stopRing = u.be.Sounds.Play(assets.Ringtone.Content(), true)
 	}
+}
+
+// ringText is the body of the incoming call's notification.
+func ringText(p Peer) string {
+	switch {
+	case p.Room == "":
+		return p.Name + " is calling you"
+	case p.Name != "":
+		return p.Name + " is calling in " + p.Room
+	}
+	return "A call started in " + p.Room
 }
 
 func (u *UI) closeIncoming(id string) {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"reflect"
@@ -21,7 +22,10 @@ import (
 
 // RoomListActions are what the room list asks its owner to do.
 type RoomListActions struct {
-	Call     func(r Room, video bool)
+	Call func(r Room, video bool)
+	// Join joins or starts the MatrixRTC call of a room; nil when there
+	// are no group calls (group rooms then offer no call).
+	Join     func(r Room, video bool)
 	Settings func()
 	Logout   func()
 }
@@ -29,7 +33,9 @@ type RoomListActions struct {
 // RoomListScreen shows missed calls that could not be decrypted, invites
 // and rooms (direct chats first) with call buttons and whether each room is
 // encrypted and its peer's devices verified, a search field, "start a
-// chat", the sync banner and the TURN warning.
+// chat", the sync banner and the TURN warning. With group calls
+// (RoomListActions.Join), group rooms get call buttons too, and a room
+// whose MatrixRTC call is in progress is marked, with a Join button.
 type RoomListScreen struct {
 	widget.BaseWidget
 
@@ -235,21 +241,46 @@ func (s *RoomListScreen) roomRow(r Room) fyne.CanvasObject {
 	}
 	title := widget.NewLabelWithStyle(r.Name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	title.Truncation = fyne.TextTruncateEllipsis
+	group := s.act.Join != nil
 	subText := r.Peer
 	if !r.DM {
 		subText = "Group room: calls are one-to-one only"
+		if group {
+			subText = "Group room"
+		}
 	}
 	sub := widget.NewLabel(subText)
 	sub.Importance = widget.LowImportance
 	subLine := container.NewBorder(nil, nil, sub, nil, securityRow(r))
-	text := container.New(layout.NewCustomPaddedVBoxLayout(-12), title, subLine)
+	titleLine := fyne.CanvasObject(title)
+	if r.CallMembers > 0 {
+		titleLine = container.NewBorder(nil, nil, nil, callMarker(r.CallMembers), title)
+	}
+	text := container.New(layout.NewCustomPaddedVBoxLayout(-12), titleLine, subLine)
 	buttons := fyne.CanvasObject(layout.NewSpacer())
-	if r.DM && r.Peer != "" {
+	switch {
+	case r.CallMembers > 0 && group:
+		join := widget.NewButtonWithIcon("Join", theme.NewThemedResource(assets.Videocam), func() { s.join(r, true) })
+		join.Importance = widget.SuccessImportance
+		buttons = container.NewCenter(join)
+	case r.DM && r.Peer != "":
 		voice := widget.NewButtonWithIcon("", theme.NewThemedResource(assets.Phone), func() { s.call(r, false) })
 		video := widget.NewButtonWithIcon("", theme.NewThemedResource(assets.Videocam), func() { s.call(r, true) })
 		buttons = container.NewCenter(container.NewHBox(voice, video))
+	case !r.DM && group:
+		voice := widget.NewButtonWithIcon("", theme.NewThemedResource(assets.Phone), func() { s.join(r, false) })
+		video := widget.NewButtonWithIcon("", theme.NewThemedResource(assets.Videocam), func() { s.join(r, true) })
+		buttons = container.NewCenter(container.NewHBox(voice, video))
 	}
 	return container.NewBorder(nil, nil, NewAvatar(id, r.Name, r.Avatar, 40), buttons, text)
+}
+
+// callMarker says that a room's call is in progress and how many devices
+// are in it.
+func callMarker(n int) fyne.CanvasObject {
+	l := widget.NewLabel(fmt.Sprintf("Call in progress · %d joined", n))
+	l.Importance = widget.SuccessImportance
+	return container.NewHBox(widget.NewIcon(theme.NewSuccessThemedResource(assets.Phone)), l)
 }
 
 func (s *RoomListScreen) inviteRow(inv Invite) fyne.CanvasObject {
@@ -380,6 +411,12 @@ func (s *RoomListScreen) call(r Room, video bool) {
 	}
 }
 
+func (s *RoomListScreen) join(r Room, video bool) {
+	if s.act.Join != nil {
+		s.act.Join(r, video)
+	}
+}
+
 // RoomByID finds a room of the last snapshot.
 func (s *RoomListScreen) RoomByID(id string) (Room, bool) {
 	for _, r := range s.snap.Rooms {
@@ -400,7 +437,7 @@ func sameSnapshot(a, b RoomsSnapshot) bool {
 	for i := range a.Rooms {
 		x, y := a.Rooms[i], b.Rooms[i]
 		if x.ID != y.ID || x.Name != y.Name || x.Peer != y.Peer || x.DM != y.DM ||
-			x.Encrypted != y.Encrypted || x.Trust != y.Trust ||
+			x.Encrypted != y.Encrypted || x.Trust != y.Trust || x.CallMembers != y.CallMembers ||
 			!x.LastActive.Equal(y.LastActive) || !sameImage(x.Avatar, y.Avatar) {
 			return false
 		}

@@ -14,7 +14,8 @@ import (
 )
 
 // SettingsScreen picks the camera, microphone, speaker and video
-// resolution, with a live camera preview.
+// resolution, with a live camera preview, and, where MatrixRTC calls are
+// possible, whether direct chats still use legacy calls.
 type SettingsScreen struct {
 	widget.BaseWidget
 
@@ -22,8 +23,11 @@ type SettingsScreen struct {
 	Microphone *widget.Select
 	Speaker    *widget.Select
 	Resolution *widget.Select
-	Preview    *VideoView
-	Error      *widget.Label
+	// Legacy is bound to Settings.LegacyCalls; hidden without group
+	// calls (every call is a legacy one then).
+	Legacy  *widget.Check
+	Preview *VideoView
+	Error   *widget.Label
 
 	media       Media
 	cfg         *config
@@ -37,10 +41,12 @@ type SettingsScreen struct {
 // NewSettingsScreen returns the settings screen; back runs when the user
 // leaves it. Call Start when it is shown and Stop when it is taken down.
 func NewSettingsScreen(media Media, back func(), opts ...Option) *SettingsScreen {
-	return newSettingsScreen(media, back, applyOpts(opts))
+	return newSettingsScreen(media, back, false, applyOpts(opts))
 }
 
-func newSettingsScreen(media Media, back func(), cfg *config) *SettingsScreen {
+// newSettingsScreen is NewSettingsScreen; rtc shows the legacy-calls
+// choice.
+func newSettingsScreen(media Media, back func(), rtc bool, cfg *config) *SettingsScreen {
 	s := &SettingsScreen{media: media, cfg: cfg, devs: map[DeviceKind][]Device{}}
 	s.settings = media.Settings()
 	s.Camera = widget.NewSelect(nil, nil)
@@ -55,6 +61,16 @@ func newSettingsScreen(media Media, back func(), cfg *config) *SettingsScreen {
 	s.Error.Hide()
 	s.loadDevices()
 	s.bindPickers()
+	s.Legacy = widget.NewCheck("Use legacy calls in direct chats", nil)
+	s.Legacy.Checked = s.settings.LegacyCalls
+	s.Legacy.OnChanged = func(on bool) {
+		if on == s.settings.LegacyCalls {
+			return
+		}
+		s.settings.LegacyCalls = on
+		s.apply()
+	}
+	setVisible(s.Legacy, rtc)
 
 	msg := canvas.NewText("No camera picture", color.NRGBA{0xc0, 0xc0, 0xc0, 0xff})
 	msg.Alignment = fyne.TextAlignCenter
@@ -73,7 +89,7 @@ func newSettingsScreen(media Media, back func(), cfg *config) *SettingsScreen {
 		widget.NewFormItem("Video resolution", s.Resolution),
 	)
 	title := widget.NewLabelWithStyle("Settings", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	top := container.NewVBox(container.NewBorder(nil, nil, backBtn, nil, title), form, s.Error,
+	top := container.NewVBox(container.NewBorder(nil, nil, backBtn, nil, title), form, s.Legacy, s.Error,
 		widget.NewLabelWithStyle("Camera preview", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	s.content = container.NewPadded(container.NewBorder(top, nil, nil, nil, s.Preview))
 	s.ExtendBaseWidget(s)

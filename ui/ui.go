@@ -36,6 +36,7 @@ type UI struct {
 	incoming    map[string]*incomingWindow
 	stopRooms   func()
 	stopCalls   func()
+	stopParts   func()                         // Group.SubscribeParticipants
 	stopRing    func()                         // ringtone
 	stopBack    func()                         // ringback
 	stopCurrent func()                         // stops the shown screen's pollers
@@ -164,11 +165,15 @@ func (u *UI) Incoming(callID string) (*IncomingScreen, fyne.Window, bool) {
 
 func (u *UI) loggedIn(s Session) {
 	u.session = s
-	u.rooms = newRoomListScreen(s, u.be.Rooms, RoomListActions{
+	act := RoomListActions{
 		Call:     u.PlaceCall,
 		Settings: u.ShowSettings,
 		Logout:   u.Logout,
-	}, u.cfg)
+	}
+	if u.be.Group != nil {
+		act.Join = u.JoinCall
+	}
+	u.rooms = newRoomListScreen(s, u.be.Rooms, act, u.cfg)
 	u.stopRooms = u.be.Rooms.SubscribeRooms(func(snap RoomsSnapshot) {
 		u.cfg.do(func() {
 			u.lastRooms = snap
@@ -185,6 +190,13 @@ func (u *UI) loggedIn(s Session) {
 	u.stopCalls = u.be.Calls.SubscribeCalls(func(info callengine.CallInfo) {
 		u.cfg.do(func() { u.handleCall(info) })
 	})
+	if u.be.Group != nil {
+		// Participants are fetched on the UI goroutine, not in the
+		// callback: a backend may hold its lock while it notifies.
+		u.stopParts = u.be.Group.SubscribeParticipants(func(callID string) {
+			u.cfg.do(func() { u.participantsChanged(callID) })
+		})
+	}
 	u.ShowRooms()
 }
 
@@ -207,7 +219,7 @@ func (u *UI) ShowSettings() {
 			return
 		}
 		u.ShowRooms()
-	}, u.cfg)
+	}, u.be.Group != nil, u.cfg)
 	u.settings = s
 	u.setScreen(s, func() { s.Stop(); u.settings = nil })
 	s.Start()
@@ -240,6 +252,10 @@ func (u *UI) unsubscribe() {
 		u.stopCalls()
 		u.stopCalls = nil
 	}
+	if u.stopParts != nil {
+		u.stopParts()
+		u.stopParts = nil
+	}
 	for id := range u.incoming {
 		u.closeIncoming(id)
 	}
@@ -256,13 +272,20 @@ func (u *UI) room(id string) (Room, bool) {
 	return Room{}, false
 }
 
-// peer returns how to show the other party of a call.
+// peer returns how to show the other party of a call: for a call in a
+// group room, its caller (if known) and the room.
 func (u *UI) peer(roomID, userID string) Peer {
 	p := Peer{ID: userID, Name: userID}
 	for _, r := range u.lastRooms.Rooms {
 		if r.ID == roomID {
 			if r.DM && r.Name != "" {
 				p.Name = r.Name
+			}
+			if !r.DM {
+				p.Room = r.Name
+				if p.Room == "" {
+					p.Room = r.ID
+				}
 			}
 			p.Avatar = r.Avatar
 		}

@@ -42,7 +42,17 @@ type env struct {
 
 func newEnv(t *testing.T, loggedIn bool) *env {
 	t.Helper()
+	return newEnvWith(t, loggedIn, nil)
+}
+
+// newEnvWith is newEnv with setup applied to the fake before the UI is
+// built (e.g. to turn on group calls).
+func newEnvWith(t *testing.T, loggedIn bool, setup func(*fake.Backend)) *env {
+	t.Helper()
 	e := &env{t: t, app: test.NewTempApp(t), be: fake.New(), now: t0}
+	if setup != nil {
+		setup(e.be)
+	}
 	e.be.Password = "secret"
 	e.be.Now = func() time.Time { return e.now }
 	if loggedIn {

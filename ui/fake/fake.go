@@ -19,8 +19,8 @@ import (
 // ErrNoInvite is returned for an invite the fake does not hold.
 var ErrNoInvite = errors.New("fake: no such invite")
 
-// Backend implements ui.Auth, ui.Rooms, ui.Calls, ui.Media and ui.Sounds.
-// Exported fields configure it; set them before use.
+// Backend implements ui.Auth, ui.Rooms, ui.Calls, ui.Media, ui.Sounds and
+// ui.Group. Exported fields configure it; set them before use.
 type Backend struct {
 	// Password is the password Login accepts (any, when empty).
 	Password string
@@ -46,6 +46,13 @@ type Backend struct {
 	// RemoteVideo and LocalVideo.
 	RemoteSlot, LocalSlot *FrameSlot
 
+	// GroupCalls makes UI offer the Group side (MatrixRTC calls).
+	GroupCalls bool
+	// Members are who else is in a group call once it connects (with
+	// AutoProgress) or is answered; tests also set participants directly
+	// with SetParticipants.
+	Members []ui.Participant
+
 	mu       sync.Mutex
 	snap     ui.RoomsSnapshot
 	roomSubs map[int]func(ui.RoomsSnapshot)
@@ -57,6 +64,9 @@ type Backend struct {
 	settings ui.Settings
 	actions  []string
 	playing  map[string]int
+	parts    map[string][]ui.Participant // group calls' participants
+	partSubs map[int]func(string)
+	group    map[string]bool // group calls
 }
 
 // New returns a fake with empty rooms and two video slots.
@@ -70,13 +80,20 @@ func New() *Backend {
 		calls:      map[string]callengine.CallInfo{},
 		media:      map[string]bool{},
 		playing:    map[string]int{},
+		parts:      map[string][]ui.Participant{},
+		partSubs:   map[int]func(string){},
+		group:      map[string]bool{},
 		settings:   ui.Settings{Camera: "cam0", Microphone: "mic0", Speaker: "spk0", Resolution: ui.Resolution{Width: 1280, Height: 720}},
 	}
 }
 
 // UI returns a ui.Backend backed by b.
 func (b *Backend) UI() ui.Backend {
-	return ui.Backend{Auth: b, Rooms: b, Calls: b, Media: b, Sounds: b}
+	be := ui.Backend{Auth: b, Rooms: b, Calls: b, Media: b, Sounds: b}
+	if b.GroupCalls {
+		be.Group = b
+	}
+	return be
 }
 
 func (b *Backend) now() time.Time {
@@ -235,14 +252,18 @@ func (b *Backend) dropInvite(roomID string, join bool) error {
 
 // ---- Calls ----
 
-// Emit stores info as the call's newest state and tells subscribers.
+// Emit stores info as the call's newest state and tells subscribers. An
+// ended group call loses its participants.
 func (b *Backend) Emit(info callengine.CallInfo) {
 	b.mu.Lock()
 	if info.State == callengine.StateConnected {
 		b.media[info.ID] = true
 	}
+	_, hadParts := b.parts[info.ID]
 	if info.State == callengine.StateEnded {
 		delete(b.calls, info.ID)
+		delete(b.parts, info.ID)
+		delete(b.group, info.ID)
 	} else {
 		b.calls[info.ID] = info
 	}
@@ -253,6 +274,9 @@ func (b *Backend) Emit(info callengine.CallInfo) {
 	b.mu.Unlock()
 	for _, f := range subs {
 		f(info)
+	}
+	if hadParts && info.State == callengine.StateEnded {
+		b.notifyParticipants(info.ID)
 	}
 }
 
@@ -341,10 +365,14 @@ func (b *Backend) connect(id string) {
 	_ = b.Update(id, func(c *callengine.CallInfo) { c.State = callengine.StateConnected; c.ConnectedAt = b.now() })
 }
 
-// Answer implements ui.Calls.
+// Answer implements ui.Calls; answering a group call joins it (we and
+// Members are its participants).
 func (b *Backend) Answer(ctx context.Context, id string, video bool) error {
 	b.record("answer %s video=%v", id, video)
 	err := b.Update(id, func(c *callengine.CallInfo) { c.State = callengine.StateAnswering; c.Video = c.Video && video })
+	if err == nil && b.isGroup(id) {
+		b.SetParticipants(id, append([]ui.Participant{b.local(video)}, b.Members...))
+	}
 	if err == nil && b.AutoProgress {
 		go b.connect(id)
 	}
@@ -366,15 +394,17 @@ func (b *Backend) Hangup(ctx context.Context, id string) error {
 	return b.End(id, callengine.PartyLocal, callengine.ReasonUserHangup)
 }
 
-// SetAudioMuted implements ui.Calls.
+// SetAudioMuted implements ui.Calls (and mutes our tile of a group call).
 func (b *Backend) SetAudioMuted(ctx context.Context, id string, m bool) error {
 	b.record("mute-audio %s %v", id, m)
+	b.updateLocal(id, func(p *ui.Participant) { p.AudioMuted = m })
 	return b.Update(id, func(c *callengine.CallInfo) { c.AudioMuted = m })
 }
 
-// SetVideoMuted implements ui.Calls.
+// SetVideoMuted implements ui.Calls (and our tile of a group call).
 func (b *Backend) SetVideoMuted(ctx context.Context, id string, m bool) error {
 	b.record("mute-video %s %v", id, m)
+	b.updateLocal(id, func(p *ui.Participant) { p.VideoMuted = m })
 	return b.Update(id, func(c *callengine.CallInfo) { c.VideoMuted = m })
 }
 

@@ -4,10 +4,14 @@
 //
 //	go run ./ui/cmd/preview                    # interactive demo: any password logs in
 //	go run ./ui/cmd/preview -screen call-video # open straight in one state
+//	go run ./ui/cmd/preview -screen call-grid  # a group call of four
 //
 // Remote and local video are synthetic frames drawn at -res and -fps, fed
-// through the same latest-frame slot interface a decoder uses. With -stats
-// it prints the remote view's repaint rate, CPU and RSS every 5 s.
+// through the same latest-frame slot interface a decoder uses; the other
+// members of a group call send 640×360 frames of their own colours. Group
+// (MatrixRTC) calls are on: "Team standup" has a call in progress to join.
+// With -stats it prints the remote view's repaint rate, CPU and RSS every
+// 5 s.
 package main
 
 import (
@@ -30,8 +34,8 @@ import (
 	"github.com/mxcall/mxcall/ui/fake"
 )
 
-var screens = []string{"demo", "login", "login-error", "rooms", "rooms-offline", "incoming",
-	"call-ringing", "call-video", "call-voice", "call-ended", "settings"}
+var screens = []string{"demo", "login", "login-error", "rooms", "rooms-offline", "incoming", "incoming-group",
+	"call-ringing", "call-video", "call-voice", "call-ended", "call-grid", "settings"}
 
 func main() {
 	screen := flag.String("screen", "demo", "state to open in: "+strings.Join(screens, ", "))
@@ -40,6 +44,7 @@ func main() {
 	stats := flag.Bool("stats", false, "print repaint rate, CPU and RSS every 5 s")
 	quitAfter := flag.Duration("quit-after", 0, "quit after this long (0: run until closed)")
 	size := flag.String("size", "960x640", "main window size")
+	speakers := flag.Bool("speakers", false, "in a group call, pass the speaker highlight and Bob's muted microphone around every 2 s")
 	flag.Parse()
 
 	w, h, err := parseSize(*res)
@@ -61,6 +66,7 @@ func main() {
 	a := app.NewWithID("im.mxcall.app")
 	be := fake.New()
 	be.AutoProgress = true
+	be.GroupCalls = true
 	be.RingFor = 2 * time.Second
 	be.HomeserverFor = func(id string) (string, error) {
 		if i := strings.IndexByte(id, ':'); i > 0 {
@@ -81,9 +87,10 @@ func main() {
 		Encrypted: true, Trust: ui.TrustVerified}
 	bob := ui.Room{ID: "!bob", Name: "Bob Builder", Peer: "@bob:matrix.org", DM: true, LastActive: now.Add(-3 * time.Hour),
 		Encrypted: true, Trust: ui.TrustUnverified}
+	team := ui.Room{ID: "!team", Name: "Team standup", LastActive: now, CallMembers: 3}
 	snap := ui.RoomsSnapshot{
 		Rooms: []ui.Room{
-			{ID: "!team", Name: "Team standup", LastActive: now},
+			team,
 			alice, bob,
 			{ID: "!dana", Name: "Dana Scully", Peer: "@dana:fbi.example", DM: true, LastActive: now.Add(-48 * time.Hour), Encrypted: true},
 			{ID: "!matrix", Name: "Matrix HQ", LastActive: now.Add(-time.Hour)},
@@ -107,6 +114,20 @@ func main() {
 	defer cancel()
 	go fake.Produce(ctx, be.RemoteSlot, w, h, *fps, fake.RemoteColors)
 	go fake.Produce(ctx, be.LocalSlot, 640, 480, *fps, fake.LocalColors)
+	// Who is in Team standup's call: Alice speaks, Bob has muted his
+	// microphone, Dana sends no video.
+	for i, m := range []ui.Participant{
+		{ID: "@alice:example.org:ALICEPHONE", Name: "Alice Liddell", Speaking: true},
+		{ID: "@bob:matrix.org:BOBLAPTOP", Name: "Bob Builder", AudioMuted: true},
+		{ID: "@dana:fbi.example:DANADESK", Name: "Dana Scully"},
+	} {
+		if i < 2 {
+			slot := &fake.FrameSlot{}
+			go fake.Produce(ctx, slot, 640, 360, *fps, fake.Palettes[1+i])
+			m.Video = slot
+		}
+		be.Members = append(be.Members, m)
+	}
 
 	opts := []ui.Option{}
 	if *screen == "call-ended" {
@@ -126,7 +147,7 @@ func main() {
 			fyne.DoAndWait(func() { ready = u.Rooms() != nil || u.Login() != nil })
 		}
 		time.Sleep(300 * time.Millisecond)
-		fyne.DoAndWait(func() { drive(*screen, u, be, alice, bob) })
+		fyne.DoAndWait(func() { drive(*screen, u, be, alice, bob, team) })
 		if *screen == "call-ended" {
 			time.Sleep(3 * time.Second) // let it connect and run a little
 			if c := u.Call(); c != nil {
@@ -149,13 +170,16 @@ func main() {
 	if *stats {
 		go printStats(u)
 	}
+	if *speakers {
+		go passSpeaker(u, be)
+	}
 	if *quitAfter > 0 {
 		time.AfterFunc(*quitAfter, func() { fyne.Do(a.Quit) })
 	}
 	u.Run()
 }
 
-func drive(screen string, u *ui.UI, be *fake.Backend, alice, bob ui.Room) {
+func drive(screen string, u *ui.UI, be *fake.Backend, alice, bob, team ui.Room) {
 	switch screen {
 	case "demo":
 		if l := u.Login(); l != nil {
@@ -173,6 +197,10 @@ func drive(screen string, u *ui.UI, be *fake.Backend, alice, bob ui.Room) {
 		l.Submit.OnTapped()
 	case "incoming":
 		be.Ring(alice, true)
+	case "incoming-group":
+		be.RingGroup(team, "@alice:example.org", true)
+	case "call-grid":
+		u.JoinCall(team, true)
 	case "call-ringing":
 		be.RingFor = time.Hour
 		u.PlaceCall(alice, true)
@@ -197,6 +225,36 @@ func drive(screen string, u *ui.UI, be *fake.Backend, alice, bob ui.Room) {
 	}
 }
 
+// passSpeaker makes the next member of the shown group call the speaker
+// every 2 s, and toggles Bob's microphone, so the tiles can be seen to
+// follow.
+func passSpeaker(u *ui.UI, be *fake.Backend) {
+	for i := 0; ; i++ {
+		time.Sleep(2 * time.Second)
+		var id string
+		fyne.DoAndWait(func() {
+			if c := u.Call(); c != nil && c.Grouped() {
+				id = c.Info().ID
+			}
+		})
+		if id == "" {
+			continue
+		}
+		ps := be.Participants(id)
+		if len(ps) < 2 {
+			continue
+		}
+		speaker := 1 + i%(len(ps)-1) // ours is first: never us
+		for j := range ps {
+			ps[j].Speaking = j == speaker
+			if ps[j].Name == "Bob Builder" {
+				ps[j].AudioMuted = i%2 == 1
+			}
+		}
+		be.SetParticipants(id, ps)
+	}
+}
+
 // errBadSize means a size flag is not WxH.
 var errBadSize = errors.New("want WxH")
 
@@ -213,22 +271,31 @@ func parseSize(s string) (int, int, error) {
 	return w, h, nil
 }
 
-// printStats prints the remote view's repaint rate and the process's CPU
-// share and RSS every 5 s.
+// printStats prints the remote view's repaint rate (in a group call: of
+// all tiles together) and the process's CPU share and RSS every 5 s.
 func printStats(u *ui.UI) {
 	const every = 5 * time.Second
 	var lastPaint uint64
 	lastCPU := cpuTime()
 	for range time.Tick(every) {
 		var paints uint64
+		what := "remote"
 		fyne.DoAndWait(func() {
-			if c := u.Call(); c != nil {
+			c := u.Call()
+			switch {
+			case c == nil:
+			case c.Grouped():
+				what = fmt.Sprintf("%d tiles", len(c.Grid.Tiles()))
+				for _, t := range c.Grid.Tiles() {
+					paints += t.Video.Repaints()
+				}
+			default:
 				paints = c.Remote.Repaints()
 			}
 		})
 		cpu := cpuTime()
-		fmt.Fprintf(os.Stderr, "stats: remote repaint %.1f/s  cpu %.0f%% of one core  rss %d MB\n",
-			float64(paints-lastPaint)/every.Seconds(), 100*(cpu-lastCPU).Seconds()/every.Seconds(), rssMB())
+		fmt.Fprintf(os.Stderr, "stats: %s repaint %.1f/s  cpu %.0f%% of one core  rss %d MB\n",
+			what, float64(paints-lastPaint)/every.Seconds(), 100*(cpu-lastCPU).Seconds()/every.Seconds(), rssMB())
 		lastPaint, lastCPU = paints, cpu
 	}
 }

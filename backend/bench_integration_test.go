@@ -1,0 +1,238 @@
+//go:build integration && goolm
+
+package backend
+
+import (
+	"fmt"
+	"image"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mxcall/mxcall/callengine"
+	"github.com/mxcall/mxcall/callengine/calltest"
+	"github.com/mxcall/mxcall/matrixclient"
+	"github.com/mxcall/mxcall/media"
+)
+
+// callSteps are the times of one call's steps after PlaceCall was called.
+type callSteps struct {
+	created, inviteSent, answered, connected, firstFrame time.Duration
+}
+
+// TestIntegrationCallSteps measures where the time of a call goes, from
+// the click (PlaceCall) to the first decoded remote frame, over real
+// Dendrite with the echo partner (test pattern and tone, loopback), and
+// the process's CPU time and RSS. It asserts nothing about time (machines
+// are noisy); it writes call-steps.txt (MXCALL_BENCH_OUT, default the
+// test's log directory) and logs it. scripts/bench-call.sh runs it with
+// MXCALL_BENCH_CALLS=20; the test command runs 3 calls so it stays working.
+//
+// Steps: created = PlaceCall returned (the call's goroutine then captures
+// media and makes the peer connection and offer); invite sent = the offer
+// has its candidates and the invite's PUT starts; answered = the answer
+// came back through the homeserver (the invite's and the answer's PUT and
+// sync delivery, the partner's answering); connected = ICE and DTLS up;
+// first frame = the first echoed picture decoded. MXCALL_BENCH_DEBUG=1
+// logs both sides at debug level, to see inside a step.
+func TestIntegrationCallSteps(t *testing.T) {
+	ctx, hs := startIT(t)
+	n := 3
+	if s := os.Getenv("MXCALL_BENCH_CALLS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n < 1 {
+			t.Fatalf("MXCALL_BENCH_CALLS=%q: want a number ≥ 1", s)
+		}
+	}
+	alice, apw := registerIT(t, hs, "alice")
+	bob, bpw := registerIT(t, hs, "bob")
+	level := slog.LevelWarn
+	if os.Getenv("MXCALL_BENCH_DEBUG") != "" {
+		level = slog.LevelDebug // to see where a step's time goes
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	se := calltest.LoopbackSettings()
+	p := startSoakPartner(ctx, t, hs, bob, bpw, log.With("who", "partner"))
+	a, err := New(Config{Keyring: matrixclient.NewMemoryKeyring(), DataDir: t.TempDir(), Log: log.With("who", "app"),
+		SettingEngine: &se, MediaOptions: []media.Option{media.WithTestPattern(), media.WithTone(440)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	if _, err := a.Login(ctx, hs, alice, apw); err != nil {
+		t.Fatal(err)
+	}
+	type stamp struct {
+		ci callengine.CallInfo
+		at time.Time
+	}
+	updates := make(chan stamp, 1024)
+	defer a.SubscribeCalls(func(ci callengine.CallInfo) { updates <- stamp{ci, time.Now()} })()
+	waitIT(ctx, t, "encryption ready", func() bool { return a.mc.Status().E2EE })
+	roomID, err := a.CreateDM(ctx, bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitIT(ctx, t, "bob's invite", func() bool { return len(p.mc.Invites()) > 0 })
+	if err := p.mc.AcceptInvite(ctx, roomID); err != nil {
+		t.Fatal(err)
+	}
+	waitIT(ctx, t, "bob in the encrypted DM", func() bool { _, err := a.mc.CallPeer(roomID); return err == nil })
+
+	var steps []callSteps
+	var rss []int64
+	cpu0 := cpuTime()
+	var dst *image.RGBA
+	for i := 1; i <= n; i++ {
+		var s callSteps
+		start := time.Now()
+		id, err := a.PlaceCall(ctx, roomID, bob, true)
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		s.created = time.Since(start)
+		for s.connected == 0 {
+			select {
+			case u := <-updates:
+				if u.ci.ID != id {
+					continue
+				}
+				switch u.ci.State {
+				case callengine.StateInviteSent:
+					s.inviteSent = u.at.Sub(start)
+				case callengine.StateConnecting:
+					if s.answered == 0 {
+						s.answered = u.at.Sub(start)
+					}
+				case callengine.StateConnected:
+					s.connected = u.at.Sub(start)
+				case callengine.StateEnded:
+					t.Fatalf("call %d ended (%v) before connecting", i, u.ci.EndReason)
+				}
+			case <-ctx.Done():
+				t.Fatalf("call %d never connected", i)
+			}
+		}
+		for s.firstFrame == 0 {
+			if fs := a.RemoteVideo(id); fs != nil {
+				var ok bool
+				if dst, _, ok = fs.FrameInto(dst, 0); ok {
+					s.firstFrame = time.Since(start)
+					break
+				}
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("call %d: no remote frame", i)
+			case <-time.After(time.Millisecond):
+			}
+		}
+		steps = append(steps, s)
+		rss = append(rss, rssKB())
+		if err := a.Hangup(ctx, id); err != nil {
+			t.Fatalf("call %d: hangup: %v", i, err)
+		}
+		waitIT(ctx, t, fmt.Sprintf("call %d: ended at the partner", i), func() bool {
+			ci, ok := p.eng.Call(id)
+			return ok && ci.State == callengine.StateEnded
+		})
+		waitIT(ctx, t, fmt.Sprintf("call %d: media released", i), func() bool { return a.existingMedia(id) == nil })
+	}
+	cpu := cpuTime() - cpu0
+	report := formatSteps(steps, rss, cpu)
+	t.Log("\n" + report)
+	out := os.Getenv("MXCALL_BENCH_OUT")
+	if out == "" {
+		out = filepath.Join(cmpOr(os.Getenv("MXCALL_LOG_DIR"), t.TempDir()), "call-steps.txt")
+	}
+	if err := os.WriteFile(out, []byte(report), 0o644); err != nil {
+		t.Error(err)
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// formatSteps reports the median of each step over calls 2..n (warm) and
+// call 1 on its own (a fresh client's first call).
+func formatSteps(steps []callSteps, rss []int64, cpu time.Duration) string {
+	var b strings.Builder
+	warm := steps
+	if len(steps) > 1 {
+		warm = steps[1:]
+	}
+	med := func(f func(callSteps) time.Duration) time.Duration {
+		d := make([]time.Duration, len(warm))
+		for i, s := range warm {
+			d[i] = f(s)
+		}
+		slices.Sort(d)
+		return d[len(d)/2]
+	}
+	row := func(name string, f func(callSteps) time.Duration, prev func(callSteps) time.Duration) {
+		m := med(f)
+		step := m
+		if prev != nil {
+			step = m - med(prev)
+		}
+		fmt.Fprintf(&b, "  %-12s %7.1f ms after the click (step %+7.1f ms); first call %7.1f ms\n", name,
+			ms(m), ms(step), ms(f(steps[0])))
+	}
+	fmt.Fprintf(&b, "call steps over real Dendrite to the echo partner, %d calls (medians of calls 2..%d; one process: app backend + partner):\n",
+		len(steps), len(steps))
+	created := func(s callSteps) time.Duration { return s.created }
+	invite := func(s callSteps) time.Duration { return s.inviteSent }
+	answered := func(s callSteps) time.Duration { return s.answered }
+	connected := func(s callSteps) time.Duration { return s.connected }
+	first := func(s callSteps) time.Duration { return s.firstFrame }
+	row("created", created, nil)
+	row("invite sent", invite, created)
+	row("answered", answered, invite)
+	row("connected", connected, answered)
+	row("first frame", first, connected)
+	fmt.Fprintf(&b, "  CPU %.0f ms per call (user+system, whole process); RSS after each call %v MB\n",
+		ms(cpu)/float64(len(steps)), mbList(rss))
+	return b.String()
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func mbList(kb []int64) []string {
+	out := make([]string, len(kb))
+	for i, k := range kb {
+		out[i] = fmt.Sprintf("%.0f", float64(k)/1024)
+	}
+	return out
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func rssKB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			v, _ := strconv.ParseInt(f[1], 10, 64)
+			return v
+		}
+	}
+	return 0
+}
