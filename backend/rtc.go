@@ -25,6 +25,9 @@ import (
 // a legacy call ID of the same shape cannot be mistaken for one.
 const rtcIDPrefix = "rtc:"
 
+// rtcLeaveTimeout bounds the leave of a stale membership.
+const rtcLeaveTimeout = 15 * time.Second
+
 // rtcSession is what a MatrixRTC call needs of a *matrixrtc.Session; unit
 // tests fake it.
 type rtcSession interface {
@@ -65,11 +68,12 @@ type rtcConfig struct {
 type rtcCalls struct {
 	cfg rtcConfig
 
-	mu     sync.Mutex
-	calls  map[string]*rtcCall
-	seq    int
-	closed bool
-	wg     sync.WaitGroup // the calls' goroutines
+	mu       sync.Mutex
+	calls    map[string]*rtcCall
+	seq      int
+	closed   bool
+	clearing map[string]chan struct{} // rooms whose stale membership of ours is being left (closed when done)
+	wg       sync.WaitGroup  // the calls' goroutines and stale leaves
 }
 
 func newRTCCalls(cfg rtcConfig) *rtcCalls {
@@ -85,7 +89,7 @@ func newRTCCalls(cfg rtcConfig) *rtcCalls {
 	if cfg.encrypted == nil {
 		cfg.encrypted = func(string) bool { return true } // safe side
 	}
-	return &rtcCalls{cfg: cfg, calls: make(map[string]*rtcCall)}
+	return &rtcCalls{cfg: cfg, calls: make(map[string]*rtcCall), clearing: make(map[string]chan struct{})}
 }
 
 // rtcCall is one MatrixRTC call. Its run goroutine owns the fields marked
@@ -567,10 +571,66 @@ func (r *rtcCalls) onDeclined(roomID, notificationID, sender string) {
 }
 
 // onMembers follows who is in a room's call: a DM call connects when the
-// peer joins and ends when the peer, having joined, leaves.
+// peer joins and ends when the peer, having joined, leaves. A membership
+// of this device in a room where we have no call was left behind (the app
+// crashed or was killed in a call): it is left, or others would see us in
+// the call until it expires, hours later.
 func (r *rtcCalls) onMembers(roomID string, members []matrixrtc.Membership) {
-	for _, c := range r.inRoom(roomID) {
+	calls := r.inRoom(roomID)
+	for _, c := range calls {
 		c.post(func() { c.members(members) })
+	}
+	me, dev := r.cfg.matrix.UserID(), r.cfg.matrix.DeviceID()
+	for _, m := range members {
+		if m.Sender == me && m.DeviceID == dev && len(calls) == 0 {
+			r.leaveStale(roomID)
+		}
+	}
+}
+
+// leaveStale sends the leave of our stale membership in roomID in the
+// background, unless a call of ours is in that room (checked under the
+// lock that registers calls, and joins wait for the leave: waitClear, so
+// the leave can never land after a new membership of ours).
+func (r *rtcCalls) leaveStale(roomID string) {
+	r.mu.Lock()
+	if r.closed || r.clearing[roomID] != nil {
+		r.mu.Unlock()
+		return
+	}
+	for _, c := range r.calls {
+		if c.room == roomID {
+			r.mu.Unlock()
+			return
+		}
+	}
+	done := make(chan struct{})
+	r.clearing[roomID] = done
+	r.wg.Add(1)
+	r.mu.Unlock()
+	go func() {
+		defer r.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), rtcLeaveTimeout)
+		defer cancel()
+		err := matrixrtc.LeaveStale(ctx, r.cfg.matrix, roomID)
+		r.cfg.log.Info("left a stale MatrixRTC membership of this device", "room", roomID, "err", err)
+		r.mu.Lock()
+		delete(r.clearing, roomID)
+		r.mu.Unlock()
+		close(done)
+	}()
+}
+
+// waitClear waits until no stale leave of roomID is under way.
+func (r *rtcCalls) waitClear(ctx context.Context, roomID string) {
+	r.mu.Lock()
+	done := r.clearing[roomID]
+	r.mu.Unlock()
+	if done != nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
 	}
 }
 
@@ -659,6 +719,7 @@ func (c *rtcCall) startSession(video, ring bool, res chan<- error) error {
 	c.joinCancel = cancel
 	lifetime := c.r.cfg.ringLifetime
 	go func() {
+		c.r.waitClear(ctx, c.room) // our stale membership's leave first
 		err := sess.Join(ctx)
 		var notification string
 		if err == nil && ring {

@@ -16,14 +16,32 @@ import (
 	"github.com/mxcall/mxcall/media"
 )
 
-// fakeMatrix records the timeline events sent (declines).
+// fakeMatrix records the events sent (declines, stale leaves); state
+// sends wait for hold, when set, to be closed.
 type fakeMatrix struct {
-	mu   sync.Mutex
-	sent []string // "type content"
+	hold chan struct{}
+
+	mu    sync.Mutex
+	sent  []string // "type content"
+	state []string // "room type key content"
 }
 
-func (m *fakeMatrix) SendState(context.Context, string, string, string, any) (string, error) {
+func (m *fakeMatrix) SendState(_ context.Context, room, evType, key string, content any) (string, error) {
+	b, _ := json.Marshal(content)
+	m.mu.Lock()
+	m.state = append(m.state, room+" "+evType+" "+key+" "+string(b))
+	hold := m.hold
+	m.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
 	return "$state", nil
+}
+
+func (m *fakeMatrix) states() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.state...)
 }
 
 func (m *fakeMatrix) SendEvent(_ context.Context, _, evType string, content any) (string, error) {
@@ -574,4 +592,45 @@ func TestUserOf(t *testing.T) {
 			t.Errorf("userOf(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// A membership of this device in a room where we have no call (left
+// behind by a crash) is left, once; one of another device, or of a call we
+// are in, is not; a join in that room waits until the stale leave is out.
+func TestRTCLeavesStaleMembership(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	hold := make(chan struct{})
+	var release sync.Once
+	unhold := func() { release.Do(func() { close(hold) }) }
+	h := newRTCHarness(t, time.Minute, func(h *rtcHarness) { h.mx.hold = hold })
+	t.Cleanup(unhold) // before the harness's close, which waits for the leave
+	stale := []matrixrtc.Membership{{Sender: "@me:hs", DeviceID: "MYDEV"}}
+	h.r.onMembers("!other:hs", []matrixrtc.Membership{{Sender: "@me:hs", DeviceID: "OTHERDEV"}})
+	h.r.onMembers("!room:hs", stale)
+	h.r.onMembers("!room:hs", stale) // while the first leave is out: no second
+	waitFor(t, "the stale leave", func() bool { return len(h.mx.states()) == 1 })
+	want := "!room:hs " + matrixrtc.TypeCallMember + " " + matrixrtc.StateKey("@me:hs", "MYDEV") + " {}"
+	if got := h.mx.states(); got[0] != want {
+		t.Fatalf("sent %q, want %q", got[0], want)
+	}
+	joined := make(chan error, 1)
+	go func() {
+		_, err := h.r.join(ctxT(t), "!room:hs", "", false)
+		joined <- err
+	}()
+	waitFor(t, "the session", func() bool { h.mu.Lock(); defer h.mu.Unlock(); return len(h.sessions) == 1 })
+	time.Sleep(20 * time.Millisecond)
+	if joins, _, _ := h.session(0).counts(); joins != 0 {
+		t.Fatal("joined while the stale leave was still out (it could land after our new membership)")
+	}
+	unhold()
+	if err := <-joined; err != nil {
+		t.Fatal(err)
+	}
+	h.r.onMembers("!room:hs", stale) // ours now, in our call
+	time.Sleep(20 * time.Millisecond)
+	if n := len(h.mx.states()); n != 1 {
+		t.Errorf("%d state events sent, want only the one stale leave", n)
+	}
+	h.r.close()
 }
