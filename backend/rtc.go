@@ -73,7 +73,7 @@ type rtcCalls struct {
 	seq      int
 	closed   bool
 	clearing map[string]chan struct{} // rooms whose stale membership of ours is being left (closed when done)
-	wg       sync.WaitGroup  // the calls' goroutines and stale leaves
+	wg       sync.WaitGroup           // the calls' goroutines and stale leaves
 }
 
 func newRTCCalls(cfg rtcConfig) *rtcCalls {
