@@ -79,11 +79,19 @@ t_frame=$(ms)
 sleep 1.5 # a few repaints
 import -window root "$work/call.png"
 
-# The remote picture fills the window's middle (the self view sits bottom right).
 shot="$work/call.png"
-check red 150 200 226 44 44
-check green 800 200 40 200 64
-check blue 150 500 40 56 220
+if [ "${MXCALL_APP_RTC:-}" = 1 ]; then
+  # The grid: our tile on the left, the partner's (our picture echoed) on
+  # the right.
+  check red 600 280 226 44 44
+  check green 820 280 40 200 64
+  check blue 600 430 40 56 220
+else
+  # The remote picture fills the window's middle (the self view sits bottom right).
+  check red 150 200 226 44 44
+  check green 800 200 40 200 64
+  check blue 150 500 40 56 220
+fi
 
 # Optional: MXCALL_MEASURE=N keeps the call N seconds and samples the app's
 # CPU and RSS (and, with MXCALL_STATS=1, its repaint rate) into measure.txt.
