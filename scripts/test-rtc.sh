@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the MatrixRTC integration tests (rtcauth and matrixrtc, build tag
-# `integration`)
+# Runs the MatrixRTC integration tests (rtcauth, matrixrtc, and the app's
+# MatrixRTC calls in backend; build tag `integration`)
 # against the real stack: Dendrite (scripts/homeserver.sh), the LiveKit SFU
 # and the token service (scripts/rtc.sh), all inside a fresh network
 # namespace that has only loopback. Two rounds: one SFU node (token service
@@ -26,6 +26,7 @@ if [ "${1:-}" != "--inner" ]; then
   # Build outside the namespace: it has no network for the Go proxy.
   go test -c -tags integration -o "$work/rtcauth.test" ./rtcauth
   go test -c -tags 'goolm integration' -o "$work/matrixrtc.test" ./matrixrtc
+  go test -c -tags 'goolm integration' -o "$work/backend.test" ./backend
   go build -o "$root/.cache/bin/mxcall-rtc-auth" ./cmd/mxcall-rtc-auth
   unshare_flags=(-n)
   [ "$(id -u)" -eq 0 ] || unshare_flags=(-r -n)
@@ -92,7 +93,13 @@ for nodes in 1 2; do
     elif [ "$nodes" = 2 ]; then
       mrun+=(-test.run '^TestTwoNodes$')
     fi
-    cd "$root/matrixrtc" && exec "$work/matrixrtc.test" "${mrun[@]}"
+    (cd "$root/matrixrtc" && "$work/matrixrtc.test" "${mrun[@]}") || exit 1
+    # The app's MatrixRTC calls (ring, decline, timeout, answer, the echo
+    # partner), one node.
+    if [ "$nodes" = 1 ]; then
+      brun=(-test.v -test.timeout 10m -test.run "${MXCALL_RTC_RUN:-^TestIntegrationRTC}")
+      cd "$root/backend" && exec "$work/backend.test" "${brun[@]}"
+    fi
   ) 2>&1 | tee "$work/logs/test-$nodes.out"
   [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
   set -e
