@@ -40,6 +40,7 @@ func rtcIT(t *testing.T) (context.Context, string, string) {
 type rtcUser struct {
 	b       *Backend
 	id      string
+	pw      string
 	updates chan callengine.CallInfo
 }
 
@@ -62,7 +63,7 @@ func newRTCUser(ctx context.Context, t *testing.T, hs, name, focus string) *rtcU
 	if _, err := b.Login(ctx, hs, user, pw); err != nil {
 		t.Fatal(err)
 	}
-	u := &rtcUser{b: b, id: user, updates: make(chan callengine.CallInfo, 1024)}
+	u := &rtcUser{b: b, id: user, pw: pw, updates: make(chan callengine.CallInfo, 1024)}
 	t.Cleanup(b.SubscribeCalls(func(ci callengine.CallInfo) { u.updates <- ci }))
 	waitIT(ctx, t, name+"'s encryption ready", func() bool { return b.mc.Status().E2EE })
 	return u
