@@ -208,20 +208,29 @@ func TestIntegrationRTCDMCall(t *testing.T) {
 
 	t.Run("answer, video both ways, hangup", func(t *testing.T) {
 		start := time.Now()
+		since := func() time.Duration { return time.Since(start).Round(time.Millisecond) }
 		id, err := alice.b.PlaceCall(ctx, room, bob.id, true)
 		if err != nil {
 			t.Fatal(err)
 		}
+		placed := since() // joined and rung
 		in := bob.ringing(ctx, t, alice.id)
+		rung := since()
 		if err := bob.b.Answer(ctx, in.ID, true); err != nil {
 			t.Fatal(err)
 		}
+		answered := since() // bob joined
 		bob.until(ctx, t, "bob connected", func(ci callengine.CallInfo) bool { return ci.State == callengine.StateConnected })
 		alice.until(ctx, t, "alice connected", func(ci callengine.CallInfo) bool {
 			return ci.ID == id && ci.State == callengine.StateConnected
 		})
+		connected := since()
 		alice.frames(ctx, t, id, 1)
-		t.Logf("DM call: PlaceCall → callee rung, answered → first remote frame at the caller: %v", time.Since(start).Round(time.Millisecond))
+		first := since()
+		bob.frames(ctx, t, in.ID, 1)
+		t.Logf("DM call steps after PlaceCall: caller joined and rang %v, callee's ring shown %v, callee joined (Answer returned) %v, "+
+			"caller saw the callee in the call %v, first remote frame at the caller %v, at the callee %v",
+			placed, rung, answered, connected, first, since())
 		alice.frames(ctx, t, id, 30)
 		bob.frames(ctx, t, in.ID, 30)
 		for _, c := range []struct {
