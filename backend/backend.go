@@ -129,7 +129,11 @@ func New(cfg Config) (*Backend, error) {
 			room, ok := b.mc.Room(roomID)
 			return !ok || room.Encrypted // unknown: assume the worst
 		},
+		members: b.liveMembers,
 	})
+	if matrixclient.E2EEAvailable {
+		b.rtc.cfg.toDevice = b.mc // MatrixRTC media keys go out Olm-encrypted
+	}
 	return b, nil
 }
 
