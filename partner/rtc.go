@@ -60,11 +60,12 @@ type RTCEcho struct {
 
 // rtcEchoCall is the echo in one room's call.
 type rtcEchoCall struct {
-	ring         matrixrtc.Ring
-	audio, video *webrtc.TrackLocalStaticRTP
-	cancel       context.CancelFunc // stops a pending join
-	leave        chan struct{}      // closed to make the echo leave
-	once         sync.Once
+	ring   matrixrtc.Ring
+	audio  *webrtc.TrackLocalStaticRTP
+	video  *pliTrack          // passes receivers' key frame requests to the caller
+	cancel context.CancelFunc // stops a pending join
+	leave  chan struct{}      // closed to make the echo leave
+	once   sync.Once
 }
 
 func (c *rtcEchoCall) end() { c.once.Do(func() { close(c.leave); c.cancel() }) }
@@ -110,7 +111,7 @@ func (e *RTCEcho) OnRing(r matrixrtc.Ring) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &rtcEchoCall{ring: r, audio: tracks.audio, video: tracks.video, cancel: cancel, leave: make(chan struct{})}
+	c := &rtcEchoCall{ring: r, audio: tracks.audio, video: newPLITrack(tracks.video), cancel: cancel, leave: make(chan struct{})}
 	e.calls[r.RoomID] = c
 	e.wg.Add(1)
 	go func() {
@@ -139,7 +140,8 @@ func (e *RTCEcho) serve(ctx context.Context, c *rtcEchoCall) {
 		tracks = append(tracks, c.video)
 	}
 	var fwd sync.WaitGroup
-	defer fwd.Wait() // forwarders end when the session's tracks do
+	defer c.video.wait() // RTCP readers end with the publishing connection
+	defer fwd.Wait()     // forwarders end when the session's tracks do
 	sess, err := e.cfg.newSession(matrixrtc.SessionConfig{
 		Matrix: e.cfg.Matrix, RoomID: c.ring.RoomID, Discovery: e.cfg.Discovery, Tracks: tracks,
 		Intent: intent(c.ring.Video),
@@ -180,9 +182,12 @@ func (e *RTCEcho) serve(ctx context.Context, c *rtcEchoCall) {
 // kind until the track ends, asking for key frames now and then so the
 // caller's decoder recovers quickly from loss on the way back.
 func (e *RTCEcho) forward(rt matrixrtc.RemoteTrack, c *rtcEchoCall) {
-	out := c.audio
+	var out interface{ Write([]byte) (int, error) } = c.audio
 	if rt.Track.Kind() == webrtc.RTPCodecTypeVideo {
 		out = c.video
+		if rt.RequestKeyframe != nil {
+			c.video.setOnKeyframe(rt.RequestKeyframe)
+		}
 		stop := make(chan struct{})
 		defer close(stop)
 		go func() {
