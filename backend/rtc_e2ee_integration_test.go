@@ -4,7 +4,11 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,9 +18,11 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/mxcall/mxcall/callengine"
 	"github.com/mxcall/mxcall/matrixrtc"
 	"github.com/mxcall/mxcall/media"
 	"github.com/mxcall/mxcall/media/framecrypt"
+	"github.com/mxcall/mxcall/partner"
 )
 
 // TestIntegrationRTCEncryptedGroup (issue 13): three members in an
@@ -112,6 +118,62 @@ func TestIntegrationRTCEncryptedGroup(t *testing.T) {
 	}
 }
 
+// TestIntegrationRTCEchoPartnerEncrypted: in an end-to-end encrypted
+// one-to-one room the echo partner answers a MatrixRTC ring, sends back
+// the caller's own encrypted frames under the caller's key (mirrored to
+// it as the echo's key), and the caller decodes them: media encrypted end
+// to end all the way, no tile waiting for a key.
+func TestIntegrationRTCEchoPartnerEncrypted(t *testing.T) {
+	ctx, hs, focus := rtcIT(t)
+	alice := newRTCUser(ctx, t, hs, "alice", focus)
+	echo, pw := registerIT(t, hs, "echo")
+	pctx, stop := context.WithCancel(ctx)
+	ready, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- partner.Run(pctx, partner.Config{UserID: echo, Password: pw, Homeserver: hs, DataDir: t.TempDir(),
+			Log:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("user", "echo"),
+			Ready: func(string) { close(ready) }})
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("partner: %v", err)
+		}
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("partner: %v", err)
+	}
+	room := encryptedRoom(ctx, t, hs, alice, echo)
+	waitIT(ctx, t, "the partner in the encrypted room", func() bool {
+		r, ok := alice.b.mc.Room(room)
+		_, err := alice.b.mc.CallPeer(room)
+		return ok && r.Encrypted && err == nil
+	})
+	start := time.Now()
+	id, err := alice.b.PlaceCall(ctx, room, echo, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(id, rtcIDPrefix) {
+		t.Fatalf("placed %q: not a MatrixRTC call", id)
+	}
+	alice.until(ctx, t, "connected", func(ci callengine.CallInfo) bool { return ci.ID == id && ci.State == callengine.StateConnected })
+	alice.frames(ctx, t, id, 1)
+	t.Logf("encrypted echo: PlaceCall → first echoed frame %v", time.Since(start).Round(time.Millisecond))
+	alice.frames(ctx, t, id, 30)
+	for _, p := range alice.b.Participants(id) {
+		if !p.Encrypted || p.WaitingForKey {
+			t.Errorf("tile %s: encrypted %v, waiting for key %v", p.ID, p.Encrypted, p.WaitingForKey)
+		}
+	}
+	if err := alice.b.Hangup(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	alice.ended(ctx, t, id, callengine.PartyLocal, callengine.ReasonUserHangup)
+}
+
 // tileSeq is the sequence number of the newest frame of identity's tile in
 // u's call (0 without one).
 func tileSeq(u *rtcUser, callID, identity string) uint64 {
@@ -129,29 +191,11 @@ func tileSeq(u *rtcUser, callID, identity string) uint64 {
 // of owner's would).
 func encryptedGroup(ctx context.Context, t *testing.T, hs string, owner *rtcUser, others ...*rtcUser) string {
 	t.Helper()
-	mx, err := mautrix.NewClient(hs, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := mx.Login(ctx, &mautrix.ReqLogin{Type: mautrix.AuthTypePassword, StoreCredentials: true,
-		Identifier: mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: owner.id}, Password: owner.pw}); err != nil {
-		t.Fatal(err)
-	}
-	var invite []id.UserID
+	var ids []string
 	for _, o := range others {
-		invite = append(invite, id.UserID(o.id))
+		ids = append(ids, o.id)
 	}
-	// Members may send call memberships (state events), as Element sets
-	// it up in rooms it creates.
-	pl := &event.PowerLevelsEventContent{Events: map[string]int{matrixrtc.TypeCallMember: 0}}
-	resp, err := mx.CreateRoom(ctx, &mautrix.ReqCreateRoom{Name: "Encrypted group", Preset: "private_chat", Invite: invite,
-		PowerLevelOverride: pl,
-		InitialState: []*event.Event{{Type: event.StateEncryption, Content: event.Content{
-			Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	room := resp.RoomID.String()
+	room := encryptedRoom(ctx, t, hs, owner, ids...)
 	for _, o := range others {
 		waitIT(ctx, t, o.id+"'s invite", func() bool {
 			for _, inv := range o.b.mc.Invites() {
@@ -172,6 +216,35 @@ func encryptedGroup(ctx context.Context, t *testing.T, hs string, owner *rtcUser
 		})
 	}
 	return room
+}
+
+// encryptedRoom makes an end-to-end encrypted private room of owner and
+// invites others.
+func encryptedRoom(ctx context.Context, t *testing.T, hs string, owner *rtcUser, others ...string) string {
+	t.Helper()
+	mx, err := mautrix.NewClient(hs, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mx.Login(ctx, &mautrix.ReqLogin{Type: mautrix.AuthTypePassword, StoreCredentials: true,
+		Identifier: mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: owner.id}, Password: owner.pw}); err != nil {
+		t.Fatal(err)
+	}
+	var invite []id.UserID
+	for _, o := range others {
+		invite = append(invite, id.UserID(o))
+	}
+	// Members may send call memberships (state events), as Element sets
+	// it up in rooms it creates.
+	pl := &event.PowerLevelsEventContent{Events: map[string]int{matrixrtc.TypeCallMember: 0}}
+	resp, err := mx.CreateRoom(ctx, &mautrix.ReqCreateRoom{Name: "Encrypted group", Preset: "private_chat", Invite: invite,
+		PowerLevelOverride: pl,
+		InitialState: []*event.Event{{Type: event.StateEncryption, Content: event.Content{
+			Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.RoomID.String()
 }
 
 // subscribeWithKeys connects to the call's SFU as u's device (u has left
