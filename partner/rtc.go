@@ -163,7 +163,7 @@ func (e *RTCEcho) serve(ctx context.Context, c *rtcEchoCall) {
 	defer c.video.wait() // RTCP readers end with the publishing connection
 	defer fwd.Wait()     // forwarders end when the session's tracks do
 	if c.keys != nil {
-		defer c.keys.Close()
+		defer func() { _ = c.keys.Close() }()
 	}
 	sess, err := e.cfg.newSession(matrixrtc.SessionConfig{
 		Matrix: e.cfg.Matrix, RoomID: c.ring.RoomID, Discovery: e.cfg.Discovery, Tracks: tracks,
