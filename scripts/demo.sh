@@ -52,6 +52,11 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 eval "$("$root/scripts/homeserver.sh" start "$demo/hs")"
+# A homeserver that began afresh (its in-memory databases were gone after a
+# reboot) knows none of the rooms and devices made before: forget them.
+if [ "$MXCALL_HS_DIR/dendrite.yaml" -nt "$demo/dm" ] 2>/dev/null && [ -f "$demo/dm" ]; then
+  rm -rf "$demo/dm" "$demo/dm-rtc" "$demo/echo-data" "$demo/me-data"
+fi
 eval "$(MXCALL_HS_URL="$MXCALL_HS_URL" MXCALL_SERVER_NAME="$MXCALL_SERVER_NAME" "$root/scripts/rtc.sh" start "$demo/rtc")"
 for u in me echo; do
   "$root/.cache/bin/create-account" -config "$MXCALL_HS_DIR/dendrite.yaml" -url "$MXCALL_HS_URL" \
