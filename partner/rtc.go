@@ -31,10 +31,16 @@ type RTCConfig struct {
 	Matrix matrixrtc.Matrix
 	// Discovery finds the focus; a callee also finds the caller's.
 	Discovery matrixrtc.Discovery
-	// Encrypted reports whether a room is end-to-end encrypted: the echo
-	// never publishes unencrypted media into such a room's call, it
-	// declines the ring instead (nil: every room counts as encrypted).
+	// Encrypted reports whether a room is end-to-end encrypted (nil:
+	// every room counts as encrypted). The echo never publishes
+	// unencrypted media into such a room's call: it echoes the caller's
+	// encrypted frames as they are and hands the caller, as its own media
+	// key, each key the caller sends it (so the caller decrypts its echo);
+	// without ToDevice it declines the ring.
 	Encrypted func(roomID string) bool
+	// ToDevice sends those keys Olm-encrypted (nil: a build without
+	// end-to-end encryption).
+	ToDevice matrixrtc.ToDevice
 	// AnswerAfter lets rings ring this long before the echo joins.
 	AnswerAfter time.Duration
 	Log         *slog.Logger
@@ -62,9 +68,10 @@ type RTCEcho struct {
 type rtcEchoCall struct {
 	ring   matrixrtc.Ring
 	audio  *webrtc.TrackLocalStaticRTP
-	video  *pliTrack          // passes receivers' key frame requests to the caller
-	cancel context.CancelFunc // stops a pending join
-	leave  chan struct{}      // closed to make the echo leave
+	video  *pliTrack             // passes receivers' key frame requests to the caller
+	keys   *matrixrtc.KeyManager // takes in the caller's media keys; nil in a plain room
+	cancel context.CancelFunc    // stops a pending join
+	leave  chan struct{}         // closed to make the echo leave
 	once   sync.Once
 }
 
@@ -85,15 +92,17 @@ func NewRTCEcho(cfg RTCConfig) *RTCEcho {
 }
 
 // OnRing answers a ring: it joins the call with echo tracks (after
-// AnswerAfter), or declines it in an encrypted room.
+// AnswerAfter), or declines it in an encrypted room when it cannot send
+// media keys (no ToDevice).
 func (e *RTCEcho) OnRing(r matrixrtc.Ring) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed || e.calls[r.RoomID] != nil {
 		return
 	}
-	if e.cfg.Encrypted(r.RoomID) {
-		e.cfg.Log.Warn("echo: declining a MatrixRTC ring in an encrypted room (its media would not be encrypted)", "room", r.RoomID)
+	encrypted := e.cfg.Encrypted(r.RoomID)
+	if encrypted && e.cfg.ToDevice == nil {
+		e.cfg.Log.Warn("echo: declining a MatrixRTC ring in an encrypted room (this build cannot encrypt media keys)", "room", r.RoomID)
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
@@ -112,6 +121,13 @@ func (e *RTCEcho) OnRing(r matrixrtc.Ring) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &rtcEchoCall{ring: r, audio: tracks.audio, video: newPLITrack(tracks.video), cancel: cancel, leave: make(chan struct{})}
+	if encrypted {
+		if c.keys, err = e.mirrorKeys(r); err != nil {
+			cancel()
+			e.cfg.Log.Error("echo: media keys", "room", r.RoomID, "err", err)
+			return
+		}
+	}
 	e.calls[r.RoomID] = c
 	e.wg.Add(1)
 	go func() {
@@ -126,6 +142,9 @@ func (e *RTCEcho) OnRing(r matrixrtc.Ring) {
 // ends or the echo closes; the session's Close leaves.
 func (e *RTCEcho) serve(ctx context.Context, c *rtcEchoCall) {
 	defer e.forget(c)
+	if c.keys != nil {
+		defer func() { _ = c.keys.Close() }()
+	}
 	if e.cfg.AnswerAfter > 0 {
 		t := time.NewTimer(e.cfg.AnswerAfter)
 		select {
@@ -144,7 +163,7 @@ func (e *RTCEcho) serve(ctx context.Context, c *rtcEchoCall) {
 	defer fwd.Wait()     // forwarders end when the session's tracks do
 	sess, err := e.cfg.newSession(matrixrtc.SessionConfig{
 		Matrix: e.cfg.Matrix, RoomID: c.ring.RoomID, Discovery: e.cfg.Discovery, Tracks: tracks,
-		Intent: intent(c.ring.Video),
+		Intent: intent(c.ring.Video), Encrypted: c.keys != nil,
 		OnRemoteTrack: func(rt matrixrtc.RemoteTrack) {
 			if !strings.HasPrefix(rt.Identity, c.ring.Sender+":") {
 				return // only the caller's media goes back
@@ -213,6 +232,43 @@ func (e *RTCEcho) forward(rt matrixrtc.RemoteTrack, c *rtcEchoCall) {
 		}
 		if _, err := out.Write(buf[:n]); err != nil && !errors.Is(err, io.ErrClosedPipe) {
 			e.cfg.Log.Debug("echo: write", "err", err)
+		}
+	}
+}
+
+// mirrorKeys takes in the media keys the caller of r sends and sends each
+// straight back to the caller's device as the echo's own key, at the same
+// index: the echoed frames, encrypted by the caller, then decrypt as the
+// echo's. The manager sends no key of its own (it is never given the
+// members).
+func (e *RTCEcho) mirrorKeys(r matrixrtc.Ring) (*matrixrtc.KeyManager, error) {
+	me, dev := e.cfg.Matrix.UserID(), e.cfg.Matrix.DeviceID()
+	return matrixrtc.NewKeyManager(matrixrtc.KeyConfig{
+		Send: e.cfg.ToDevice, RoomID: r.RoomID, UserID: me, DeviceID: dev, Log: e.cfg.Log,
+		OnRemoteKey: func(identity string, index uint8, key []byte) {
+			callerDev, ok := strings.CutPrefix(identity, r.Sender+":")
+			if !ok || callerDev == "" {
+				return // only the caller's media comes back
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), rtcJoinTimeout)
+			defer cancel()
+			msgs := map[string]map[string]any{r.Sender: {callerDev: matrixrtc.KeyContent(r.RoomID, me, dev, index, key)}}
+			if err := e.cfg.ToDevice.SendToDevice(ctx, matrixrtc.TypeEncryptionKeys, msgs); err != nil {
+				e.cfg.Log.Warn("echo: sending the mirrored media key", "room", r.RoomID, "err", err)
+			}
+		},
+	})
+}
+
+// HandleToDevice hands a decrypted to-device event (a media key) to the
+// calls in encrypted rooms; each takes only its room's. It never blocks
+// (matrixclient's SetToDeviceHandler).
+func (e *RTCEcho) HandleToDevice(ev matrixrtc.ToDeviceEvent) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, c := range e.calls {
+		if c.keys != nil {
+			c.keys.Handle(ev)
 		}
 	}
 }
