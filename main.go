@@ -48,6 +48,9 @@ const (
 	// envRTCFocus is a MatrixRTC focus (the livekit_service_url of a
 	// LiveKit token service) used when the homeserver advertises none.
 	envRTCFocus = "MXCALL_RTC_FOCUS"
+	// envLegacyCalls "1" starts with Settings' "legacy calls" on: DM calls
+	// are m.call.invite calls even where MatrixRTC is offered.
+	envLegacyCalls = "MXCALL_LEGACY_CALLS"
 )
 
 func main() {
@@ -108,6 +111,7 @@ func runApp(log *slog.Logger) int {
 	if os.Getenv(envTestMedia) == "1" {
 		cfg.MediaOptions = []media.Option{media.WithTestPattern(), media.WithTone(440)}
 	}
+	cfg.LegacyCalls = os.Getenv(envLegacyCalls) == "1"
 	if u := os.Getenv(envRTCFocus); u != "" {
 		cfg.RTCFoci = []matrixrtc.Transport{{Type: matrixrtc.TransportLiveKit, ServiceURL: u}}
 	}

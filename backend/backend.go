@@ -56,6 +56,9 @@ type Config struct {
 	RingLifetime time.Duration
 	// ClientOptions are added to the Matrix client's options.
 	ClientOptions []matrixclient.Option
+	// LegacyCalls is the initial Settings.LegacyCalls: one-to-one calls
+	// go the legacy way (m.call.invite) even where MatrixRTC is offered.
+	LegacyCalls bool
 }
 
 // Backend is the app's core: Matrix client, call engine and media.
@@ -103,6 +106,7 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.Resolution.Width > 0 && cfg.Resolution.Height > 0 {
 		b.settings.Resolution = cfg.Resolution
 	}
+	b.settings.LegacyCalls = cfg.LegacyCalls
 	b.trust = newTrustCache(func(ctx context.Context, userID string) ([]matrixclient.Device, error) {
 		return b.mc.PeerDevices(ctx, userID)
 	}, func() { b.roomSubs.send(b.snapshot()) })
