@@ -265,11 +265,15 @@ func (e *RTCEcho) mirrorKeys(r matrixrtc.Ring) (*matrixrtc.KeyManager, error) {
 // (matrixclient's SetToDeviceHandler).
 func (e *RTCEcho) HandleToDevice(ev matrixrtc.ToDeviceEvent) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	var keys []*matrixrtc.KeyManager
 	for _, c := range e.calls {
 		if c.keys != nil {
-			c.keys.Handle(ev)
+			keys = append(keys, c.keys)
 		}
+	}
+	e.mu.Unlock()
+	for _, k := range keys {
+		k.Handle(ev)
 	}
 }
 
