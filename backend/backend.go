@@ -49,6 +49,9 @@ type Config struct {
 	DataDir string
 	// Resolution is the initial capture size (zero: 640x480).
 	Resolution ui.Resolution
+	// LegacyCalls is the initial Settings.LegacyCalls: one-to-one calls
+	// go the legacy way (m.call.invite) even where MatrixRTC is offered.
+	LegacyCalls bool
 	// RTCFoci are the MatrixRTC foci (LiveKit token services) to use when
 	// the homeserver advertises none: discovery's last fallback.
 	RTCFoci []matrixrtc.Transport
@@ -56,9 +59,6 @@ type Config struct {
 	RingLifetime time.Duration
 	// ClientOptions are added to the Matrix client's options.
 	ClientOptions []matrixclient.Option
-	// LegacyCalls is the initial Settings.LegacyCalls: one-to-one calls
-	// go the legacy way (m.call.invite) even where MatrixRTC is offered.
-	LegacyCalls bool
 }
 
 // Backend is the app's core: Matrix client, call engine and media.

@@ -42,6 +42,7 @@ func rtcIT(t *testing.T) (context.Context, string, string) {
 type rtcUser struct {
 	b       *Backend
 	id      string
+	pw      string
 	updates chan callengine.CallInfo
 }
 
@@ -65,7 +66,7 @@ func newRTCUser(ctx context.Context, t *testing.T, hs, name, focus string, encry
 	if _, err := b.Login(ctx, hs, user, pw); err != nil {
 		t.Fatal(err)
 	}
-	u := &rtcUser{b: b, id: user, updates: make(chan callengine.CallInfo, 1024)}
+	u := &rtcUser{b: b, id: user, pw: pw, updates: make(chan callengine.CallInfo, 1024)}
 	t.Cleanup(b.SubscribeCalls(func(ci callengine.CallInfo) { u.updates <- ci }))
 	waitIT(ctx, t, name+"'s encryption ready", func() bool { return b.mc.Status().E2EE })
 	return u
@@ -258,18 +259,14 @@ func TestIntegrationRTCDMCall(t *testing.T) {
 }
 
 // TestIntegrationRTCEchoPartner: the echo partner (partner.Run, as `mxcall
-// echo` runs it) answers a MatrixRTC ring, the caller decodes its own
-// picture sent back, and the partner leaves when the caller hangs up; in
-// a plaintext DM, and in an encrypted one, where the echoed frames are the
-// caller's, encrypted, and decrypt with the key the echo mirrored back.
+// echo` runs it) answers a MatrixRTC ring in a plaintext DM, the caller
+// decodes its own picture sent back, and the partner leaves when the
+// caller hangs up (TestIntegrationRTCEchoPartnerEncrypted does the same in
+// an encrypted DM).
 func TestIntegrationRTCEchoPartner(t *testing.T) {
 	ctx, hs, focus := rtcIT(t)
 	echo := startRTCEcho(ctx, t, hs)
-	for _, encrypted := range []bool{false, true} {
-		t.Run(map[bool]string{false: "plaintext", true: "encrypted"}[encrypted], func(t *testing.T) {
-			rtcEchoCall(ctx, t, newRTCUser(ctx, t, hs, "alice", focus, encrypted), echo, encrypted)
-		})
-	}
+	rtcEchoCall(ctx, t, newRTCUser(ctx, t, hs, "alice", focus), echo, false)
 }
 
 func rtcEchoCall(ctx context.Context, t *testing.T, alice *rtcUser, echo string, encrypted bool) {

@@ -31,16 +31,17 @@ type RTCConfig struct {
 	Matrix matrixrtc.Matrix
 	// Discovery finds the focus; a callee also finds the caller's.
 	Discovery matrixrtc.Discovery
-	// Encrypted reports whether a room is end-to-end encrypted (nil:
-	// every room counts as encrypted). The echo never publishes
-	// unencrypted media into such a room's call: it echoes the caller's
-	// encrypted frames as they are and hands the caller, as its own media
-	// key, each key the caller sends it (so the caller decrypts its echo);
-	// without ToDevice it declines the ring.
+	// Encrypted reports whether a room is end-to-end encrypted (nil: every
+	// room counts as encrypted). In such a room's call the echo's media is
+	// encrypted end to end: it sends back the caller's own encrypted
+	// frames and gives the caller, as the echo's media key, the caller's
+	// own key (mirrored from the keys the caller sends it). Without Keys
+	// it never publishes into such a call: it declines the ring.
 	Encrypted func(roomID string) bool
-	// ToDevice sends those keys Olm-encrypted (nil: a build without
-	// end-to-end encryption).
-	ToDevice matrixrtc.ToDevice
+	// Keys sends the mirrored media keys Olm-encrypted (nil: no media
+	// encryption). Decrypted to-device events reach the echo through
+	// OnToDevice.
+	Keys matrixrtc.ToDevice
 	// AnswerAfter lets rings ring this long before the echo joins.
 	AnswerAfter time.Duration
 	Log         *slog.Logger
@@ -68,11 +69,13 @@ type RTCEcho struct {
 type rtcEchoCall struct {
 	ring   matrixrtc.Ring
 	audio  *webrtc.TrackLocalStaticRTP
-	video  *pliTrack             // passes receivers' key frame requests to the caller
-	keys   *matrixrtc.KeyManager // takes in the caller's media keys; nil in a plain room
-	cancel context.CancelFunc    // stops a pending join
-	leave  chan struct{}         // closed to make the echo leave
+	video  *pliTrack          // passes receivers' key frame requests to the caller
+	cancel context.CancelFunc // stops a pending join
+	leave  chan struct{}      // closed to make the echo leave
 	once   sync.Once
+	// keys takes in the caller's media keys and mirrors them (encrypted
+	// rooms only; nil otherwise).
+	keys *matrixrtc.KeyManager
 }
 
 func (c *rtcEchoCall) end() { c.once.Do(func() { close(c.leave); c.cancel() }) }
@@ -92,8 +95,7 @@ func NewRTCEcho(cfg RTCConfig) *RTCEcho {
 }
 
 // OnRing answers a ring: it joins the call with echo tracks (after
-// AnswerAfter), or declines it in an encrypted room when it cannot send
-// media keys (no ToDevice).
+// AnswerAfter), or declines it in an encrypted room.
 func (e *RTCEcho) OnRing(r matrixrtc.Ring) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -101,8 +103,8 @@ func (e *RTCEcho) OnRing(r matrixrtc.Ring) {
 		return
 	}
 	encrypted := e.cfg.Encrypted(r.RoomID)
-	if encrypted && e.cfg.ToDevice == nil {
-		e.cfg.Log.Warn("echo: declining a MatrixRTC ring in an encrypted room (this build cannot encrypt media keys)", "room", r.RoomID)
+	if encrypted && e.cfg.Keys == nil {
+		e.cfg.Log.Warn("echo: declining a MatrixRTC ring in an encrypted room (its media would not be encrypted)", "room", r.RoomID)
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
@@ -122,11 +124,13 @@ func (e *RTCEcho) OnRing(r matrixrtc.Ring) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &rtcEchoCall{ring: r, audio: tracks.audio, video: newPLITrack(tracks.video), cancel: cancel, leave: make(chan struct{})}
 	if encrypted {
-		if c.keys, err = e.mirrorKeys(r); err != nil {
+		km, err := e.mirrorKeys(r)
+		if err != nil {
 			cancel()
 			e.cfg.Log.Error("echo: media keys", "room", r.RoomID, "err", err)
 			return
 		}
+		c.keys = km
 	}
 	e.calls[r.RoomID] = c
 	e.wg.Add(1)
@@ -142,9 +146,6 @@ func (e *RTCEcho) OnRing(r matrixrtc.Ring) {
 // ends or the echo closes; the session's Close leaves.
 func (e *RTCEcho) serve(ctx context.Context, c *rtcEchoCall) {
 	defer e.forget(c)
-	if c.keys != nil {
-		defer func() { _ = c.keys.Close() }()
-	}
 	if e.cfg.AnswerAfter > 0 {
 		t := time.NewTimer(e.cfg.AnswerAfter)
 		select {
@@ -161,6 +162,9 @@ func (e *RTCEcho) serve(ctx context.Context, c *rtcEchoCall) {
 	var fwd sync.WaitGroup
 	defer c.video.wait() // RTCP readers end with the publishing connection
 	defer fwd.Wait()     // forwarders end when the session's tracks do
+	if c.keys != nil {
+		defer func() { _ = c.keys.Close() }()
+	}
 	sess, err := e.cfg.newSession(matrixrtc.SessionConfig{
 		Matrix: e.cfg.Matrix, RoomID: c.ring.RoomID, Discovery: e.cfg.Discovery, Tracks: tracks,
 		Intent: intent(c.ring.Video), Encrypted: c.keys != nil,
@@ -236,47 +240,6 @@ func (e *RTCEcho) forward(rt matrixrtc.RemoteTrack, c *rtcEchoCall) {
 	}
 }
 
-// mirrorKeys takes in the media keys the caller of r sends and sends each
-// straight back to the caller's device as the echo's own key, at the same
-// index: the echoed frames, encrypted by the caller, then decrypt as the
-// echo's. The manager sends no key of its own (it is never given the
-// members).
-func (e *RTCEcho) mirrorKeys(r matrixrtc.Ring) (*matrixrtc.KeyManager, error) {
-	me, dev := e.cfg.Matrix.UserID(), e.cfg.Matrix.DeviceID()
-	return matrixrtc.NewKeyManager(matrixrtc.KeyConfig{
-		Send: e.cfg.ToDevice, RoomID: r.RoomID, UserID: me, DeviceID: dev, Log: e.cfg.Log,
-		OnRemoteKey: func(identity string, index uint8, key []byte) {
-			callerDev, ok := strings.CutPrefix(identity, r.Sender+":")
-			if !ok || callerDev == "" {
-				return // only the caller's media comes back
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), rtcJoinTimeout)
-			defer cancel()
-			msgs := map[string]map[string]any{r.Sender: {callerDev: matrixrtc.KeyContent(r.RoomID, me, dev, index, key)}}
-			if err := e.cfg.ToDevice.SendToDevice(ctx, matrixrtc.TypeEncryptionKeys, msgs); err != nil {
-				e.cfg.Log.Warn("echo: sending the mirrored media key", "room", r.RoomID, "err", err)
-			}
-		},
-	})
-}
-
-// HandleToDevice hands a decrypted to-device event (a media key) to the
-// calls in encrypted rooms; each takes only its room's. It never blocks
-// (matrixclient's SetToDeviceHandler).
-func (e *RTCEcho) HandleToDevice(ev matrixrtc.ToDeviceEvent) {
-	e.mu.Lock()
-	var keys []*matrixrtc.KeyManager
-	for _, c := range e.calls {
-		if c.keys != nil {
-			keys = append(keys, c.keys)
-		}
-	}
-	e.mu.Unlock()
-	for _, k := range keys {
-		k.Handle(ev)
-	}
-}
-
 func intent(video bool) string {
 	if video {
 		return "video"
@@ -303,6 +266,55 @@ func (e *RTCEcho) OnRingEnded(r matrixrtc.Ring, why matrixrtc.RingEnd) {
 	e.mu.Unlock()
 	if c != nil && c.ring.EventID == r.EventID {
 		c.cancel() // a join under way or pending gives up; a joined echo stays
+	}
+}
+
+// mirrorKeys returns a key manager that takes in the media keys of r's
+// caller and sends each back to the caller's device as the echo's own key
+// at the same index. The echo publishes the caller's encrypted frames
+// unchanged, so the caller decrypts them with that key. It makes no key of
+// its own (it is never given the members).
+func (e *RTCEcho) mirrorKeys(r matrixrtc.Ring) (*matrixrtc.KeyManager, error) {
+	me, dev := e.cfg.Matrix.UserID(), e.cfg.Matrix.DeviceID()
+	return matrixrtc.NewKeyManager(matrixrtc.KeyConfig{
+		Send: e.cfg.Keys, RoomID: r.RoomID, UserID: me, DeviceID: dev, Log: e.cfg.Log,
+		OnRemoteKey: func(identity string, index uint8, key []byte) {
+			user, device, ok := splitIdentity(identity)
+			if !ok || user != r.Sender {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), rtcJoinTimeout)
+			defer cancel()
+			content := matrixrtc.KeyContent(r.RoomID, me, dev, index, key)
+			if err := e.cfg.Keys.SendToDevice(ctx, matrixrtc.TypeEncryptionKeys, map[string]map[string]any{user: {device: content}}); err != nil {
+				e.cfg.Log.Warn("echo: mirroring the caller's media key", "room", r.RoomID, "err", err)
+			}
+		},
+	})
+}
+
+// splitIdentity splits a "@user:server:DEVICE" identity at its last colon.
+func splitIdentity(identity string) (user, device string, ok bool) {
+	i := strings.LastIndexByte(identity, ':')
+	if i <= 0 || i == len(identity)-1 || !strings.HasPrefix(identity, "@") {
+		return "", "", false
+	}
+	return identity[:i], identity[i+1:], true
+}
+
+// OnToDevice hands a decrypted to-device event (a caller's media key) to
+// the echo's calls in encrypted rooms.
+func (e *RTCEcho) OnToDevice(ev matrixrtc.ToDeviceEvent) {
+	e.mu.Lock()
+	var keys []*matrixrtc.KeyManager
+	for _, c := range e.calls {
+		if c.keys != nil {
+			keys = append(keys, c.keys)
+		}
+	}
+	e.mu.Unlock()
+	for _, k := range keys { // outside the lock: Handle may wait for room in the manager's queue
+		k.Handle(ev)
 	}
 }
 

@@ -249,7 +249,7 @@ func TestRTCEchoMirrorsTheCallersKeys(t *testing.T) {
 	defer test.CheckRoutines(t)()
 	h := newRTCEchoHarness(t, true, 0)
 	td := &fakeToDevice{}
-	h.e.cfg.ToDevice = td
+	h.e.cfg.Keys = td
 	h.e.OnRing(echoRing)
 	s := h.session(t)
 	if !s.cfg.Encrypted {
@@ -260,9 +260,9 @@ func TestRTCEchoMirrorsTheCallersKeys(t *testing.T) {
 		b, _ := json.Marshal(matrixrtc.KeyContent(echoRing.RoomID, sender, device, index, key))
 		return b
 	}
-	h.e.HandleToDevice(matrixrtc.ToDeviceEvent{Sender: "@mallory:test", SenderDevice: "MDEV", Type: matrixrtc.TypeEncryptionKeys,
+	h.e.OnToDevice(matrixrtc.ToDeviceEvent{Sender: "@mallory:test", SenderDevice: "MDEV", Type: matrixrtc.TypeEncryptionKeys,
 		Content: raw("@mallory:test", "MDEV", 1)})
-	h.e.HandleToDevice(matrixrtc.ToDeviceEvent{Sender: echoRing.Sender, SenderDevice: "ADEV", Type: matrixrtc.TypeEncryptionKeys,
+	h.e.OnToDevice(matrixrtc.ToDeviceEvent{Sender: echoRing.Sender, SenderDevice: "ADEV", Type: matrixrtc.TypeEncryptionKeys,
 		Content: raw(echoRing.Sender, "ADEV", 3)})
 	waitUntil(t, "the mirrored key", func() bool { return len(td.messages()) > 0 })
 	_ = h.e.Close()

@@ -99,7 +99,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	echo.SetEngine(eng)
 	mc.SetCallHandler(eng)
-	rtcCfg := RTCConfig{
+	rcfg := RTCConfig{
 		Matrix: mc, Log: log, AnswerAfter: cfg.AnswerAfter,
 		Encrypted: func(roomID string) bool {
 			r, ok := mc.Room(roomID)
@@ -107,10 +107,10 @@ func Run(ctx context.Context, cfg Config) error {
 		},
 	}
 	if matrixclient.E2EEAvailable {
-		rtcCfg.ToDevice = mc // the caller's media keys come back Olm-encrypted
+		rcfg.Keys = mc // encrypted rooms: mirrored media keys, Olm-encrypted
 	}
-	rtcEcho := NewRTCEcho(rtcCfg)
-	mc.SetToDeviceHandler(rtcEcho.HandleToDevice)
+	rtcEcho := NewRTCEcho(rcfg)
+	mc.SetToDeviceHandler(rtcEcho.OnToDevice)
 	tracker := matrixrtc.NewTracker(matrixrtc.TrackerConfig{
 		UserID: mc.UserID(), DeviceID: mc.DeviceID(), Log: log,
 		OnRing: rtcEcho.OnRing, OnRingEnded: rtcEcho.OnRingEnded, OnMembers: rtcEcho.OnMembers,

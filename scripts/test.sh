@@ -64,6 +64,6 @@ for extra in scripts/test-media.sh scripts/test-integration.sh scripts/test-rtc.
     "./$extra"
   fi
 done
-step "MXCALL_APP_RTC=1 scripts/test-app.sh: an encrypted MatrixRTC call through the real app"
-MXCALL_APP_RTC=1 ./scripts/test-app.sh
+step "scripts/test-app.sh, a MatrixRTC call in the encrypted DM (MXCALL_APP_RTC=2)"
+MXCALL_APP_RTC=2 ./scripts/test-app.sh
 step "all tests passed"
