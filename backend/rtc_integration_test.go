@@ -37,8 +37,8 @@ func rtcIT(t *testing.T) (context.Context, string, string) {
 	return ctx, hs, focus
 }
 
-// rtcUser is a logged-in Backend (test pattern and tone, plaintext DMs)
-// and its call updates.
+// rtcUser is a logged-in Backend (test pattern and tone; its DMs
+// plaintext unless encryptedDMs) and its call updates.
 type rtcUser struct {
 	b       *Backend
 	id      string
@@ -46,13 +46,14 @@ type rtcUser struct {
 	updates chan callengine.CallInfo
 }
 
-func newRTCUser(ctx context.Context, t *testing.T, hs, name, focus string) *rtcUser {
+func newRTCUser(ctx context.Context, t *testing.T, hs, name, focus string, encryptedDMs ...bool) *rtcUser {
 	t.Helper()
 	user, pw := registerIT(t, hs, name)
+	plain := len(encryptedDMs) == 0 || !encryptedDMs[0]
 	cfg := Config{Keyring: matrixclient.NewMemoryKeyring(), DataDir: t.TempDir(),
 		Log:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("user", name),
 		MediaOptions:  []media.Option{media.WithTestPattern(), media.WithTone(440)},
-		ClientOptions: []matrixclient.Option{matrixclient.WithPlaintextDMs(true)},
+		ClientOptions: []matrixclient.Option{matrixclient.WithPlaintextDMs(plain)},
 	}
 	if focus != "" {
 		cfg.RTCFoci = []matrixrtc.Transport{{Type: matrixrtc.TransportLiveKit, ServiceURL: focus}}
@@ -258,27 +259,42 @@ func TestIntegrationRTCDMCall(t *testing.T) {
 }
 
 // TestIntegrationRTCEchoPartner: the echo partner (partner.Run, as `mxcall
-// echo` runs it) answers a MatrixRTC ring, the caller decodes its own
-// picture sent back, and the partner leaves when the caller hangs up.
+// echo` runs it) answers a MatrixRTC ring in a plaintext DM, the caller
+// decodes its own picture sent back, and the partner leaves when the
+// caller hangs up (TestIntegrationRTCEchoPartnerEncrypted does the same in
+// an encrypted DM).
 func TestIntegrationRTCEchoPartner(t *testing.T) {
 	ctx, hs, focus := rtcIT(t)
-	alice := newRTCUser(ctx, t, hs, "alice", focus)
 	echo := startRTCEcho(ctx, t, hs)
+	rtcEchoCall(ctx, t, newRTCUser(ctx, t, hs, "alice", focus), echo, false)
+}
+
+func rtcEchoCall(ctx context.Context, t *testing.T, alice *rtcUser, echo string, encrypted bool) {
+	t.Helper()
 	room, err := alice.b.CreateDM(ctx, echo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitIT(ctx, t, "the partner in the DM", func() bool { _, err := alice.b.mc.CallPeer(room); return err == nil })
+	if r, _ := alice.b.mc.Room(room); r.Encrypted != encrypted {
+		t.Fatalf("room encrypted: %v, want %v", r.Encrypted, encrypted)
+	}
 
 	start := time.Now()
 	id, err := alice.b.PlaceCall(ctx, room, echo, true)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.HasPrefix(id, rtcIDPrefix) {
+		t.Fatalf("placed %q: not a MatrixRTC call", id)
+	}
 	alice.until(ctx, t, "connected", func(ci callengine.CallInfo) bool { return ci.ID == id && ci.State == callengine.StateConnected })
 	alice.frames(ctx, t, id, 1)
 	t.Logf("echo: PlaceCall → first echoed frame %v", time.Since(start).Round(time.Millisecond))
 	alice.frames(ctx, t, id, 30)
+	if ps := alice.b.Participants(id); len(ps) != 2 || ps[1].Encrypted != encrypted || ps[1].WaitingForKey {
+		t.Errorf("tiles %+v", ps)
+	}
 	if err := alice.b.Hangup(ctx, id); err != nil {
 		t.Fatal(err)
 	}

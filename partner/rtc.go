@@ -306,11 +306,15 @@ func splitIdentity(identity string) (user, device string, ok bool) {
 // the echo's calls in encrypted rooms.
 func (e *RTCEcho) OnToDevice(ev matrixrtc.ToDeviceEvent) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	var keys []*matrixrtc.KeyManager
 	for _, c := range e.calls {
 		if c.keys != nil {
-			c.keys.Handle(ev)
+			keys = append(keys, c.keys)
 		}
+	}
+	e.mu.Unlock()
+	for _, k := range keys { // outside the lock: Handle may wait for room in the manager's queue
+		k.Handle(ev)
 	}
 }
 

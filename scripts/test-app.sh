@@ -6,7 +6,7 @@
 # video, checks the screenshot shows the test pattern's colours, closes
 # everything and checks that nothing is left running.
 #
-# MXCALL_APP_RTC=1 calls the second room instead, "Echo (Element Call)":
+# MXCALL_APP_RTC=1 calls the second room instead, "Echo (unencrypted)":
 # a MatrixRTC call through the demo's LiveKit SFU that rings the partner.
 # MXCALL_APP_RTC=2 places a MatrixRTC call in the first, encrypted room:
 # media encrypted end to end (keys over Olm; the partner mirrors ours).
