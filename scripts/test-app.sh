@@ -54,6 +54,11 @@ waitlog "logged in" 120
 t_login=$(ms)
 sleep 3 # the room list fills after the first sync
 import -window root "$work/rooms.png"
+app=$(pgrep -f -n "$root/.cache/bin/mxcall$") || true
+if [ -n "${MXCALL_MEASURE:-}" ]; then
+  sleep 5 # let the first sync settle
+  ./scripts/proc-sample.sh "$app" "$MXCALL_MEASURE" "idle on the room list" >"$work/idle.txt"
+fi
 # Settings (the gear, top right): the camera preview runs with the test pattern.
 xdotool mousemove 837 26 click 1
 sleep 2.5
@@ -79,25 +84,31 @@ check red 150 200 226 44 44
 check green 800 200 40 200 64
 check blue 150 500 40 56 220
 
-# Optional: MXCALL_MEASURE=N keeps the call N seconds and samples the app's
-# CPU and RSS (and, with MXCALL_STATS=1, its repaint rate) into measure.txt.
+# Optional: MXCALL_MEASURE=N samples the app N seconds at a time
+# (scripts/proc-sample.sh: CPU of our threads and of Mesa's llvmpipe
+# painter apart, RSS/PSS): idle on the room list (taken before the call, see
+# above), in the call, in the call with the window minimised (under openbox),
+# and after hanging up. With MXCALL_STATS=1 the repaint rates are logged
+# too. Everything goes to measure.txt.
 if [ -n "${MXCALL_MEASURE:-}" ]; then
-  app=$(pgrep -f -n "$root/.cache/bin/mxcall$") || true
   echo_pid=$(pgrep -f -n "$root/.cache/bin/mxcall echo") || true
-  ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-  a0=$(ticks "$app"); e0=$(ticks "$echo_pid"); s0=$(ms)
-  rss_max=0
-  for _ in $(seq "$MXCALL_MEASURE"); do
-    sleep 1
-    rss=$(awk '/VmRSS/{print $2}' "/proc/$app/status"); [ "$rss" -gt "$rss_max" ] && rss_max=$rss
-  done
-  a1=$(ticks "$app"); e1=$(ticks "$echo_pid"); s1=$(ms)
-  hz=$(getconf CLK_TCK)
   {
-    echo "over $(( (s1 - s0) / 1000 )) s of a connected call at ${MXCALL_RESOLUTION:-640x480}:"
-    echo "app CPU: $(( (a1 - a0) * 100000 / hz / (s1 - s0) ))% of one core, RSS max $((rss_max / 1024)) MB"
-    echo "echo partner CPU: $(( (e1 - e0) * 100000 / hz / (s1 - s0) ))% of one core"
-    grep -h "repaint\|fps" "$log" | tail -3
+    echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores); call at ${MXCALL_RESOLUTION:-640x480}"
+    cat "$work/idle.txt"
+    ./scripts/proc-sample.sh "$app" "$MXCALL_MEASURE" "in call"
+    ./scripts/proc-sample.sh "$echo_pid" "$MXCALL_MEASURE" "echo partner in call"
+    grep -h "video repaint" "$log" | tail -2
+    if command -v openbox >/dev/null; then
+      openbox >"$work/openbox.log" 2>&1 &
+      sleep 2
+      win=$(xdotool search --name '^MX Call$' | head -1)
+      xdotool windowminimize "$win"
+      sleep 1
+      echo "window $(xwininfo -id "$win" | grep -o 'Map State: .*')"
+      ./scripts/proc-sample.sh "$app" "$MXCALL_MEASURE" "in call, window minimised"
+      grep -h "video repaint" "$log" | tail -1
+      xdotool windowactivate "$win" 2>/dev/null || true
+    fi
   } >"$work/measure.txt"
   cat "$work/measure.txt"
 fi

@@ -129,6 +129,10 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 	s.Remote = NewVideoView(container.NewStack(canvas.NewRectangle(color.NRGBA{0x20, 0x24, 0x2c, 0xff}), s.voice))
 	s.Local = NewVideoView(nil)
 	s.Remote.do, s.Local.do = cfg.do, cfg.do
+	s.Remote.hidden, s.Local.hidden = &cfg.hidden, &cfg.hidden
+	// The self-view is painted with the remote picture: one repaint of
+	// the window per remote frame, not one per frame of each.
+	s.Remote.Lead(s.Local)
 	s.Grid = newGrid(cfg)
 	s.Grid.Hide()
 	s.groupBg = canvas.NewRectangle(color.NRGBA{0x10, 0x12, 0x16, 0xff})

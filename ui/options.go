@@ -19,6 +19,9 @@ type config struct {
 	statsIvl  time.Duration
 	// quitting is set once the app starts to quit; see do.
 	quitting atomic.Bool
+	// hidden is set while the main window is minimised or hidden
+	// (watchWindow): video views then take no frames.
+	hidden atomic.Bool
 }
 
 // do runs f on the Fyne goroutine (fyne.Do) unless the app has started to

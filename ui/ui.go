@@ -68,7 +68,10 @@ func (u *UI) Window() fyne.Window { return u.win }
 // SIGTERM quit as the window's close button does (see catchSignals).
 func (u *UI) Run() {
 	stop := make(chan struct{})
-	u.app.Lifecycle().SetOnStarted(func() { u.catchSignals(stop) })
+	u.app.Lifecycle().SetOnStarted(func() {
+		u.catchSignals(stop)
+		u.cfg.watchWindow(u.win, stop)
+	})
 	u.Start()
 	u.app.Run()
 	u.cfg.quitting.Store(true) // however the loop ended: drop late updates

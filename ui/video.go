@@ -53,12 +53,42 @@ type VideoView struct {
 	pending  atomic.Bool // a swap is queued in fyne.Do
 	repaints atomic.Uint64
 	shown    atomic.Bool
+
+	// hidden, when set, says the window is minimised or hidden: the view
+	// then takes no frames (nothing converted, nothing painted).
+	hidden *atomic.Bool
+	// followers paint together with this view (see Lead); lastOwn is
+	// when this view last had a frame of its own (poller-owned), now the
+	// clock (time.Now; tests set it).
+	followers []*VideoView
+	led       bool
+	lastOwn   time.Time
+	now       func() time.Time
+	// pollMu is held while a frame is prepared into the buffers, so that
+	// Release never drops them under a leader's poller.
+	pollMu sync.Mutex
+}
+
+// followIdle is how long a leading view may go without a frame of its own
+// before its followers paint on their own ticks again (the peer turned
+// its camera off, or its video stalled).
+const followIdle = 150 * time.Millisecond
+
+// FitFrameSource is a FrameSource that can also deliver the newest frame
+// already shrunk to the size it is shown (media.FrameSlot shrinks in YUV
+// before converting to RGBA, so a picture-in-picture costs a fraction of
+// a full conversion). VideoView prefers it when its source has it.
+type FitFrameSource interface {
+	FrameSource
+	// FrameFit is FrameInto with the frame shrunk to fit maxW×maxH pixels
+	// (aspect ratio kept, never enlarged; ≤ 0: no limit).
+	FrameFit(dst *image.RGBA, after uint64, maxW, maxH int) (out *image.RGBA, seq uint64, ok bool)
 }
 
 // NewVideoView returns an empty view; placeholder (may be nil) is shown
 // until the first frame.
 func NewVideoView(placeholder fyne.CanvasObject) *VideoView {
-	v := &VideoView{placeholder: placeholder, do: fyne.Do}
+	v := &VideoView{placeholder: placeholder, do: fyne.Do, now: time.Now}
 	v.bg = canvas.NewRectangle(color.Black)
 	v.img = canvas.NewImageFromImage(nil)
 	v.img.FillMode = canvas.ImageFillContain
@@ -83,12 +113,24 @@ func (v *VideoView) SetSource(src FrameSource) {
 	v.mu.Unlock()
 }
 
+// Lead makes f paint together with v: v's poller takes f's frames too,
+// and while v has frames of its own f takes a frame only when v does, so
+// both are put on screen by one repaint of the window instead of two (a
+// picture-in-picture that follows the main picture). When v has had no
+// frame for a while, f paints on v's ticks alone. f's own Start then does
+// nothing. Call it before Start, on the UI goroutine.
+func (v *VideoView) Lead(f *VideoView) {
+	f.led = true
+	v.followers = append(v.followers, f)
+}
+
 // Start polls the source rate times a second on a goroutine of its own
-// until Stop. Calling Start on a running view does nothing.
+// until Stop. Calling Start on a running view, or on one led by another
+// (Lead), does nothing.
 func (v *VideoView) Start(rate int) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.stop != nil {
+	if v.stop != nil || v.led {
 		return
 	}
 	if rate <= 0 {
@@ -136,11 +178,13 @@ func (v *VideoView) Release() {
 	v.mu.Lock()
 	v.last = nil
 	v.mu.Unlock()
-	// The poller has exited, and a swap it queued finds the source gone:
-	// the buffers are ours.
+	// The poller has exited (or, for a led view, finds the source gone),
+	// and a swap it queued finds the source gone: the buffers are ours.
+	v.pollMu.Lock()
 	v.bufs = [2]*image.RGBA{}
 	v.raw, v.mid = nil, nil
 	v.seq = 0
+	v.pollMu.Unlock()
 	if v.img.Image != nil {
 		v.img.Image = nil
 		v.img.Refresh() // frees the texture while the view is still on a canvas
@@ -148,13 +192,53 @@ func (v *VideoView) Release() {
 }
 
 // Poll takes the newest frame from the source, if there is one the view
-// has not shown yet, and swaps it in through fyne.Do. It reports whether a
-// repaint was queued. Only one goroutine may call Poll at a time (the
+// has not shown yet, and swaps it in through fyne.Do; the views it leads
+// (Lead) are polled too and swapped in by the same fyne.Do. It reports
+// whether a repaint was queued. Nothing is taken while the window is
+// minimised or hidden. Only one goroutine may call Poll at a time (the
 // poller started by Start, or a test).
 func (v *VideoView) Poll() bool {
 	if v.pending.Load() {
 		return false // the previous frame is not on screen yet: drop this tick
 	}
+	if v.hidden != nil && v.hidden.Load() {
+		return false
+	}
+	own := v.prepare()
+	now := v.now()
+	if own != nil {
+		v.lastOwn = now
+	}
+	var led []func()
+	if own != nil || now.Sub(v.lastOwn) >= followIdle {
+		for _, f := range v.followers {
+			if c := f.prepare(); c != nil {
+				led = append(led, c)
+			}
+		}
+	}
+	if own == nil && led == nil {
+		return false
+	}
+	v.pending.Store(true)
+	v.do(func() {
+		defer v.pending.Store(false)
+		if own != nil {
+			own()
+		}
+		for _, c := range led {
+			c()
+		}
+	})
+	return true
+}
+
+// prepare copies the source's newest frame, if it is new, into the buffer
+// not on screen and returns the function that swaps it in (to be run on
+// the UI goroutine), or nil.
+func (v *VideoView) prepare() func() {
+	v.pollMu.Lock()
+	defer v.pollMu.Unlock()
 	v.mu.Lock()
 	src, reset := v.src, v.reset
 	v.reset = false
@@ -163,42 +247,33 @@ func (v *VideoView) Poll() bool {
 		v.seq = 0
 	}
 	if src == nil {
-		return false
+		return nil
 	}
 	var out *image.RGBA
 	var seq uint64
 	var ok bool
 	tw, th := v.targetSize()
-	if v.raw != nil && !tooBig(v.raw, tw, th) {
-		v.raw = nil // the view grew: show frames as they come again
-	}
-	if v.raw != nil {
-		// Frames at least twice the view's size (a picture-in-picture of
-		// a 640×480 camera) are copied into raw and shrunk for the screen.
-		v.raw, seq, ok = src.FrameInto(v.raw, v.seq)
-		if !ok || v.raw == nil {
-			return false
-		}
-		out, v.mid = shrink(v.bufs[v.next], v.mid, v.raw, tw, th)
-	} else {
-		if out, seq, ok = src.FrameInto(v.bufs[v.next], v.seq); !ok || out == nil {
-			return false
-		}
-		if tooBig(out, tw, th) {
-			v.raw = image.NewRGBA(out.Rect) // shrink from the next frame on
-		}
-	}
-	// A shrunk frame has the view's size in pixels: draw it 1:1.
 	mode := canvas.ImageScaleFastest
-	if v.raw != nil {
-		mode = canvas.ImageScalePixels
+	if fs, fit := src.(FitFrameSource); fit {
+		// Shrunk at the source, before the RGBA conversion; a frame that
+		// fits is converted at its own size and the GPU scales it.
+		v.raw, v.mid = nil, nil
+		if out, seq, ok = fs.FrameFit(v.bufs[v.next], v.seq, tw, th); !ok || out == nil {
+			return nil
+		}
+	} else {
+		if out, seq, ok = v.frameRGBA(src, tw, th); !ok {
+			return nil
+		}
+		// A shrunk frame has the view's size in pixels: draw it 1:1.
+		if v.raw != nil {
+			mode = canvas.ImageScalePixels
+		}
 	}
 	v.bufs[v.next] = out
 	v.next = 1 - v.next
 	v.seq = seq
-	v.pending.Store(true)
-	v.do(func() {
-		defer v.pending.Store(false)
+	return func() {
 		v.mu.Lock()
 		cur := v.src
 		v.mu.Unlock()
@@ -220,8 +295,32 @@ func (v *VideoView) Poll() bool {
 		}
 		v.img.Refresh()
 		v.repaints.Add(1)
-	})
-	return true
+	}
+}
+
+// frameRGBA takes a frame from a source that gives full-size RGBA only
+// and shrinks it here when it is at least twice the view's size.
+func (v *VideoView) frameRGBA(src FrameSource, tw, th int) (out *image.RGBA, seq uint64, ok bool) {
+	if v.raw != nil && !tooBig(v.raw, tw, th) {
+		v.raw = nil // the view grew: show frames as they come again
+	}
+	if v.raw != nil {
+		// Frames at least twice the view's size (a picture-in-picture of
+		// a 640×480 camera) are copied into raw and shrunk for the screen.
+		v.raw, seq, ok = src.FrameInto(v.raw, v.seq)
+		if !ok || v.raw == nil {
+			return nil, 0, false
+		}
+		out, v.mid = shrink(v.bufs[v.next], v.mid, v.raw, tw, th)
+		return out, seq, true
+	}
+	if out, seq, ok = src.FrameInto(v.bufs[v.next], v.seq); !ok || out == nil {
+		return nil, 0, false
+	}
+	if tooBig(out, tw, th) {
+		v.raw = image.NewRGBA(out.Rect) // shrink from the next frame on
+	}
+	return out, seq, true
 }
 
 // Clear detaches the source and goes back to the placeholder, e.g. when the
