@@ -173,3 +173,40 @@ func TestFitSourceGetsViewSize(t *testing.T) {
 		t.Error("the view shrank in RGBA instead of asking the source")
 	}
 }
+
+// TestBlackOnlyBesideThePicture: once a picture is shown, black is drawn
+// only in the letterbox bars (about 25% of a 16:9 view holding a 4:3
+// picture), not under the whole picture: a software painter pays for
+// every pixel it draws.
+func TestBlackOnlyBesideThePicture(t *testing.T) {
+	test.NewTempApp(t)
+	src := &fitSource{}
+	v := NewVideoView(nil)
+	win := test.NewTempWindow(t, v)
+	win.SetPadded(false)
+	win.Resize(fyne.NewSize(160, 90))
+	v.SetSource(src)
+	if a := v.bars[0]; !a.Visible() || a.Size() != v.Size() || v.bars[1].Visible() {
+		t.Fatal("no picture yet: want one black rectangle over the view")
+	}
+	src.put() // a 64x48 picture: 4:3
+	v.Poll()
+	var black float32
+	for _, b := range v.bars {
+		if b.Visible() {
+			black += b.Size().Width * b.Size().Height
+		}
+	}
+	view := v.Size().Width * v.Size().Height
+	picture := float32(90*4/3) * 90
+	if black < view-picture || black > view-picture+2*90 {
+		t.Fatalf("black area %.0f, want the bars only (%.0f, + a unit of overlap each)", black, view-picture)
+	}
+	if a, b := v.bars[0], v.bars[1]; a.Position().X != 0 || b.Position().X+b.Size().Width != 160 {
+		t.Errorf("bars at %v+%v and %v+%v do not reach the view's edges", a.Position(), a.Size(), b.Position(), b.Size())
+	}
+	v.Clear()
+	if !v.bars[0].Visible() || v.bars[0].Size() != v.Size() || v.bars[1].Visible() {
+		t.Error("cleared view is not all black again")
+	}
+}

@@ -3,6 +3,7 @@ package ui
 import (
 	"image"
 	"image/color"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +29,8 @@ type VideoView struct {
 	widget.BaseWidget
 
 	img         *canvas.Image
-	bg          *canvas.Rectangle
+	bars        [2]*canvas.Rectangle // black: the whole view, or the letterbox bars beside the picture
+	aspect      float32              // of the picture the bars were laid out for (0: none)
 	placeholder fyne.CanvasObject
 	do          func(func()) // fyne.Do, or the UI's guarded form (config.do)
 
@@ -89,7 +91,7 @@ type FitFrameSource interface {
 // until the first frame.
 func NewVideoView(placeholder fyne.CanvasObject) *VideoView {
 	v := &VideoView{placeholder: placeholder, do: fyne.Do, now: time.Now}
-	v.bg = canvas.NewRectangle(color.Black)
+	v.bars = [2]*canvas.Rectangle{canvas.NewRectangle(color.Black), canvas.NewRectangle(color.Black)}
 	v.img = canvas.NewImageFromImage(nil)
 	v.img.FillMode = canvas.ImageFillContain
 	// Fastest means: no CPU rescale, the GPU scales the texture with
@@ -282,6 +284,10 @@ func (v *VideoView) prepare() func() {
 		}
 		v.img.Image = out
 		v.img.ScaleMode = mode
+		if a := aspectOf(out); a != v.aspect {
+			v.aspect = a
+			v.layoutBars(v.Size())
+		}
 		if !v.shown.Swap(true) {
 			v.img.Show()
 			if v.placeholder != nil {
@@ -329,6 +335,8 @@ func (v *VideoView) Clear() {
 	v.SetSource(nil)
 	v.shown.Store(false)
 	v.img.Hide()
+	v.aspect = 0
+	v.layoutBars(v.Size())
 	if v.placeholder != nil {
 		v.placeholder.Show()
 	}
@@ -342,7 +350,7 @@ func (v *VideoView) Repaints() uint64 { return v.repaints.Load() }
 
 // CreateRenderer implements fyne.Widget.
 func (v *VideoView) CreateRenderer() fyne.WidgetRenderer {
-	objs := []fyne.CanvasObject{v.bg, v.img}
+	objs := []fyne.CanvasObject{v.bars[0], v.bars[1], v.img}
 	if v.placeholder != nil {
 		objs = append(objs, v.placeholder)
 	}
@@ -359,12 +367,67 @@ func (r *videoRenderer) Layout(s fyne.Size) {
 		o.Move(fyne.Position{})
 		o.Resize(s)
 	}
+	r.v.layoutBars(s)
 	scale := float32(1)
 	if c := fyne.CurrentApp().Driver().CanvasForObject(r.v); c != nil {
 		scale = c.Scale()
 	}
 	w, h := uint64(s.Width*scale), uint64(s.Height*scale)
 	r.v.target.Store(w<<32 | h&0xffffffff)
+}
+
+// layoutBars paints black only where the picture is not: beside it (the
+// letterbox bars of ImageFillContain, placed as Fyne's painter places the
+// picture), or the whole view while no picture is shown. Under a software
+// painter every pixel drawn twice per frame costs: a full-size background
+// under the picture was about as many pixels as the picture itself.
+func (v *VideoView) layoutBars(s fyne.Size) {
+	a, b := v.bars[0], v.bars[1]
+	a.Move(fyne.Position{})
+	var pad float32
+	view := float32(0)
+	if s.Height > 0 {
+		view = s.Width / s.Height
+	}
+	switch {
+	case v.aspect <= 0 || view <= 0:
+		a.Resize(s) // no picture: all black
+		a.Show()
+		b.Hide()
+		return
+	// Each bar reaches a unit under the picture (drawn over it) and has
+	// whole-unit edges, so that rounding to pixels leaves no seam between
+	// bar and picture or at the view's edges.
+	case view > v.aspect: // bars left and right
+		pad = (s.Width - s.Height*v.aspect) / 2
+		w := float32(math.Ceil(float64(pad) + 1))
+		a.Resize(fyne.NewSize(w, s.Height))
+		x := float32(math.Floor(float64(s.Width - w)))
+		b.Move(fyne.NewPos(x, 0))
+		b.Resize(fyne.NewSize(s.Width-x, s.Height))
+	case view < v.aspect: // above and below
+		pad = (s.Height - s.Width/v.aspect) / 2
+		h := float32(math.Ceil(float64(pad) + 1))
+		a.Resize(fyne.NewSize(s.Width, h))
+		y := float32(math.Floor(float64(s.Height - h)))
+		b.Move(fyne.NewPos(0, y))
+		b.Resize(fyne.NewSize(s.Width, s.Height-y))
+	}
+	if pad <= 0 { // the picture fills the view
+		a.Hide()
+		b.Hide()
+		return
+	}
+	a.Show()
+	b.Show()
+}
+
+// aspectOf is img's width over its height.
+func aspectOf(img *image.RGBA) float32 {
+	if img.Rect.Dy() == 0 {
+		return 0
+	}
+	return float32(img.Rect.Dx()) / float32(img.Rect.Dy())
 }
 
 // targetSize returns the view's last laid-out size in pixels (0, 0 before
