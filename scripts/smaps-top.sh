@@ -16,4 +16,4 @@ awk '
   /^Rss:/ { rss[name] += $2 }
   /^Pss:/ { pss[name] += $2 }
   END { for (k in rss) if (rss[k] > 0) printf "%8d %8d  %s\n", rss[k], pss[k], k }
-' "/proc/$pid/smaps" | sort -rn | head -n "$n" | awk 'BEGIN{print "  RSS kB   PSS kB  mapping"} {print}'
+' "/proc/$pid/smaps" | sort -rn | awk -v n="$n" 'BEGIN{print "  RSS kB   PSS kB  mapping"} NR <= n'

@@ -24,6 +24,7 @@ export HOME="$work/home" XDG_RUNTIME_DIR="$work/home/run" LANG=en_US.UTF-8
 export MXCALL_DEMO_DIR="$root/.cache/demo-test" MXCALL_ICE_LOOPBACK=1 MXCALL_TEST_MEDIA=1
 rm -rf "$MXCALL_DEMO_DIR"
 log="$work/demo.log"
+[ -n "${MXCALL_MEASURE:-}" ] && export MXCALL_PROFILE="$work" # SIGUSR1: heap profile and a "memory" log line
 ./scripts/demo.sh >"$log" 2>&1 &
 demo=$!
 finish() { kill "$demo" 2>/dev/null; wait "$demo" 2>/dev/null || true; }
@@ -38,6 +39,12 @@ waitlog() { # waitlog PATTERN SECONDS
   echo "timed out waiting for '$1'"; tail -30 "$log"; return 1
 }
 ms() { date +%s%3N; }
+memory() { # memory LABEL: the app's own account of its memory, and its largest mappings
+  kill -USR1 "$app"
+  sleep 1
+  echo "$1: $(grep -h 'msg=memory' "$log" | tail -1 | sed 's/.*msg=memory //')"
+  ./scripts/smaps-top.sh "$app" 10 | sed 's/^/  /'
+}
 # The test pattern has red, green, blue and yellow quadrants.
 px() { convert "$shot" -format "%[fx:int(255*p{$1,$2}.r)] %[fx:int(255*p{$1,$2}.g)] %[fx:int(255*p{$1,$2}.b)]" info:; }
 check() { # check NAME X Y R G B: each channel within 60 of the expected
@@ -57,7 +64,10 @@ import -window root "$work/rooms.png"
 app=$(pgrep -f -n "$root/.cache/bin/mxcall$") || true
 if [ -n "${MXCALL_MEASURE:-}" ]; then
   sleep 5 # let the first sync settle
-  ./scripts/proc-sample.sh "$app" "$MXCALL_MEASURE" "idle on the room list" >"$work/idle.txt"
+  {
+    ./scripts/proc-sample.sh "$app" "$MXCALL_MEASURE" "idle on the room list"
+    memory idle
+  } >"$work/idle.txt"
 fi
 # Settings (the gear, top right): the camera preview runs with the test pattern.
 xdotool mousemove 837 26 click 1
@@ -91,24 +101,34 @@ check blue 150 500 40 56 220
 # and after hanging up. With MXCALL_STATS=1 the repaint rates are logged
 # too. Everything goes to measure.txt.
 if [ -n "${MXCALL_MEASURE:-}" ]; then
+  win=$(xdotool search --name '^MX Call$' | head -1)
   echo_pid=$(pgrep -f -n "$root/.cache/bin/mxcall echo") || true
   {
     echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores); call at ${MXCALL_RESOLUTION:-640x480}"
     cat "$work/idle.txt"
     ./scripts/proc-sample.sh "$app" "$MXCALL_MEASURE" "in call"
     ./scripts/proc-sample.sh "$echo_pid" "$MXCALL_MEASURE" "echo partner in call"
+    memory "in call"
     grep -h "video repaint" "$log" | tail -2
+    if [ -n "${MXCALL_PERF:-}" ] && command -v perf >/dev/null; then # where the CPU goes, by thread and library
+      perf record -q -F 499 -p "$app" -o "$work/perf.data" -- sleep "$MXCALL_MEASURE" >/dev/null 2>&1 || true
+      perf report -q -i "$work/perf.data" --sort comm,dso --stdio 2>/dev/null | grep -v '^$' | head -25
+    fi
     if command -v openbox >/dev/null; then
       openbox >"$work/openbox.log" 2>&1 &
       sleep 2
-      win=$(xdotool search --name '^MX Call$' | head -1)
       xdotool windowminimize "$win"
       sleep 1
       echo "window $(xwininfo -id "$win" | grep -o 'Map State: .*')"
       ./scripts/proc-sample.sh "$app" "$MXCALL_MEASURE" "in call, window minimised"
       grep -h "video repaint" "$log" | tail -1
-      xdotool windowactivate "$win" 2>/dev/null || true
+      xdotool windowactivate --sync "$win" 2>/dev/null || true
+      sleep 1
     fi
+    xdotool mousemove --window "$win" 639 613 click 1 # Hang up (bottom bar, middle)
+    sleep 8 # the ended screen, back to the room list, caches settle
+    ./scripts/proc-sample.sh "$app" "$MXCALL_MEASURE" "idle after the call"
+    memory "after the call"
   } >"$work/measure.txt"
   cat "$work/measure.txt"
 fi

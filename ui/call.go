@@ -86,6 +86,7 @@ type CallScreen struct {
 	info    callengine.CallInfo
 	endedAt time.Time
 	stopTmr chan struct{}
+	gone    bool // Stop has told cfg.callGone
 	content fyne.CanvasObject
 }
 
@@ -247,6 +248,10 @@ func (s *CallScreen) Stop() {
 	if s.stopTmr != nil {
 		close(s.stopTmr)
 		s.stopTmr = nil
+	}
+	if fn := s.cfg.callGone; fn != nil && !s.gone {
+		s.gone = true
+		fn()
 	}
 }
 

@@ -182,6 +182,10 @@ func (u *UI) loggedIn(s Session) {
 			u.lastRooms = snap
 			if u.rooms != nil {
 				u.rooms.Update(snap)
+				if fn := u.cfg.roomsShown; fn != nil && len(snap.Rooms) > 0 {
+					u.cfg.roomsShown = nil
+					fn(len(snap.Rooms))
+				}
 			}
 			if u.call != nil {
 				if r, ok := u.room(u.call.Info().RoomID); ok {
