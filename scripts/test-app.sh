@@ -112,7 +112,7 @@ if [ -n "${MXCALL_MEASURE:-}" ]; then
     grep -h "video repaint" "$log" | tail -2
     if [ -n "${MXCALL_PERF:-}" ] && command -v perf >/dev/null; then # where the CPU goes, by thread and library
       perf record -q -F 499 -p "$app" -o "$work/perf.data" -- sleep "$MXCALL_MEASURE" >/dev/null 2>&1 || true
-      perf report -q -i "$work/perf.data" --sort comm,dso --stdio 2>/dev/null | grep -v '^$' | head -25
+      perf report -q -i "$work/perf.data" --sort comm,dso --stdio 2>/dev/null | grep -v '^$' | awk 'NR <= 25' || true
     fi
     if command -v openbox >/dev/null; then
       openbox >"$work/openbox.log" 2>&1 &
