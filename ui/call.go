@@ -223,17 +223,18 @@ func (s *CallScreen) Start() {
 func (s *CallScreen) logStats(stop chan struct{}, id string) {
 	t := time.NewTicker(s.cfg.statsIvl)
 	defer t.Stop()
-	lastR, lastL, last := s.Remote.Repaints(), s.Local.Repaints(), time.Now()
+	lastR, lastL, lastU, last := s.Remote.Repaints(), s.Local.Repaints(), s.Remote.Updates(), time.Now()
 	for {
 		select {
 		case <-stop:
 			return
 		case now := <-t.C:
-			r, l := s.Remote.Repaints(), s.Local.Repaints()
+			r, l, u := s.Remote.Repaints(), s.Local.Repaints(), s.Remote.Updates()
 			sec := now.Sub(last).Seconds()
 			s.cfg.statsLog.Info("video repaint", "call", id,
-				"remote_fps", float64(r-lastR)/sec, "local_fps", float64(l-lastL)/sec)
-			lastR, lastL, last = r, l, now
+				"remote_fps", float64(r-lastR)/sec, "local_fps", float64(l-lastL)/sec,
+				"window_updates_per_s", float64(u-lastU)/sec)
+			lastR, lastL, lastU, last = r, l, u, now
 		}
 	}
 }

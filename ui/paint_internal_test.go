@@ -95,8 +95,8 @@ func TestSelfViewPaintsWithRemote(t *testing.T) {
 		r.lsrc.put() // the camera, out of phase with the remote
 		r.remote.Poll()
 	}
-	if r.updates != 15 {
-		t.Errorf("%d repaints for 15 remote frames, want 15 (one each)", r.updates)
+	if r.updates != 15 || r.remote.Updates() != 15 {
+		t.Errorf("%d repaints (%d counted) for 15 remote frames, want 15 (one each)", r.updates, r.remote.Updates())
 	}
 	if got := r.local.Repaints(); got != 15 {
 		t.Errorf("self-view shown %d times, want 15 (with every remote frame)", got)

@@ -54,6 +54,7 @@ type VideoView struct {
 
 	pending  atomic.Bool // a swap is queued in fyne.Do
 	repaints atomic.Uint64
+	updates  atomic.Uint64 // fyne.Do calls queued by Poll: window repaints caused
 	shown    atomic.Bool
 
 	// hidden, when set, says the window is minimised or hidden: the view
@@ -223,6 +224,7 @@ func (v *VideoView) Poll() bool {
 		return false
 	}
 	v.pending.Store(true)
+	v.updates.Add(1)
 	v.do(func() {
 		defer v.pending.Store(false)
 		if own != nil {
@@ -347,6 +349,11 @@ func (v *VideoView) Showing() bool { return v.shown.Load() }
 
 // Repaints returns how many frames have been put on screen.
 func (v *VideoView) Repaints() uint64 { return v.repaints.Load() }
+
+// Updates returns how many UI updates (each one repaint of the window)
+// the view's polling has queued, for the frames of this view and of the
+// views it leads together.
+func (v *VideoView) Updates() uint64 { return v.updates.Load() }
 
 // CreateRenderer implements fyne.Widget.
 func (v *VideoView) CreateRenderer() fyne.WidgetRenderer {
