@@ -71,10 +71,13 @@ type CallScreen struct {
 	bottom    fyne.CanvasObject // the control bar
 	groupBg   *canvas.Rectangle
 
-	grouped  bool // showing the grid (the call has participants)
-	people   int  // how many participants the call has
-	joining  bool // opened by JoinCall: bind the call's first update by room
-	wasGroup bool // joining, or has had participants: a group call
+	grouped bool // showing the grid (the call has participants)
+	// plainTile names the first participant whose media is not end-to-end
+	// encrypted (groupSecurity's reading of the grid; "" when all are).
+	plainTile string
+	people    int  // how many participants the call has
+	joining   bool // opened by JoinCall: bind the call's first update by room
+	wasGroup  bool // joining, or has had participants: a group call
 
 	calls   Calls
 	media   Media

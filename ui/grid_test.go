@@ -618,3 +618,46 @@ func TestLegacyCallInGroupRoom(t *testing.T) {
 		t.Fatalf("state %q", got)
 	}
 }
+
+// TestGroupCallEncryption: in an encrypted room the call view says
+// "end-to-end encrypted" only when every tile's media is, names one whose
+// media is not, and a tile whose key has not arrived says so and shows
+// no picture until it does.
+func TestGroupCallEncryption(t *testing.T) {
+	e := newGroupEnv(t)
+	id, c := joinTeam(t, e)
+	room := teamCall
+	room.Encrypted = true
+	c.SetRoom(room)
+	ps, _ := participants(e, 3)
+	for i := range ps {
+		ps[i].Encrypted = true
+	}
+	ps[2].WaitingForKey = true
+	e.be.SetParticipants(id, ps)
+	if got := c.Security(); !strings.HasPrefix(got, "End-to-end encrypted") {
+		t.Errorf("all encrypted: security line %q", got)
+	}
+	bob, ok := c.Grid.Tile(ps[2].ID)
+	if !ok || !bob.WaitingForKey() {
+		t.Fatal("Bob's tile does not say it waits for his key")
+	}
+	if alice, _ := c.Grid.Tile(ps[1].ID); alice.WaitingForKey() {
+		t.Error("Alice's tile waits for a key she sent")
+	}
+	pollTiles(t, c)
+	if bob.Video.Showing() {
+		t.Error("Bob's tile shows a picture before his key arrived")
+	}
+	ps[2].WaitingForKey = false
+	e.be.SetParticipants(id, ps)
+	pollTiles(t, c)
+	if bob.WaitingForKey() || !bob.Video.Showing() {
+		t.Error("Bob's key arrived but his tile still waits or shows no picture")
+	}
+	ps[1].Encrypted = false
+	e.be.SetParticipants(id, ps)
+	if got, want := c.Security(), "Not end-to-end encrypted: Alice Liddell's media is not"; got != want {
+		t.Errorf("one plain member: security line %q, want %q", got, want)
+	}
+}
