@@ -118,11 +118,13 @@ func runApp(log *slog.Logger) int {
 	if u := os.Getenv(envRTCFocus); u != "" {
 		cfg.RTCFoci = []matrixrtc.Transport{{Type: matrixrtc.TransportLiveKit, ServiceURL: u}}
 	}
+	log.Info("starting", "since_exec", sinceExec()) // after Go's and the packages' initialisation
 	be, err := backend.New(cfg)
 	if err != nil {
 		log.Error("starting", "err", err)
 		return 1
 	}
+	log.Info("backend ready", "since_exec", sinceExec())
 	defer func() { _ = be.Close() }()
 	if user, pw := os.Getenv(envUser), os.Getenv(envPassword); user != "" && pw != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
