@@ -139,7 +139,9 @@ func runApp(log *slog.Logger) int {
 	if os.Getenv(envStats) == "1" {
 		opts = append(opts, ui.WithStatsLog(log, 5*time.Second))
 	}
-	ui.New(app.NewWithID("im.mxcall.app"), be.UI(), opts...).Run()
+	u := ui.New(app.NewWithID("im.mxcall.app"), be.UI(), opts...)
+	log.Info("window created", "since_exec", sinceExec())
+	u.Run()
 	return 0
 }
 
