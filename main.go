@@ -46,6 +46,7 @@ const (
 	envDataDir    = "MXCALL_DATA_DIR"     // where the encryption store lives (default: the OS config dir)
 	envResolution = "MXCALL_RESOLUTION"   // capture size, e.g. 1280x720 (default 640x480; also in Settings)
 	envStats      = "MXCALL_STATS"        // "1": log video repaint rates every 5 s
+	envLegacy     = "MXCALL_LEGACY_CALLS" // "1": one-to-one calls the legacy way (m.call.invite) at start (also in Settings)
 	// envRTCFocus is a MatrixRTC focus (the livekit_service_url of a
 	// LiveKit token service) used when the homeserver advertises none.
 	envRTCFocus = "MXCALL_RTC_FOCUS"
@@ -112,6 +113,7 @@ func runApp(log *slog.Logger) int {
 	if _, err := fmt.Sscanf(os.Getenv(envResolution), "%dx%d", &cfg.Resolution.Width, &cfg.Resolution.Height); err != nil {
 		cfg.Resolution = ui.Resolution{}
 	}
+	cfg.LegacyCalls = os.Getenv(envLegacy) == "1"
 	if os.Getenv(envTestMedia) == "1" {
 		cfg.MediaOptions = []media.Option{media.WithTestPattern(), media.WithTone(440)}
 	}

@@ -8,6 +8,8 @@
 #
 # MXCALL_APP_RTC=1 calls the second room instead, "Echo (Element Call)":
 # a MatrixRTC call through the demo's LiveKit SFU that rings the partner.
+# MXCALL_APP_RTC=2 places a MatrixRTC call in the first, encrypted room:
+# media encrypted end to end (keys over Olm; the partner mirrors ours).
 #
 # Artifacts (screenshots, logs, timings.txt) go to ./.cache/app-run.
 # Needs xvfb xauth imagemagick xdotool dbus (scripts/install-deps.sh).
@@ -25,6 +27,9 @@ fi
 cd "$root"
 export HOME="$work/home" XDG_RUNTIME_DIR="$work/home/run" LANG=en_US.UTF-8
 export MXCALL_DEMO_DIR="$root/.cache/demo-test" MXCALL_ICE_LOOPBACK=1 MXCALL_TEST_MEDIA=1
+# Without MXCALL_APP_RTC the first room (the encrypted DM) gets a legacy
+# call, the one-to-one view this script checks.
+[ -n "${MXCALL_APP_RTC:-}" ] || export MXCALL_LEGACY_CALLS=1
 rm -rf "$MXCALL_DEMO_DIR"
 log="$work/demo.log"
 [ -n "${MXCALL_MEASURE:-}" ] && export MXCALL_PROFILE="$work" # SIGUSR1: heap profile and a "memory" log line
@@ -95,7 +100,7 @@ sleep 1.5 # a few repaints
 import -window root "$work/call.png"
 
 shot="$work/call.png"
-if [ "${MXCALL_APP_RTC:-}" = 1 ]; then
+if [ -n "${MXCALL_APP_RTC:-}" ]; then
   # The grid: our tile on the left, the partner's (our picture echoed) on
   # the right.
   check red 600 280 226 44 44

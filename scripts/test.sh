@@ -64,4 +64,6 @@ for extra in scripts/test-media.sh scripts/test-integration.sh scripts/test-rtc.
     "./$extra"
   fi
 done
+step "scripts/test-app.sh, a MatrixRTC call in the encrypted DM (MXCALL_APP_RTC=2)"
+MXCALL_APP_RTC=2 ./scripts/test-app.sh
 step "all tests passed"
