@@ -39,7 +39,7 @@ go vet ./... # and without encryption
 
 step "go vet for Windows and macOS (packages without cgo)"
 for os in windows darwin; do
-  GOOS=$os CGO_ENABLED=0 go vet -tags "$tags" ./callengine ./matrixclient ./matrixrtc ./partner ./ui/internal/ontop ./media/framecrypt
+  GOOS=$os CGO_ENABLED=0 go vet -tags "$tags" ./callengine ./matrixclient ./matrixrtc ./partner ./ui/internal/ontop ./ui/internal/winstate ./internal/cmem ./media/framecrypt
 done
 
 step "golangci-lint"

@@ -64,6 +64,7 @@ func newTile(p Participant, cfg *config) *Tile {
 	t.avatar = NewAvatar(p.ID, tileName(p), nil, 96)
 	t.Video = NewVideoView(container.NewStack(canvas.NewRectangle(tileColor), container.New(avatarFit{}, t.avatar)))
 	t.Video.do = cfg.do
+	t.Video.hidden = &cfg.hidden
 	t.name = canvas.NewText("", callTextColor)
 	t.name.TextSize = theme.TextSize()
 	t.textH = fyne.MeasureText("Ag", t.name.TextSize, t.name.TextStyle).Height

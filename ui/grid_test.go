@@ -337,16 +337,18 @@ func TestGridPollersEnd(t *testing.T) {
 		ps = append(ps, ui.Participant{ID: fmt.Sprint(i), Name: people[i], Video: &fake.FrameSlot{}})
 	}
 	be.SetParticipants(id, ps)
-	waitPollers(t, base+2+5) // the one-to-one views and five tiles
+	// The one-to-one views (one poller: the remote view's, which paints
+	// the self-view too) and five tiles.
+	waitPollers(t, base+1+5)
 	be.SetParticipants(id, ps[:2])
-	waitPollers(t, base+2+2)
+	waitPollers(t, base+1+2)
 	if err := be.Hangup(t.Context(), id); err != nil {
 		t.Fatal(err)
 	}
 	if len(c.Grid.Tiles()) != 0 {
 		t.Fatal("tiles stay after the call ended")
 	}
-	waitPollers(t, base+2)
+	waitPollers(t, base+1)
 	c.Stop()
 	waitPollers(t, base)
 }
