@@ -342,7 +342,11 @@ func TestLoopbackVideoAndTone(t *testing.T) {
 		t.Errorf("%d frames sent while muted", d)
 	}
 	src.SetVideoMuted(false)
-	time.Sleep(300 * time.Millisecond)
+	// Capture restarts on its own goroutine: wait for its first frame (a
+	// hang guard, not a timing check; a loaded machine takes longer).
+	for deadline := time.Now().Add(5 * time.Second); src.FramesSent() == n && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if src.FramesSent() == n {
 		t.Error("no frames after unmute")
 	}
