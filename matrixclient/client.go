@@ -248,6 +248,8 @@ type Client struct {
 	handler    CallHandler
 	rtc        func([]matrixrtc.RoomEvent)
 	toDevice   func(matrixrtc.ToDeviceEvent)
+	onVerify   func(Verification)
+	verifs     []*Verification // newest last, at most maxVerifications
 	rooms      *roomModel
 	run        *runState
 	closed     bool

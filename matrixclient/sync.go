@@ -314,7 +314,10 @@ func (c *Client) syncLoop(ctx context.Context, mx *mautrix.Client, out chan<- *b
 		}
 		failures = 0
 		b := &batch{received: time.Now(), initial: since == ""}
-		if err := syncer.ProcessResponse(context.WithValue(ctx, batchKey{}, b), resp, since); err != nil {
+		// mautrix's handlers (the verification helper's among them) log
+		// through the context's zerolog logger.
+		pctx := c.cfg.mxlog.WithContext(context.WithValue(ctx, batchKey{}, b))
+		if err := syncer.ProcessResponse(pctx, resp, since); err != nil {
 			c.log.Error("processing sync response", "err", err)
 		}
 		b.mu.Lock()

@@ -1,0 +1,78 @@
+package matrixclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestVerificationSnapshots(t *testing.T) {
+	tests := []struct {
+		name  string
+		steps []VerifyState
+		want  VerifyState
+	}{
+		{"request to done", []VerifyState{VerifyRequested, VerifyReady, VerifyShowSAS, VerifyConfirmed, VerifyDone}, VerifyDone},
+		{"cancelled stays cancelled", []VerifyState{VerifyWaiting, VerifyCancelled, VerifyDone}, VerifyCancelled},
+		{"done stays done", []VerifyState{VerifyShowSAS, VerifyDone, VerifyCancelled}, VerifyDone},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New()
+			var seen []VerifyState
+			c.SetVerificationHandler(func(v Verification) { seen = append(seen, v.State) })
+			for _, s := range tc.steps {
+				c.updateVerification("txn", func(v *Verification) { v.State = s })
+			}
+			v, ok := c.Verification("txn")
+			if !ok || v.State != tc.want {
+				t.Fatalf("state %v (%v), want %v", v.State, ok, tc.want)
+			}
+			if len(seen) != len(tc.steps) {
+				t.Fatalf("handler called %d times, want %d", len(seen), len(tc.steps))
+			}
+		})
+	}
+}
+
+func TestVerificationsBounded(t *testing.T) {
+	c := New()
+	for i := range maxVerifications + 10 {
+		c.updateVerification(fmt.Sprint(i), func(v *Verification) { v.State = VerifyWaiting })
+	}
+	if n := len(c.Verifications()); n != maxVerifications {
+		t.Fatalf("%d verifications kept, want %d", n, maxVerifications)
+	}
+	c.updateVerification("0-ended", func(v *Verification) { v.State = VerifyDone })
+	c.updateVerification("new", func(v *Verification) { v.State = VerifyWaiting })
+	if _, ok := c.Verification("0-ended"); ok {
+		t.Fatal("the ended verification was kept over a waiting one")
+	}
+	if _, ok := c.Verification("new"); !ok {
+		t.Fatal("the newest verification was dropped")
+	}
+}
+
+func TestVerificationNeedsE2EE(t *testing.T) {
+	c := New()
+	ctx := context.Background()
+	if _, err := c.StartVerification(ctx, "not-a-user", ""); !errors.Is(err, ErrInvalidUserID) {
+		t.Fatalf("bad user ID: %v", err)
+	}
+	if _, err := c.StartVerification(ctx, "@bob:example.org", ""); !errors.Is(err, ErrNoE2EE) {
+		t.Fatalf("without E2EE: %v", err)
+	}
+	for _, f := range []func() error{
+		func() error { return c.AcceptVerification(ctx, "x") },
+		func() error { return c.ConfirmSAS(ctx, "x") },
+		func() error { return c.CancelVerification(ctx, "x", true) },
+	} {
+		if err := f(); !errors.Is(err, ErrNoE2EE) {
+			t.Fatalf("without E2EE: %v", err)
+		}
+	}
+	if n := len(c.Verifications()); n != 0 {
+		t.Fatalf("%d verifications made up", n)
+	}
+}
