@@ -255,6 +255,12 @@ type Client struct {
 	closed     bool
 	turnKick   chan struct{}
 
+	// since is the sync token of the last batch applied to rooms (from
+	// the session cache after Restore); savedAt is when the cache was last
+	// written (used by the dispatcher, and by Stop after it ended).
+	since   string
+	savedAt time.Time
+
 	crypto        cryptoBackend // nil without E2EE
 	e2eeErr       error
 	undecryptable []Undecryptable
@@ -440,6 +446,7 @@ func (c *Client) Stop() {
 	}
 	r.cancel()
 	r.done.Wait()
+	c.persist(true)
 	c.mu.Lock()
 	cr, mx := c.crypto, c.mx
 	c.crypto = nil
