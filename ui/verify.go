@@ -161,8 +161,12 @@ func (u *UI) openVerify(v Verification) {
 	vd := &verifyDialog{}
 	id := v.ID
 	act := verifyActions{
-		accept:  func() { u.verifyCall(func(ctx context.Context) error { return u.be.Verify.AcceptVerification(ctx, id) }) },
-		confirm: func() { u.verifyCall(func(ctx context.Context) error { return u.be.Verify.ConfirmVerification(ctx, id) }) },
+		accept: func() {
+			u.verifyCall(func(ctx context.Context) error { return u.be.Verify.AcceptVerification(ctx, id) })
+		},
+		confirm: func() {
+			u.verifyCall(func(ctx context.Context) error { return u.be.Verify.ConfirmVerification(ctx, id) })
+		},
 		cancel: func(mismatch bool) {
 			u.verifyCall(func(ctx context.Context) error { return u.be.Verify.CancelVerification(ctx, id, mismatch) })
 		},
