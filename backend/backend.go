@@ -68,6 +68,8 @@ type Backend struct {
 	preview  *media.Source // the settings screen's camera preview
 	trust    *trustCache   // peers' device verification, fetched in the background
 	closed   bool
+
+	verifySubs subscribers[ui.Verification] // device verification (verify.go)
 }
 
 // New builds a Backend; nothing touches the network until Login or Resume.
@@ -103,6 +105,7 @@ func New(cfg Config) (*Backend, error) {
 		matrixclient.WithDataDir(cfg.DataDir),
 		matrixclient.WithOnChange(b.onChange),
 	)
+	b.mc.SetVerificationHandler(b.onVerification) // verify.go
 	return b, nil
 }
 
@@ -115,7 +118,11 @@ func newAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
 
 // UI returns the interfaces the ui package takes.
 func (b *Backend) UI() ui.Backend {
-	return ui.Backend{Auth: b, Rooms: b, Calls: b, Media: b, Sounds: b}
+	be := ui.Backend{Auth: b, Rooms: b, Calls: b, Media: b, Sounds: b}
+	if matrixclient.E2EEAvailable {
+		be.Verify = b // verify.go
+	}
+	return be
 }
 
 // Close hangs up, stops syncing and releases every device. Idempotent.
