@@ -18,12 +18,15 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2/app"
+	lklogger "github.com/livekit/protocol/logger"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/mxcall/mxcall/backend"
 	"github.com/mxcall/mxcall/callengine"
 	_ "github.com/mxcall/mxcall/internal/fynelocale" // before Fyne's lang package: no locale error on C.UTF-8
 	"github.com/mxcall/mxcall/matrixclient"
+	"github.com/mxcall/mxcall/matrixrtc"
 	"github.com/mxcall/mxcall/media"
 	"github.com/mxcall/mxcall/partner"
 	"github.com/mxcall/mxcall/ui"
@@ -42,10 +45,14 @@ const (
 	envDataDir    = "MXCALL_DATA_DIR"     // where the encryption store lives (default: the OS config dir)
 	envResolution = "MXCALL_RESOLUTION"   // capture size, e.g. 1280x720 (default 640x480; also in Settings)
 	envStats      = "MXCALL_STATS"        // "1": log video repaint rates every 5 s
+	// envRTCFocus is a MatrixRTC focus (the livekit_service_url of a
+	// LiveKit token service) used when the homeserver advertises none.
+	envRTCFocus = "MXCALL_RTC_FOCUS"
 )
 
 func main() {
 	log := newLogger()
+	quietLiveKit()
 	if len(os.Args) > 1 && os.Args[1] == "echo" {
 		os.Exit(runEcho(log, os.Args[2:]))
 	}
@@ -58,6 +65,19 @@ func newLogger() *slog.Logger {
 		level = slog.LevelDebug
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// quietLiveKit keeps LiveKit's client (MatrixRTC calls) to warnings and
+// errors on stderr; by default it logs every step through the standard
+// log package, which the UI routes into our log as errors.
+func quietLiveKit() {
+	level := "warn"
+	if os.Getenv(envLog) == "debug" {
+		level = "info"
+	}
+	if l, err := lklogger.NewZapLogger(&lklogger.Config{Level: level}); err == nil {
+		lksdk.SetLogger(l)
+	}
 }
 
 func keyring() matrixclient.Keyring {
@@ -87,6 +107,9 @@ func runApp(log *slog.Logger) int {
 	}
 	if os.Getenv(envTestMedia) == "1" {
 		cfg.MediaOptions = []media.Option{media.WithTestPattern(), media.WithTone(440)}
+	}
+	if u := os.Getenv(envRTCFocus); u != "" {
+		cfg.RTCFoci = []matrixrtc.Transport{{Type: matrixrtc.TransportLiveKit, ServiceURL: u}}
 	}
 	be, err := backend.New(cfg)
 	if err != nil {

@@ -1,10 +1,13 @@
 // Package backend implements the ui package's interfaces (Auth, Rooms,
-// Calls, Media, Sounds) with the real matrixclient, callengine and media
-// packages. main.go builds one and hands it to ui.New.
+// Calls, Media, Sounds, Group) with the real matrixclient, callengine,
+// matrixrtc and media packages. main.go builds one and hands it to ui.New.
 //
 // It is glue: it owns which media Source and sinks belong to which call,
-// and translates errors and snapshots between the packages. It must not
-// import Fyne.
+// and translates errors and snapshots between the packages. One-to-one
+// calls go the legacy way (callengine, m.call.*) or, when the homeserver
+// offers a MatrixRTC focus, as MatrixRTC calls (matrixrtc sessions on a
+// LiveKit SFU) that appear to the UI as calls of their own ("rtc:" IDs).
+// It must not import Fyne.
 package backend
 
 import (
@@ -18,20 +21,16 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 	"maunium.net/go/mautrix"
 
 	"github.com/mxcall/mxcall/callengine"
 	"github.com/mxcall/mxcall/matrixclient"
+	"github.com/mxcall/mxcall/matrixrtc"
 	"github.com/mxcall/mxcall/media"
 	"github.com/mxcall/mxcall/ui"
-)
-
-// Sentinel errors.
-var (
-	// ErrNotLoggedIn means a call action came before login.
-	ErrNotLoggedIn = errors.New("backend: not logged in")
 )
 
 // Config configures a Backend.
@@ -50,6 +49,13 @@ type Config struct {
 	DataDir string
 	// Resolution is the initial capture size (zero: 640x480).
 	Resolution ui.Resolution
+	// RTCFoci are the MatrixRTC foci (LiveKit token services) to use when
+	// the homeserver advertises none: discovery's last fallback.
+	RTCFoci []matrixrtc.Transport
+	// RingLifetime is how long our MatrixRTC rings last (zero: 30 s).
+	RingLifetime time.Duration
+	// ClientOptions are added to the Matrix client's options.
+	ClientOptions []matrixclient.Option
 }
 
 // Backend is the app's core: Matrix client, call engine and media.
@@ -59,8 +65,12 @@ type Backend struct {
 	mc  *matrixclient.Client
 	api *webrtc.API
 
+	rtc      *rtcCalls // MatrixRTC calls (callIDs of their own)
+	partSubs subscribers[string]
+
 	mu       sync.Mutex
 	eng      *callengine.Engine
+	tracker  *matrixrtc.Tracker // MatrixRTC state of the rooms, while logged in
 	roomSubs subscribers[ui.RoomsSnapshot]
 	callSubs subscribers[callengine.CallInfo]
 	settings ui.Settings
@@ -98,13 +108,30 @@ func New(cfg Config) (*Backend, error) {
 	b.trust = newTrustCache(func(ctx context.Context, userID string) ([]matrixclient.Device, error) {
 		return b.mc.PeerDevices(ctx, userID)
 	}, func() { b.roomSubs.send(b.snapshot()) })
-	b.mc = matrixclient.New(
+	b.mc = matrixclient.New(append([]matrixclient.Option{
 		matrixclient.WithKeyring(k),
 		matrixclient.WithLogger(cfg.Log),
 		matrixclient.WithDeviceName("mxcall"),
 		matrixclient.WithDataDir(cfg.DataDir),
 		matrixclient.WithOnChange(b.onChange),
-	)
+	}, cfg.ClientOptions...)...)
+	b.rtc = newRTCCalls(rtcConfig{
+		log:    cfg.Log,
+		matrix: b.mc,
+		newSession: func(c matrixrtc.SessionConfig) (rtcSession, error) {
+			return matrixrtc.NewSession(c)
+		},
+		discovery:      matrixrtc.Discovery{Configured: cfg.RTCFoci},
+		newSource:      b.newSource,
+		speaker:        func() string { return b.Settings().Speaker },
+		onUpdate:       b.callSubs.send,
+		onParticipants: b.partSubs.send,
+		ringLifetime:   cfg.RingLifetime,
+		encrypted: func(roomID string) bool {
+			room, ok := b.mc.Room(roomID)
+			return !ok || room.Encrypted // unknown: assume the worst
+		},
+	})
 	b.mc.SetVerificationHandler(b.onVerification) // verify.go
 	return b, nil
 }
@@ -118,7 +145,7 @@ func newAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
 
 // UI returns the interfaces the ui package takes.
 func (b *Backend) UI() ui.Backend {
-	be := ui.Backend{Auth: b, Rooms: b, Calls: b, Media: b, Sounds: b}
+	be := ui.Backend{Auth: b, Rooms: b, Calls: b, Media: b, Sounds: b, Group: b}
 	if matrixclient.E2EEAvailable {
 		be.Verify = b // verify.go
 	}
@@ -136,6 +163,9 @@ func (b *Backend) Close() error {
 	eng := b.eng
 	b.eng = nil
 	b.mu.Unlock()
+	// Leave MatrixRTC calls while the client can still send.
+	b.rtc.close()
+	b.setTracker(nil)
 	if eng != nil {
 		// Hang up while the client can still send (in an encrypted room
 		// the hangup needs the crypto machine that Stop closes); this
@@ -210,6 +240,7 @@ func (b *Backend) startSession(ctx context.Context) (ui.Session, error) {
 	b.eng = eng
 	b.mu.Unlock()
 	b.mc.SetCallHandler(eng)
+	b.startTracker(st.UserID, st.DeviceID) //nolint:contextcheck // the tracker outlives the login request
 	if err := b.mc.Start(ctx); err != nil && !errors.Is(err, matrixclient.ErrAlreadyStarted) {
 		return ui.Session{}, uiErr(err)
 	}
@@ -223,6 +254,8 @@ func (b *Backend) stopEngine() {
 	eng := b.eng
 	b.eng = nil
 	b.mu.Unlock()
+	b.rtc.endAll()
+	b.setTracker(nil)
 	if eng != nil {
 		b.mc.SetCallHandler(nil)
 		_ = eng.Close()
@@ -303,7 +336,8 @@ func (b *Backend) uiRooms(rooms []matrixclient.Room, e2ee bool) []ui.Room {
 	out := make([]ui.Room, 0, len(rooms))
 	var stale []string
 	for _, r := range rooms {
-		room := ui.Room{ID: r.ID, Name: r.Name, Peer: r.CallPeer, DM: r.DirectPeer != "" || r.Callable(), Encrypted: r.Encrypted}
+		room := ui.Room{ID: r.ID, Name: r.Name, Peer: r.CallPeer, DM: r.DirectPeer != "" || r.Callable(), Encrypted: r.Encrypted,
+			CallMembers: b.callMembers(r.ID)}
 		if room.Name == "" {
 			room.Name = r.ID
 		}

@@ -155,7 +155,10 @@ func tracks(src *media.Source, video bool) callengine.Media {
 	return m
 }
 
-// PlaceCall captures media and calls peerUserID in roomID.
+// PlaceCall captures media and calls peerUserID in roomID: a MatrixRTC
+// call that rings when the settings allow it, the room is not encrypted
+// and the homeserver (or the configuration) offers a focus; else a legacy
+// (m.call.invite) call.
 func (b *Backend) PlaceCall(ctx context.Context, roomID, peerUserID string, video bool) (string, error) {
 	eng, err := b.engine()
 	if err != nil {
@@ -165,6 +168,9 @@ func (b *Backend) PlaceCall(ctx context.Context, roomID, peerUserID string, vide
 		if peerUserID, err = b.mc.CallPeer(roomID); err != nil {
 			return "", err
 		}
+	}
+	if id, ok, err := b.placeRTC(ctx, roomID, peerUserID, video); ok || err != nil {
+		return id, err
 	}
 	start := time.Now()
 	src, err := b.newSource(video)
@@ -187,11 +193,15 @@ func (b *Backend) PlaceCall(ctx context.Context, roomID, peerUserID string, vide
 	return id, nil
 }
 
-// Answer captures media and answers callID.
+// Answer captures media and answers callID (a MatrixRTC ring: joins its
+// call, unless the room is encrypted).
 func (b *Backend) Answer(ctx context.Context, callID string, video bool) error {
 	eng, err := b.engine()
 	if err != nil {
 		return err
+	}
+	if b.rtc.has(callID) {
+		return b.rtc.answer(ctx, callID, video)
 	}
 	src, err := b.newSource(video)
 	if err != nil {
@@ -218,6 +228,9 @@ func (b *Backend) Reject(ctx context.Context, callID string) error {
 	if err != nil {
 		return err
 	}
+	if b.rtc.has(callID) {
+		return b.rtc.reject(ctx, callID)
+	}
 	return eng.Reject(ctx, callID)
 }
 
@@ -227,6 +240,9 @@ func (b *Backend) Hangup(ctx context.Context, callID string) error {
 	if err != nil {
 		return err
 	}
+	if b.rtc.has(callID) {
+		return b.rtc.hangup(ctx, callID)
+	}
 	return eng.Hangup(ctx, callID)
 }
 
@@ -235,6 +251,9 @@ func (b *Backend) SetAudioMuted(ctx context.Context, callID string, muted bool) 
 	eng, err := b.engine()
 	if err != nil {
 		return err
+	}
+	if b.rtc.has(callID) {
+		return b.rtc.setMuted(ctx, callID, false, muted)
 	}
 	if src := b.source(callID); src != nil {
 		src.SetAudioMuted(muted)
@@ -248,6 +267,9 @@ func (b *Backend) SetVideoMuted(ctx context.Context, callID string, muted bool) 
 	if err != nil {
 		return err
 	}
+	if b.rtc.has(callID) {
+		return b.rtc.setMuted(ctx, callID, true, muted)
+	}
 	if src := b.source(callID); src != nil {
 		src.SetVideoMuted(muted)
 	}
@@ -259,6 +281,9 @@ func (b *Backend) SetHold(ctx context.Context, callID string, hold bool) error {
 	eng, err := b.engine()
 	if err != nil {
 		return err
+	}
+	if b.rtc.has(callID) {
+		return fmt.Errorf("%w: hold", ErrNotSupported)
 	}
 	return eng.SetHold(ctx, callID, hold)
 }
@@ -418,6 +443,11 @@ func (b *Backend) ApplySettings(_ context.Context, s ui.Settings) error {
 	}
 	b.mu.Unlock()
 	var srcs []*media.Source
+	for _, c := range b.rtc.all() {
+		if src := c.media.source(); src != nil {
+			srcs = append(srcs, src)
+		}
+	}
 	for _, cm := range cms {
 		if src := cm.source(); src != nil {
 			srcs = append(srcs, src)
@@ -440,6 +470,9 @@ func (b *Backend) ApplySettings(_ context.Context, s ui.Settings) error {
 
 // RemoteVideo is the decoded remote video of callID.
 func (b *Backend) RemoteVideo(callID string) ui.FrameSource {
+	if c := b.rtc.get(callID); c != nil {
+		return c.media.frames
+	}
 	cm := b.existingMedia(callID)
 	if cm == nil {
 		return nil
@@ -449,6 +482,9 @@ func (b *Backend) RemoteVideo(callID string) ui.FrameSource {
 
 // LocalVideo is our own picture: the active call's, else the preview's.
 func (b *Backend) LocalVideo() ui.FrameSource {
+	if src := b.rtc.anySource(); src != nil {
+		return slotSource(src.Preview())
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, cm := range b.calls {

@@ -225,18 +225,24 @@ func (k *KeyManager) all() []memberKey {
 	return out
 }
 
+// KeyContent is the content of an encryption_keys to-device event: our
+// (userID, deviceID) media key at index for roomID's call.
+func KeyContent(roomID, userID, deviceID string, index uint8, key []byte) map[string]any {
+	return map[string]any{
+		"keys":    map[string]any{"index": int(index), "key": base64.StdEncoding.EncodeToString(key)},
+		"room_id": roomID,
+		"member":  map[string]any{"claimed_device_id": deviceID, "id": userID + ":" + deviceID},
+		"session": map[string]any{"application": ApplicationCall, "call_id": "", "scope": ScopeRoom},
+		"sent_ts": time.Now().UnixMilli(),
+	}
+}
+
 // send delivers our current key to the given members' devices.
 func (k *KeyManager) send(to []memberKey) {
 	if len(to) == 0 {
 		return
 	}
-	content := map[string]any{
-		"keys":    map[string]any{"index": int(k.index), "key": base64.StdEncoding.EncodeToString(k.key)},
-		"room_id": k.cfg.RoomID,
-		"member":  map[string]any{"claimed_device_id": k.cfg.DeviceID, "id": k.cfg.UserID + ":" + k.cfg.DeviceID},
-		"session": map[string]any{"application": ApplicationCall, "call_id": "", "scope": ScopeRoom},
-		"sent_ts": time.Now().UnixMilli(),
-	}
+	content := KeyContent(k.cfg.RoomID, k.cfg.UserID, k.cfg.DeviceID, k.index, k.key)
 	msgs := map[string]map[string]any{}
 	for _, m := range to {
 		if msgs[m.user] == nil {

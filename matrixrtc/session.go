@@ -489,6 +489,19 @@ func Decline(ctx context.Context, mx Matrix, r Ring) error {
 	return nil
 }
 
+// LeaveStale ends a membership of this device that no session of ours
+// owns: one left behind when the app was killed or crashed while in a
+// call (without delayed leave events nothing else ends it before it
+// expires, hours later, and until then others see us in the call). Call it
+// for a room whose live memberships list this device while we are not in
+// its call.
+func LeaveStale(ctx context.Context, mx Matrix, roomID string) error {
+	if _, err := mx.SendState(ctx, roomID, TypeCallMember, StateKey(mx.UserID(), mx.DeviceID()), LeaveContent()); err != nil {
+		return fmt.Errorf("matrixrtc: leaving a stale membership: %w", err)
+	}
+	return nil
+}
+
 // Members reads the room's live call memberships now, from its state. It
 // touches nothing of the session's own state.
 func (s *Session) Members(ctx context.Context) (Memberships, error) {

@@ -272,3 +272,17 @@ func TestSessionRefreshAndLeave(t *testing.T) {
 		t.Errorf("second Leave: %v, %d sends (want %d)", err, len(mx.sends()), n)
 	}
 }
+
+func TestLeaveStaleSendsOurLeave(t *testing.T) {
+	mx := &fakeMatrix{}
+	if err := LeaveStale(context.Background(), mx, roomID); err != nil {
+		t.Fatal(err)
+	}
+	if got := mx.sends(); len(got) != 1 || got[0] != TypeCallMember+"|"+StateKey(alice, "ALICEDEV")+"|{}" {
+		t.Fatalf("sent %q", got)
+	}
+	mx.forbidden = true
+	if err := LeaveStale(context.Background(), mx, roomID); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("forbidden: %v", err)
+	}
+}

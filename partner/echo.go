@@ -1,7 +1,8 @@
 // Package partner is mxcall's call partner: a headless client that answers
 // every call in its rooms and sends the caller's own audio and video back,
 // so a user can test a setup against a homeserver. It is the `mxcall echo`
-// subcommand and the demo's partner.
+// subcommand and the demo's partner. It answers legacy calls (Echo, over
+// callengine) and MatrixRTC rings (RTCEcho, over matrixrtc sessions).
 //
 // It uses the same callengine and matrixclient as the app, and touches
 // media only as RTP: packets are forwarded, never decoded, so it costs

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mxcall/mxcall/callengine"
 	"github.com/mxcall/mxcall/matrixclient"
+	"github.com/mxcall/mxcall/matrixrtc"
 )
 
 var (
@@ -41,7 +42,9 @@ type Config struct {
 }
 
 // Run logs in, accepts room invites and answers every call with an echo
-// of the caller's media, until ctx ends.
+// of the caller's media, until ctx ends: legacy calls (m.call.invite) and
+// MatrixRTC rings (it joins the call, on the caller's focus when the
+// homeserver advertises none, and leaves when the caller does).
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Log
 	if log == nil {
@@ -96,15 +99,34 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	echo.SetEngine(eng)
 	mc.SetCallHandler(eng)
+	rtcEcho := NewRTCEcho(RTCConfig{
+		Matrix: mc, Log: log, AnswerAfter: cfg.AnswerAfter,
+		Encrypted: func(roomID string) bool {
+			r, ok := mc.Room(roomID)
+			return !ok || r.Encrypted
+		},
+	})
+	tracker := matrixrtc.NewTracker(matrixrtc.TrackerConfig{
+		UserID: mc.UserID(), DeviceID: mc.DeviceID(), Log: log,
+		OnRing: rtcEcho.OnRing, OnRingEnded: rtcEcho.OnRingEnded, OnMembers: rtcEcho.OnMembers,
+	})
+	mc.SetRTCHandler(tracker.Handle)
 	if err := mc.Start(ctx); err != nil {
+		mc.SetRTCHandler(nil)
+		_ = tracker.Close()
+		_ = rtcEcho.Close()
 		_ = eng.Close()
 		return fmt.Errorf("partner: starting sync: %w", err)
 	}
 	defer func() {
-		// Hang up while the client can still send (encrypted rooms need
-		// the crypto machine that Stop closes), then stop syncing.
+		// Hang up and leave while the client can still send (encrypted
+		// rooms need the crypto machine that Stop closes), then stop
+		// syncing.
 		mc.SetCallHandler(nil)
-		_ = eng.Close() // hangs up, closes peer connections
+		mc.SetRTCHandler(nil)
+		_ = tracker.Close()
+		_ = rtcEcho.Close() // leaves MatrixRTC calls
+		_ = eng.Close()     // hangs up, closes peer connections
 		mc.Stop()
 		_ = echo.Close()
 	}()

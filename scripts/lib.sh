@@ -29,7 +29,7 @@ http_ok() {
 }
 
 # gui_outer NAME WORK STRAY SCRIPT: the outer half of a GUI test. Builds the
-# homeserver and the app, runs "SCRIPT --inner" in a loopback-only network
+# homeserver, the LiveKit SFU and the app, runs "SCRIPT --inner" in a loopback-only network
 # namespace under a private D-Bus session and Xvfb (1280x800), keeping the
 # caller's Go caches (HOME changes inside), then fails if any process whose
 # command line matches the extended regex STRAY is left. Artifacts in WORK.
@@ -39,6 +39,7 @@ gui_outer() {
   cd "$root"
   rm -rf "$work" && mkdir -p "$work/home/run" && chmod 700 "$work/home/run"
   ./scripts/build-homeserver.sh
+  ./scripts/build-livekit.sh # demo.sh starts the SFU too
   go build -tags goolm -o "$root/.cache/bin/mxcall" . # the namespace has no Go proxy
   set +e
   GOPATH="$(go env GOPATH)" GOCACHE="$(go env GOCACHE)" GOMODCACHE="$(go env GOMODCACHE)" GOFLAGS=-mod=mod GOPROXY=off \

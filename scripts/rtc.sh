@@ -7,6 +7,7 @@
 # service checks OpenID tokens with it.
 #
 #   scripts/rtc.sh start|stop|status [RUN_DIR]
+#   scripts/rtc.sh restart-sfu [RUN_DIR]   # node $MXCALL_RTC_NODE (default 1)
 #
 # RUN_DIR (or $MXCALL_RTC_DIR; default ./.cache/rtc) receives configs, logs
 # and pid files. Every start (from stopped) makes a fresh API key and secret.
@@ -28,7 +29,13 @@
 # holds the API secret) with MXCALL_RTC_LIVEKIT_URL, MXCALL_RTC_AUTH_URL (and
 # _2 for node 2), MXCALL_RTC_API_KEY, MXCALL_RTC_API_SECRET, MXCALL_RTC_NODES,
 # MXCALL_RTC_REDIS, and prints it without the secret. `stop` ends everything
-# (TERM, then KILL after 10 s). Both are idempotent.
+# (TERM, then KILL after 10 s). Both are idempotent. `restart-sfu` stops one
+# running SFU node and starts it again with the same config (key, secret,
+# ports), for tests of clients surviving an SFU restart; how it stops:
+#   MXCALL_RTC_RESTART_SIGNAL  KILL (a crash, the default), or TERM: a
+#                              graceful shutdown that does not wait for the
+#                              participants (LiveKit tells them
+#                              SERVER_SHUTDOWN)
 #
 # Media stays on 127.0.0.1: the SFU offers loopback host candidates, and
 # its embedded TURN server (relaying to 127.0.0.0/8 only) gives clients that
@@ -212,5 +219,23 @@ case "$cmd" in
     done
     exit $ok
     ;;
-  *) die "usage: $0 start|stop|status [RUN_DIR]" ;;
+  restart-sfu)
+    n="${MXCALL_RTC_NODE:-1}"
+    pidf="$run/livekit-$n.pid"
+    alive "$pidf" || die "livekit-server node $n is not running"
+    pid="$(cat "$pidf")"
+    case "${MXCALL_RTC_RESTART_SIGNAL:-KILL}" in
+      KILL) kill -KILL "$pid" ;;
+      # LiveKit waits for its participants after the first TERM; the
+      # second one makes it close their rooms (SERVER_SHUTDOWN) and exit.
+      TERM) kill -TERM "$pid"; sleep 0.2; kill -TERM "$pid" 2>/dev/null || true ;;
+      *) die "MXCALL_RTC_RESTART_SIGNAL must be KILL or TERM" ;;
+    esac
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; sleep 0.2; }
+    rm -f "$pidf"
+    echo "--- restart ($(date -u +%FT%TZ), ${MXCALL_RTC_RESTART_SIGNAL:-KILL})" >>"$run/livekit-$n.out"
+    start_node "$n"
+    ;;
+  *) die "usage: $0 start|stop|status|restart-sfu [RUN_DIR]" ;;
 esac

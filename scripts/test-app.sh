@@ -6,6 +6,9 @@
 # video, checks the screenshot shows the test pattern's colours, closes
 # everything and checks that nothing is left running.
 #
+# MXCALL_APP_RTC=1 calls the second room instead, "Echo (Element Call)":
+# a MatrixRTC call through the demo's LiveKit SFU that rings the partner.
+#
 # Artifacts (screenshots, logs, timings.txt) go to ./.cache/app-run.
 # Needs xvfb xauth imagemagick xdotool dbus (scripts/install-deps.sh).
 set -euo pipefail
@@ -63,9 +66,12 @@ check red 300 300 226 44 44
 check blue 300 550 40 56 220
 xdotool mousemove 45 26 click 1 # Back
 sleep 1
-# The first room's video-call button (the window is 960x640 at 0,0).
+# The first room's video-call button (the window is 960x640 at 0,0), or
+# the second's.
+row_y=155
+[ "${MXCALL_APP_RTC:-}" = 1 ] && row_y=217
 t_click=$(ms)
-xdotool mousemove 917 155 click 1
+xdotool mousemove 917 "$row_y" click 1
 waitlog "call connected" 20
 t_conn=$(ms)
 waitlog "first remote video frame" 20
@@ -73,11 +79,19 @@ t_frame=$(ms)
 sleep 1.5 # a few repaints
 import -window root "$work/call.png"
 
-# The remote picture fills the window's middle (the self view sits bottom right).
 shot="$work/call.png"
-check red 150 200 226 44 44
-check green 800 200 40 200 64
-check blue 150 500 40 56 220
+if [ "${MXCALL_APP_RTC:-}" = 1 ]; then
+  # The grid: our tile on the left, the partner's (our picture echoed) on
+  # the right.
+  check red 600 280 226 44 44
+  check green 820 280 40 200 64
+  check blue 600 430 40 56 220
+else
+  # The remote picture fills the window's middle (the self view sits bottom right).
+  check red 150 200 226 44 44
+  check green 800 200 40 200 64
+  check blue 150 500 40 56 220
+fi
 
 # Optional: MXCALL_MEASURE=N keeps the call N seconds and samples the app's
 # CPU and RSS (and, with MXCALL_STATS=1, its repaint rate) into measure.txt.
@@ -107,6 +121,6 @@ fi
   echo "click video call → call connected (seen in the log): $((t_conn - t_click)) ms"
   echo "click video call → first remote video frame decoded: $((t_frame - t_click)) ms"
   grep -h "call connected\|first remote video frame" "$log" | sed 's/^/app: /'
-  grep -h "call connected" "$MXCALL_DEMO_DIR/echo.log" | sed 's/^/echo: /'
+  grep -h "call connected\|MatrixRTC" "$MXCALL_DEMO_DIR/echo.log" | sed 's/^/echo: /'
 } >"$work/timings.txt"
 cat "$work/timings.txt"

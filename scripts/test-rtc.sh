@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs the MatrixRTC integration tests (rtcauth and matrixrtc, build tag
-# `integration`)
+# Runs the MatrixRTC integration tests (rtcauth, matrixrtc, and the app's
+# MatrixRTC calls in backend; build tag `integration`)
 # against the real stack: Dendrite (scripts/homeserver.sh), the LiveKit SFU
 # and the token service (scripts/rtc.sh), all inside a fresh network
 # namespace that has only loopback. Two rounds: one SFU node (token service
-# tests, two participants on one SFU), then two SFU nodes sharing Redis (two
-# participants on different nodes). Every server is stopped even when a
+# tests, the MatrixRTC client's: two and four members, leave and rejoin, a
+# member killed, the SFU restarted), then two SFU nodes sharing Redis
+# (members connected to different nodes). Every server is stopped even when a
 # test fails, and the script fails if any process it started is left behind.
 #
 #   scripts/test-rtc.sh                       # all MatrixRTC integration tests
@@ -25,6 +26,7 @@ if [ "${1:-}" != "--inner" ]; then
   # Build outside the namespace: it has no network for the Go proxy.
   go test -c -tags integration -o "$work/rtcauth.test" ./rtcauth
   go test -c -tags 'goolm integration' -o "$work/matrixrtc.test" ./matrixrtc
+  go test -c -tags 'goolm integration' -o "$work/backend.test" ./backend
   go build -o "$root/.cache/bin/mxcall-rtc-auth" ./cmd/mxcall-rtc-auth
   unshare_flags=(-n)
   [ "$(id -u)" -eq 0 ] || unshare_flags=(-r -n)
@@ -82,11 +84,21 @@ for nodes in 1 2; do
       if [ "$nodes" = 1 ]; then run+=(-test.run '^(TestTokenService|TestSFU)$'); else run+=(-test.run '^TestSFUTwoNodes$'); fi
     fi
     cd "$root/rtcauth" && "$work/rtcauth.test" "${run[@]}" || exit 1
-    # The MatrixRTC client (matrixrtc) against the same stack, one node.
+    # The MatrixRTC client (matrixrtc) against the same stack: everything
+    # on one node (TestSFURestart restarts it), members on two nodes in
+    # round 2.
+    mrun=(-test.v -test.timeout 10m)
+    if [ -n "${MXCALL_RTC_RUN:-}" ]; then
+      mrun+=(-test.run "$MXCALL_RTC_RUN")
+    elif [ "$nodes" = 2 ]; then
+      mrun+=(-test.run '^TestTwoNodes$')
+    fi
+    (cd "$root/matrixrtc" && "$work/matrixrtc.test" "${mrun[@]}") || exit 1
+    # The app's MatrixRTC calls (ring, decline, timeout, answer, the echo
+    # partner), one node.
     if [ "$nodes" = 1 ]; then
-      mrun=(-test.v -test.timeout 10m)
-      [ -n "${MXCALL_RTC_RUN:-}" ] && mrun+=(-test.run "$MXCALL_RTC_RUN")
-      cd "$root/matrixrtc" && exec "$work/matrixrtc.test" "${mrun[@]}"
+      brun=(-test.v -test.timeout 10m -test.run "${MXCALL_RTC_RUN:-^TestIntegrationRTC}")
+      cd "$root/backend" && exec "$work/backend.test" "${brun[@]}"
     fi
   ) 2>&1 | tee "$work/logs/test-$nodes.out"
   [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1

@@ -1,0 +1,274 @@
+package partner
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/mxcall/mxcall/matrixrtc"
+)
+
+// rtcJoinTimeout bounds one MatrixRTC join (discovery, membership, token,
+// LiveKit connection, publishing).
+const rtcJoinTimeout = 30 * time.Second
+
+// rtcSession is what the echo needs of a *matrixrtc.Session; tests fake
+// it.
+type rtcSession interface {
+	Join(ctx context.Context) error
+	Close() error
+}
+
+// RTCConfig configures an RTCEcho.
+type RTCConfig struct {
+	// Matrix reaches the homeserver (sessions, declines).
+	Matrix matrixrtc.Matrix
+	// Discovery finds the focus; a callee also finds the caller's.
+	Discovery matrixrtc.Discovery
+	// Encrypted reports whether a room is end-to-end encrypted: the echo
+	// never publishes unencrypted media into such a room's call, it
+	// declines the ring instead (nil: every room counts as encrypted).
+	Encrypted func(roomID string) bool
+	// AnswerAfter lets rings ring this long before the echo joins.
+	AnswerAfter time.Duration
+	Log         *slog.Logger
+
+	// newSession builds sessions (matrixrtc.NewSession; tests fake it).
+	newSession func(matrixrtc.SessionConfig) (rtcSession, error)
+}
+
+// RTCEcho answers MatrixRTC rings (a matrixrtc.Tracker's OnRing): it joins
+// the call and publishes back, as tracks of its own, the RTP of what the
+// caller publishes, and leaves when the caller leaves. Its methods
+// OnRing, OnRingEnded and OnMembers are meant for a Tracker; they never
+// block.
+type RTCEcho struct {
+	cfg  RTCConfig
+	stop chan struct{} // closed by Close
+
+	mu     sync.Mutex
+	calls  map[string]*rtcEchoCall // by room
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// rtcEchoCall is the echo in one room's call.
+type rtcEchoCall struct {
+	ring         matrixrtc.Ring
+	audio, video *webrtc.TrackLocalStaticRTP
+	cancel       context.CancelFunc // stops a pending join
+	leave        chan struct{}      // closed to make the echo leave
+	once         sync.Once
+}
+
+func (c *rtcEchoCall) end() { c.once.Do(func() { close(c.leave); c.cancel() }) }
+
+// NewRTCEcho returns an RTCEcho; Close it.
+func NewRTCEcho(cfg RTCConfig) *RTCEcho {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Encrypted == nil {
+		cfg.Encrypted = func(string) bool { return true }
+	}
+	if cfg.newSession == nil {
+		cfg.newSession = func(c matrixrtc.SessionConfig) (rtcSession, error) { return matrixrtc.NewSession(c) }
+	}
+	return &RTCEcho{cfg: cfg, stop: make(chan struct{}), calls: make(map[string]*rtcEchoCall)}
+}
+
+// OnRing answers a ring: it joins the call with echo tracks (after
+// AnswerAfter), or declines it in an encrypted room.
+func (e *RTCEcho) OnRing(r matrixrtc.Ring) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed || e.calls[r.RoomID] != nil {
+		return
+	}
+	if e.cfg.Encrypted(r.RoomID) {
+		e.cfg.Log.Warn("echo: declining a MatrixRTC ring in an encrypted room (its media would not be encrypted)", "room", r.RoomID)
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), rtcJoinTimeout)
+			defer cancel()
+			if err := matrixrtc.Decline(ctx, e.cfg.Matrix, r); err != nil {
+				e.cfg.Log.Warn("echo: declining", "room", r.RoomID, "err", err)
+			}
+		}()
+		return
+	}
+	tracks, err := newEchoCall("rtc-" + r.EventID)
+	if err != nil {
+		e.cfg.Log.Error("echo tracks", "err", err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &rtcEchoCall{ring: r, audio: tracks.audio, video: tracks.video, cancel: cancel, leave: make(chan struct{})}
+	e.calls[r.RoomID] = c
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer cancel()
+		e.serve(ctx, c)
+	}()
+	e.cfg.Log.Info("echo: answering a MatrixRTC ring", "room", r.RoomID, "caller", r.Sender, "video", r.Video)
+}
+
+// serve joins c's call and stays until the caller leaves, the session
+// ends or the echo closes; the session's Close leaves.
+func (e *RTCEcho) serve(ctx context.Context, c *rtcEchoCall) {
+	defer e.forget(c)
+	if e.cfg.AnswerAfter > 0 {
+		t := time.NewTimer(e.cfg.AnswerAfter)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+	tracks := []webrtc.TrackLocal{c.audio}
+	if c.ring.Video {
+		tracks = append(tracks, c.video)
+	}
+	var fwd sync.WaitGroup
+	defer fwd.Wait() // forwarders end when the session's tracks do
+	sess, err := e.cfg.newSession(matrixrtc.SessionConfig{
+		Matrix: e.cfg.Matrix, RoomID: c.ring.RoomID, Discovery: e.cfg.Discovery, Tracks: tracks,
+		Intent: intent(c.ring.Video),
+		OnRemoteTrack: func(rt matrixrtc.RemoteTrack) {
+			if !strings.HasPrefix(rt.Identity, c.ring.Sender+":") {
+				return // only the caller's media goes back
+			}
+			fwd.Add(1)
+			go func() {
+				defer fwd.Done()
+				e.forward(rt, c)
+			}()
+		},
+		OnEnded: func(error) { c.end() },
+		Log:     e.cfg.Log,
+	})
+	if err != nil {
+		e.cfg.Log.Error("echo: session", "room", c.ring.RoomID, "err", err)
+		return
+	}
+	defer func() { _ = sess.Close() }() // leaves; LiveKit's tracks end
+	jctx, cancel := context.WithTimeout(ctx, rtcJoinTimeout)
+	err = sess.Join(jctx)
+	cancel()
+	if err != nil {
+		e.cfg.Log.Warn("echo: joining the MatrixRTC call", "room", c.ring.RoomID, "err", err)
+		return
+	}
+	e.cfg.Log.Info("echo: in the MatrixRTC call", "room", c.ring.RoomID)
+	select {
+	case <-c.leave:
+	case <-e.stop:
+	}
+	e.cfg.Log.Info("echo: leaving the MatrixRTC call", "room", c.ring.RoomID)
+}
+
+// forward writes the RTP of a remote track into the echo track of its
+// kind until the track ends, asking for key frames now and then so the
+// caller's decoder recovers quickly from loss on the way back.
+func (e *RTCEcho) forward(rt matrixrtc.RemoteTrack, c *rtcEchoCall) {
+	out := c.audio
+	if rt.Track.Kind() == webrtc.RTPCodecTypeVideo {
+		out = c.video
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			t := time.NewTicker(pliInterval)
+			defer t.Stop()
+			for {
+				if rt.RequestKeyframe != nil {
+					rt.RequestKeyframe()
+				}
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := rt.Track.Read(buf)
+		if err != nil {
+			return
+		}
+		if _, err := out.Write(buf[:n]); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			e.cfg.Log.Debug("echo: write", "err", err)
+		}
+	}
+}
+
+func intent(video bool) string {
+	if video {
+		return "video"
+	}
+	return "audio"
+}
+
+func (e *RTCEcho) forget(c *rtcEchoCall) {
+	e.mu.Lock()
+	if e.calls[c.ring.RoomID] == c {
+		delete(e.calls, c.ring.RoomID)
+	}
+	e.mu.Unlock()
+}
+
+// OnRingEnded gives up a pending answer when the ring stopped before the
+// echo joined (timed out, caller gone, declined or answered elsewhere).
+func (e *RTCEcho) OnRingEnded(r matrixrtc.Ring, why matrixrtc.RingEnd) {
+	if why == matrixrtc.RingAnsweredHere {
+		return
+	}
+	e.mu.Lock()
+	c := e.calls[r.RoomID]
+	e.mu.Unlock()
+	if c != nil && c.ring.EventID == r.EventID {
+		c.cancel() // a join under way or pending gives up; a joined echo stays
+	}
+}
+
+// OnMembers makes the echo leave a call once its caller is no longer in
+// it.
+func (e *RTCEcho) OnMembers(roomID string, ms []matrixrtc.Membership) {
+	e.mu.Lock()
+	c := e.calls[roomID]
+	e.mu.Unlock()
+	if c == nil {
+		return
+	}
+	for _, m := range ms {
+		if m.Sender == c.ring.Sender {
+			return
+		}
+	}
+	c.end()
+}
+
+// Close leaves every call and waits until each is left. It is idempotent.
+func (e *RTCEcho) Close() error {
+	e.mu.Lock()
+	if !e.closed {
+		e.closed = true
+		close(e.stop)
+		for _, c := range e.calls {
+			c.cancel()
+		}
+	}
+	e.mu.Unlock()
+	e.wg.Wait()
+	return nil
+}
