@@ -196,6 +196,7 @@ func (c *Client) Logout(ctx context.Context) error {
 	}
 	c.removeCryptoStore(sess)
 	c.removeCache(sess)
+	c.forgetCrossSigning(sess)
 	var errs []error
 	if _, err := mx.Logout(ctx); err != nil && !errors.Is(err, mautrix.MUnknownToken) {
 		errs = append(errs, fmt.Errorf("matrixclient: logout on homeserver: %w", err))
@@ -239,6 +240,7 @@ func (c *Client) sessionExpired() {
 	c.mu.Unlock()
 	c.removeCryptoStore(sess)
 	c.removeCache(sess)
+	c.forgetCrossSigning(sess)
 	c.clearSession(true)
 	c.setConn(ConnStopped, ErrSessionExpired)
 }

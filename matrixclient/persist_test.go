@@ -25,6 +25,9 @@ func syncedOnce(t *testing.T, f *fakeHS, dir string) *MemoryKeyring {
 	}
 	waitUntil(t, "rooms", func() bool { return len(c.Rooms()) == 2 })
 	c.Stop()
+	// The fake's handler of the stopped client's last long-poll may still
+	// be waiting (up to 200 ms) and would take the next scripted answer.
+	time.Sleep(300 * time.Millisecond)
 	return kr
 }
 

@@ -363,6 +363,7 @@ func (c *Client) startCrypto(ctx context.Context, mx *mautrix.Client) bool {
 	for n := 1; ; n++ {
 		cr, err := c.initCrypto(ctx, mx, s, persistent)
 		if err == nil {
+			c.loadCrossSigning(cr, s)
 			c.mu.Lock()
 			c.crypto, c.e2eeErr = cr, nil
 			c.mu.Unlock()

@@ -98,6 +98,10 @@ type verifier interface {
 	startSAS(ctx context.Context, txnID string) error
 	confirm(ctx context.Context, txnID string) error
 	cancel(ctx context.Context, txnID, code, reason string) error
+	// refresh fetches userID's device and cross-signing keys now: the
+	// comparison covers their master key, which may be newer than what
+	// the store knows (they just set up cross-signing).
+	refresh(ctx context.Context, userID string) error
 }
 
 // SetVerificationHandler sets who is told about every change of a
@@ -211,6 +215,9 @@ func (c *Client) StartVerification(ctx context.Context, userID, roomID string) (
 			return "", fmt.Errorf("%w: %w", ErrVerification, err)
 		}
 	}
+	if err := v.refresh(ctx, userID); err != nil {
+		return "", fmt.Errorf("%w: fetching %s's keys: %w", ErrVerification, userID, err)
+	}
 	txnID, err := v.start(ctx, userID, roomID)
 	if err != nil {
 		return "", fmt.Errorf("%w: verification request: %w", ErrVerification, err)
@@ -227,7 +234,14 @@ func (c *Client) StartVerification(ctx context.Context, userID, roomID string) (
 // AcceptVerification accepts a verification the other side asked for
 // (VerifyRequested). The other side then starts the emoji comparison.
 func (c *Client) AcceptVerification(ctx context.Context, txnID string) error {
-	return c.verifyAction(ctx, txnID, func(v verifier) error { return v.accept(ctx, txnID) })
+	return c.verifyAction(ctx, txnID, func(v verifier) error {
+		if x, _ := c.Verification(txnID); x.Peer != "" {
+			if err := v.refresh(ctx, x.Peer); err != nil {
+				return fmt.Errorf("fetching %s's keys: %w", x.Peer, err)
+			}
+		}
+		return v.accept(ctx, txnID)
+	})
 }
 
 // ConfirmSAS says the emoji shown match those on the other device.

@@ -177,6 +177,11 @@ func (m *mautrixCrypto) startInRoom(ctx context.Context, to id.UserID, roomID id
 	})
 }
 
+func (m *mautrixCrypto) refresh(ctx context.Context, userID string) error {
+	_, err := m.helper.Machine().FetchKeys(ctx, []id.UserID{id.UserID(userID)}, true)
+	return err
+}
+
 func (m *mautrixCrypto) accept(ctx context.Context, txnID string) error {
 	return m.vh.AcceptVerification(ctx, id.VerificationTransactionID(txnID))
 }

@@ -76,3 +76,32 @@ func TestVerificationNeedsE2EE(t *testing.T) {
 		t.Fatalf("%d verifications made up", n)
 	}
 }
+
+func TestCrossSigningNeedsE2EE(t *testing.T) {
+	c := New()
+	ctx := context.Background()
+	if _, err := c.CrossSigning(ctx); !errors.Is(err, ErrNoE2EE) {
+		t.Fatalf("status: %v", err)
+	}
+	if _, err := c.SetUpCrossSigning(ctx, "pw"); !errors.Is(err, ErrNoE2EE) {
+		t.Fatalf("set-up: %v", err)
+	}
+	if err := c.UnlockCrossSigning(ctx, "key"); !errors.Is(err, ErrNoE2EE) {
+		t.Fatalf("unlock: %v", err)
+	}
+}
+
+// The kept cross-signing keys of a session go with it.
+func TestCrossSigningKeysForgotten(t *testing.T) {
+	kr := NewMemoryKeyring()
+	c := New(WithKeyring(kr))
+	s := Session{UserID: "@a:hs", DeviceID: "D1"}
+	c.keepCrossSigning(s, []byte(`{}`))
+	if _, err := kr.Get("mxcall", crossSigningAccount(s)); err != nil {
+		t.Fatal(err)
+	}
+	c.forgetCrossSigning(s)
+	if _, err := kr.Get("mxcall", crossSigningAccount(s)); !errors.Is(err, ErrKeyNotFound) {
+		t.Fatalf("still kept: %v", err)
+	}
+}
