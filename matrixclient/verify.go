@@ -290,3 +290,14 @@ func (c *Client) verifyAction(ctx context.Context, txnID string, f func(verifier
 	}
 	return nil
 }
+
+// sasEmoji is the SAS emoji as the spec's table writes it. mautrix hands
+// them over as runes, which loses the variation selector (U+FE0F) that
+// seven of the 64 carry; Element and matrix-js-sdk show them with it.
+func sasEmoji(r rune) string {
+	switch r {
+	case '☁', '❤', '☂', '✏', '✂', '☎', '✈':
+		return string(r) + "\uFE0F"
+	}
+	return string(r)
+}

@@ -61,7 +61,7 @@ func (v verifyCallbacks) ShowSAS(_ context.Context, txnID id.VerificationTransac
 	v.c.updateVerification(txnID.String(), func(x *Verification) {
 		x.Emoji = make([]SASEmoji, len(emojis))
 		for i, e := range emojis {
-			x.Emoji[i].Emoji = string(e)
+			x.Emoji[i].Emoji = sasEmoji(e)
 			if i < len(names) {
 				x.Emoji[i].Name = names[i]
 			}

@@ -105,3 +105,17 @@ func TestCrossSigningKeysForgotten(t *testing.T) {
 		t.Fatalf("still kept: %v", err)
 	}
 }
+
+func TestSASEmojiAsInTheSpec(t *testing.T) {
+	for _, tc := range []struct {
+		in   rune
+		want string
+	}{
+		{'❤', "❤\uFE0F"}, {'☂', "☂\uFE0F"}, {'☁', "☁\uFE0F"}, {'✈', "✈\uFE0F"},
+		{'⚓', "⚓"}, {'⚽', "⚽"}, {'🐶', "🐶"}, {'⌛', "⌛"},
+	} {
+		if got := sasEmoji(tc.in); got != tc.want {
+			t.Errorf("%q → %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
