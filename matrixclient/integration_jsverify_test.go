@@ -103,24 +103,43 @@ func (p *jsPeer) say(s string) {
 }
 
 // TestIntegrationVerifyJSSDK: mxcall and a matrix-js-sdk client (Rust
-// crypto) verify each other by emoji, either side asking (to-device).
+// crypto) verify each other by emoji, either side asking, to-device and
+// in their DM.
 func TestIntegrationVerifyJSSDK(t *testing.T) {
-	for _, mxAsks := range []bool{true, false} {
-		name := "js-sdk asks"
-		if mxAsks {
-			name = "mxcall asks"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		mxAsks, inDM bool
+	}{
+		{name: "mxcall asks, to-device", mxAsks: true},
+		{name: "js-sdk asks, to-device"},
+		{name: "mxcall asks, in the DM", mxAsks: true, inDM: true},
+		{name: "js-sdk asks, in the DM", inDM: true},
+	} {
+		mxAsks := tc.mxAsks
+		t.Run(tc.name, func(t *testing.T) {
 			itLeakCheck(t, verifyExpiry)
 			ctx := context.Background()
 			alice, bob := register(t, "alice"), register(t, "bobjs")
 			a := login(t, "alice", alice, devOpts{})
 			watchVerifications(a)
+			if tc.inDM {
+				// In a DM, a user (their cross-signing identity) is
+				// verified: the js-sdk asks only users who have one.
+				rk, err := a.c.SetUpCrossSigning(ctx, alice.password)
+				if err != nil {
+					t.Fatal(err)
+				}
+				addSecret(rk, "alice's recovery key")
+			}
 			var js *jsPeer
 			if mxAsks {
-				js = startJSPeer(t, bob, "accept")
+				js = startJSPeer(t, bob, "accept", alice.userID, a.c.Status().DeviceID)
 			} else {
-				js = startJSPeer(t, bob, "ask", alice.userID, a.c.Status().DeviceID)
+				mode := "ask"
+				if tc.inDM {
+					mode = "askdm"
+				}
+				js = startJSPeer(t, bob, mode, alice.userID, a.c.Status().DeviceID)
 			}
 			jsDev := js.next("ready").Device
 			roomID, err := a.c.CreateDM(ctx, bob.userID)
@@ -130,7 +149,11 @@ func TestIntegrationVerifyJSSDK(t *testing.T) {
 			js.next("joined")
 			a.waitFor("bob in the DM", func() bool { _, err := a.c.CallPeer(roomID); return err == nil })
 			if mxAsks {
-				if _, err := a.c.StartVerification(ctx, bob.userID, ""); err != nil {
+				room := ""
+				if tc.inDM {
+					room = roomID
+				}
+				if _, err := a.c.StartVerification(ctx, bob.userID, room); err != nil {
 					t.Fatal(err)
 				}
 				js.next("request")

@@ -6,8 +6,9 @@
 // {"ev":"joined","id":room}, {"ev":"error","msg":…}; on stdin "go" (ask
 // mode: start now), then "confirm" or "mismatch" after "emoji".
 //
-//   node jsverify.mjs HOMESERVER USER PASSWORD accept
+//   node jsverify.mjs HOMESERVER USER PASSWORD accept PEER_USER PEER_DEVICE
 //   node jsverify.mjs HOMESERVER USER PASSWORD ask PEER_USER PEER_DEVICE
+//   node jsverify.mjs HOMESERVER USER PASSWORD askdm PEER_USER PEER_DEVICE  (in the DM)
 import * as sdk from "matrix-js-sdk";
 import { CryptoEvent, VerificationPhase, VerificationRequestEvent, VerifierEvent } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { logger } from "matrix-js-sdk/lib/logger.js";
@@ -40,27 +41,34 @@ async function main() {
   const crypto = client.getCrypto();
   // Join every room we are invited to (the test's DM: device lists are
   // tracked, and verification possible, between users who share a room).
+  let dmRoom;
   client.on(sdk.RoomMemberEvent.Membership, (_ev, member) => {
     if (member.userId === login.user_id && member.membership === "invite") {
-      client.joinRoom(member.roomId).then(() => out({ ev: "joined", id: member.roomId }), (e) => out({ ev: "error", msg: String(e) }));
+      dmRoom = member.roomId;
+      client.joinRoom(member.roomId).then(waitTracked).then(() => out({ ev: "joined", id: member.roomId }),
+        (e) => out({ ev: "error", msg: String(e) }));
     }
   });
+  // The Rust crypto only talks verification with users it tracks (who
+  // share an encrypted room with us): wait until it knows the peer's device.
+  const waitTracked = async () => {
+    for (let i = 0; ; i++) {
+      const devices = await crypto.getUserDeviceInfo([peer], false);
+      if (devices.get(peer)?.has(peerDevice)) return;
+      if (i === 300) throw new Error("peer device never tracked");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
   const synced = new Promise((resolve) => client.once(sdk.ClientEvent.Sync, resolve));
   await client.startClient({ initialSyncLimit: 10 });
   await synced;
   out({ ev: "ready", device: login.device_id });
 
   let request;
-  if (mode === "ask") {
+  if (mode === "ask" || mode === "askdm") {
     await nextLine(); // "go": the DM is joined
-    // The peer's device list arrives with the DM's sync: wait for it.
-    for (let i = 0; ; i++) {
-      const devices = await crypto.getUserDeviceInfo([peer], true);
-      if (devices.get(peer)?.has(peerDevice)) break;
-      if (i === 200) throw new Error("peer device never known");
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    request = await crypto.requestDeviceVerification(peer, peerDevice);
+    request = mode === "askdm" ? await crypto.requestVerificationDM(peer, dmRoom)
+      : await crypto.requestDeviceVerification(peer, peerDevice);
     out({ ev: "request", id: request.transactionId });
     await new Promise((resolve, reject) => {
       const check = () => {
