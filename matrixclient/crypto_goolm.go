@@ -36,6 +36,7 @@ type mautrixCrypto struct {
 	vh     *verificationhelper.VerificationHelper
 	vstore verificationhelper.VerificationStore
 	vsync  *mautrix.DefaultSyncer // the helper's handlers
+	vlimit requestLimiter         // incoming requests
 	wg     sync.WaitGroup         // goroutines started by verification callbacks
 }
 

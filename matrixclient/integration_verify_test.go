@@ -8,9 +8,11 @@ import (
 	"testing"
 )
 
-// mautrix's verification helper expires every transaction with a goroutine
-// that sleeps for the transaction's lifetime (10 min) and cannot be
-// stopped: tolerated in these tests.
+// mautrix's verification helper expires every incoming request with a
+// goroutine that sleeps for the request's lifetime (10 min) and cannot be
+// stopped; they outlive the test that made them, so every test's leak
+// check tolerates them. The client bounds how many there can be
+// (verifyLimit).
 const verifyExpiry = "verificationhelper.(*VerificationHelper).expireTransactionAt"
 
 func watchVerifications(d *device) {

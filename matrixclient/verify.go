@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
+	"time"
 )
 
 // VerifyState is where one device verification (SAS, emoji) stands.
@@ -300,4 +302,37 @@ func sasEmoji(r rune) string {
 		return string(r) + "\uFE0F"
 	}
 	return string(r)
+}
+
+// Incoming verification requests are limited to verifyLimit per
+// verifyWindow (the lifetime of a request): for each one mautrix's helper
+// starts a goroutine that sleeps until the request expires, so a peer
+// sending requests in a loop would otherwise pile them up. Requests over
+// the limit are dropped unseen.
+const (
+	verifyLimit  = 16
+	verifyWindow = 10 * time.Minute
+)
+
+// requestLimiter counts incoming verification requests in a sliding window.
+type requestLimiter struct {
+	mu   sync.Mutex
+	now  func() time.Time
+	seen []time.Time
+}
+
+// allow reports whether one more request may go through now.
+func (l *requestLimiter) allow() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if l.now != nil {
+		now = l.now()
+	}
+	l.seen = slices.DeleteFunc(l.seen, func(t time.Time) bool { return now.Sub(t) >= verifyWindow })
+	if len(l.seen) >= verifyLimit {
+		return false
+	}
+	l.seen = append(l.seen, now)
+	return true
 }

@@ -119,12 +119,14 @@ func (m *mautrixCrypto) initVerification(ctx context.Context, c *Client, mx *mau
 // event ID as their ID.
 func (m *mautrixCrypto) forwardVerification(ctx context.Context, evt *event.Event) {
 	switch {
+	case evt.RoomID == "" && evt.Type == event.ToDeviceVerificationRequest:
+		m.dispatchRequest(ctx, evt)
 	case evt.RoomID == "" && strings.HasPrefix(evt.Type.Type, "m.key.verification."):
 		m.vsync.Dispatch(ctx, evt)
 	case evt.RoomID == "" || evt.Sender == m.mx.UserID:
 	case evt.Type == event.EventMessage:
-		if evt.Content.AsMessage().MsgType == event.MsgVerificationRequest {
-			m.vsync.Dispatch(ctx, evt)
+		if msg := evt.Content.AsMessage(); msg.MsgType == event.MsgVerificationRequest && msg.To == m.mx.UserID {
+			m.dispatchRequest(ctx, evt)
 		}
 	case strings.HasPrefix(evt.Type.Type, "m.key.verification."):
 		var rel struct {
@@ -198,6 +200,16 @@ func (m *mautrixCrypto) cancel(ctx context.Context, txnID, code, reason string) 
 	return m.vh.CancelVerification(ctx, id.VerificationTransactionID(txnID), event.VerificationCancelCode(code), reason)
 }
 
+// dispatchRequest hands an incoming request to the helper unless the
+// limit of requests is reached.
+func (m *mautrixCrypto) dispatchRequest(ctx context.Context, evt *event.Event) {
+	if !m.vlimit.allow() {
+		m.log.Warn("too many verification requests; dropped one", "sender", evt.Sender.String())
+		return
+	}
+	m.vsync.Dispatch(ctx, evt)
+}
+
 // dispatchVerification hands a decrypted to-device verification event to
 // the syncer, where the verification helper listens. mautrix itself drops
 // Olm-encrypted to-device events it does not know (HandleEncryptedEvent
@@ -214,6 +226,6 @@ func (m *mautrixCrypto) dispatchVerification(ctx context.Context, sender id.User
 		return true
 	}
 	evt.Mautrix.EventSource = event.SourceToDevice | event.SourceDecrypted
-	m.vsync.Dispatch(ctx, evt)
+	m.forwardVerification(ctx, evt)
 	return true
 }

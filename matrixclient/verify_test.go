@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 )
 
 func TestVerificationSnapshots(t *testing.T) {
@@ -117,5 +118,22 @@ func TestSASEmojiAsInTheSpec(t *testing.T) {
 		if got := sasEmoji(tc.in); got != tc.want {
 			t.Errorf("%q → %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestVerificationRequestsLimited(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := requestLimiter{now: func() time.Time { return now }}
+	for i := range verifyLimit {
+		if !l.allow() {
+			t.Fatalf("request %d refused", i)
+		}
+	}
+	if l.allow() {
+		t.Fatal("a request over the limit went through")
+	}
+	now = now.Add(verifyWindow)
+	if !l.allow() {
+		t.Fatal("refused after the window passed")
 	}
 }
