@@ -24,6 +24,7 @@ import (
 
 	"github.com/mxcall/mxcall/backend"
 	"github.com/mxcall/mxcall/callengine"
+	"github.com/mxcall/mxcall/internal/cmem"
 	_ "github.com/mxcall/mxcall/internal/fynelocale" // before Fyne's lang package: no locale error on C.UTF-8
 	"github.com/mxcall/mxcall/matrixclient"
 	"github.com/mxcall/mxcall/matrixrtc"
@@ -45,12 +46,14 @@ const (
 	envDataDir    = "MXCALL_DATA_DIR"     // where the encryption store lives (default: the OS config dir)
 	envResolution = "MXCALL_RESOLUTION"   // capture size, e.g. 1280x720 (default 640x480; also in Settings)
 	envStats      = "MXCALL_STATS"        // "1": log video repaint rates every 5 s
+	envLegacy     = "MXCALL_LEGACY_CALLS" // "1": one-to-one calls the legacy way (m.call.invite) at start (also in Settings)
 	// envRTCFocus is a MatrixRTC focus (the livekit_service_url of a
 	// LiveKit token service) used when the homeserver advertises none.
 	envRTCFocus = "MXCALL_RTC_FOCUS"
 )
 
 func main() {
+	mainStarted = time.Now()
 	log := newLogger()
 	quietLiveKit()
 	if len(os.Args) > 1 && os.Args[1] == "echo" {
@@ -100,36 +103,47 @@ func settingEngine() *webrtc.SettingEngine {
 }
 
 func runApp(log *slog.Logger) int {
+	// Two malloc arenas instead of up to 16: C memory freed by one thread
+	// (libvpx, Mesa, Opus) is reused by the others instead of staying
+	// resident in an arena of its own.
+	cmem.LimitArenas(2)
+	profileOnSignal(log)
 	ui.RouteFyneLog(log)
 	cfg := backend.Config{Log: log, Keyring: keyring(), SettingEngine: settingEngine(), DataDir: os.Getenv(envDataDir)}
 	if _, err := fmt.Sscanf(os.Getenv(envResolution), "%dx%d", &cfg.Resolution.Width, &cfg.Resolution.Height); err != nil {
 		cfg.Resolution = ui.Resolution{}
 	}
+	cfg.LegacyCalls = os.Getenv(envLegacy) == "1"
 	if os.Getenv(envTestMedia) == "1" {
 		cfg.MediaOptions = []media.Option{media.WithTestPattern(), media.WithTone(440)}
 	}
 	if u := os.Getenv(envRTCFocus); u != "" {
 		cfg.RTCFoci = []matrixrtc.Transport{{Type: matrixrtc.TransportLiveKit, ServiceURL: u}}
 	}
+	log.Info("starting", "since_exec", sinceExec()) // after Go's and the packages' initialisation
 	be, err := backend.New(cfg)
 	if err != nil {
 		log.Error("starting", "err", err)
 		return 1
 	}
+	log.Info("backend ready", "since_exec", sinceExec())
 	defer func() { _ = be.Close() }()
 	if user, pw := os.Getenv(envUser), os.Getenv(envPassword); user != "" && pw != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		_, err := be.Login(ctx, os.Getenv(envHomeserver), user, pw)
 		cancel()
+		log.Info("login from the environment", "since_exec", sinceExec())
 		if err != nil {
 			log.Error("login from the environment failed", "user", user, "err", err)
 		}
 	}
-	var opts []ui.Option
+	opts := []ui.Option{ui.WithRoomsShown(logRoomsShown(log)), ui.WithCallScreenGone(giveBackAfterCall)}
 	if os.Getenv(envStats) == "1" {
 		opts = append(opts, ui.WithStatsLog(log, 5*time.Second))
 	}
-	ui.New(app.NewWithID("im.mxcall.app"), be.UI(), opts...).Run()
+	u := ui.New(app.NewWithID("im.mxcall.app"), be.UI(), opts...)
+	log.Info("window created", "since_exec", sinceExec())
+	u.Run()
 	return 0
 }
 

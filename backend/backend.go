@@ -49,6 +49,9 @@ type Config struct {
 	DataDir string
 	// Resolution is the initial capture size (zero: 640x480).
 	Resolution ui.Resolution
+	// LegacyCalls is the initial Settings.LegacyCalls: one-to-one calls
+	// go the legacy way (m.call.invite) even where MatrixRTC is offered.
+	LegacyCalls bool
 	// RTCFoci are the MatrixRTC foci (LiveKit token services) to use when
 	// the homeserver advertises none: discovery's last fallback.
 	RTCFoci []matrixrtc.Transport
@@ -105,6 +108,7 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.Resolution.Width > 0 && cfg.Resolution.Height > 0 {
 		b.settings.Resolution = cfg.Resolution
 	}
+	b.settings.LegacyCalls = cfg.LegacyCalls
 	b.trust = newTrustCache(func(ctx context.Context, userID string) ([]matrixclient.Device, error) {
 		return b.mc.PeerDevices(ctx, userID)
 	}, func() { b.roomSubs.send(b.snapshot()) })
@@ -131,7 +135,11 @@ func New(cfg Config) (*Backend, error) {
 			room, ok := b.mc.Room(roomID)
 			return !ok || room.Encrypted // unknown: assume the worst
 		},
+		members: b.liveMembers,
 	})
+	if matrixclient.E2EEAvailable {
+		b.rtc.cfg.toDevice = b.mc // MatrixRTC media keys go out Olm-encrypted
+	}
 	b.mc.SetVerificationHandler(b.onVerification) // verify.go
 	return b, nil
 }

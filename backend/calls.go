@@ -556,26 +556,28 @@ func (f *frameSource) FrameInto(dst *image.RGBA, after uint64) (*image.RGBA, uin
 	return slotSource(s).FrameInto(dst, after)
 }
 
+// FrameFit is FrameInto with the frame shrunk (in YUV) to fit maxW×maxH.
+func (f *frameSource) FrameFit(dst *image.RGBA, after uint64, maxW, maxH int) (*image.RGBA, uint64, bool) {
+	f.mu.Lock()
+	s := f.slot
+	f.mu.Unlock()
+	return slotAdapter{s}.FrameFit(dst, after, maxW, maxH)
+}
+
 type slotAdapter struct{ s *media.FrameSlot }
 
-func slotSource(s *media.FrameSlot) ui.FrameSource { return slotAdapter{s} }
-
-// FrameInto copies the slot's newest frame into dst when it is newer.
-func (a slotAdapter) FrameInto(dst *image.RGBA, after uint64) (*image.RGBA, uint64, bool) {
+// FrameFit converts the slot's newest frame, when it is newer, at the
+// size it is shown (see media.FrameSlot.FrameFit).
+func (a slotAdapter) FrameFit(dst *image.RGBA, after uint64, maxW, maxH int) (*image.RGBA, uint64, bool) {
 	if a.s == nil {
 		return dst, after, false
 	}
-	seq := a.s.Frames()
-	if seq <= after {
-		return dst, after, false
-	}
-	img, _ := a.s.Acquire()
-	if img == nil {
-		return dst, after, false
-	}
-	if dst == nil || dst.Rect != img.Rect {
-		dst = image.NewRGBA(img.Rect)
-	}
-	copy(dst.Pix, img.Pix)
-	return dst, seq, true
+	return a.s.FrameFit(dst, after, maxW, maxH)
+}
+
+func slotSource(s *media.FrameSlot) ui.FitFrameSource { return slotAdapter{s} }
+
+// FrameInto converts the slot's newest frame into dst when it is newer.
+func (a slotAdapter) FrameInto(dst *image.RGBA, after uint64) (*image.RGBA, uint64, bool) {
+	return a.FrameFit(dst, after, 0, 0)
 }

@@ -25,6 +25,7 @@ func (b *Backend) startTracker(userID, deviceID string) {
 	})
 	b.setTracker(tr)
 	b.mc.SetRTCHandler(tr.Handle)
+	b.mc.SetToDeviceHandler(b.rtc.handleToDevice) // members' media keys
 }
 
 // setTracker replaces the tracker (nil: none), closing the old one.
@@ -62,15 +63,15 @@ func (b *Backend) callMembers(roomID string) int {
 
 // useRTC decides how a one-to-one call in roomID goes: as a MatrixRTC
 // call when the user did not ask for legacy calls, the room is not
-// end-to-end encrypted (until MatrixRTC media is encrypted, a legacy call,
-// whose media is encrypted end to end, is the safe choice there) and a
-// focus is found. why says what decided.
-func useRTC(legacy, encrypted bool, discover func() error) (rtc bool, why string) {
+// end-to-end encrypted or this build can encrypt MatrixRTC media
+// (canEncrypt: a legacy call, whose media is encrypted end to end, is the
+// safe choice otherwise) and a focus is found. why says what decided.
+func useRTC(legacy, encrypted, canEncrypt bool, discover func() error) (rtc bool, why string) {
 	switch {
 	case legacy:
 		return false, "legacy calls preferred in settings"
-	case encrypted:
-		return false, "encrypted room: MatrixRTC media is not encrypted yet"
+	case encrypted && !canEncrypt:
+		return false, "encrypted room, and this build cannot encrypt MatrixRTC media"
 	}
 	if err := discover(); err != nil {
 		return false, err.Error()
@@ -87,7 +88,7 @@ func (b *Backend) discover(ctx context.Context, roomID string) (matrixrtc.Focus,
 // false when the call should go the legacy way.
 func (b *Backend) placeRTC(ctx context.Context, roomID, peer string, video bool) (id string, ok bool, err error) {
 	room, _ := b.mc.Room(roomID)
-	rtc, why := useRTC(b.Settings().LegacyCalls, room.Encrypted, func() error {
+	rtc, why := useRTC(b.Settings().LegacyCalls, room.Encrypted, b.rtc.cfg.toDevice != nil, func() error {
 		_, err := b.discover(ctx, roomID)
 		return err
 	})
@@ -100,8 +101,9 @@ func (b *Backend) placeRTC(ctx context.Context, roomID, peer string, video bool)
 }
 
 // JoinCall joins (or starts, without ringing) the MatrixRTC call of
-// roomID. It refuses, with ErrEncryptedCall, in end-to-end encrypted
-// rooms (as Answer does).
+// roomID. In an end-to-end encrypted room its media is encrypted end to
+// end (per-participant keys, as Element Call does); a build that cannot
+// refuses with ErrEncryptedCall (as Answer does).
 func (b *Backend) JoinCall(ctx context.Context, roomID string, video bool) (string, error) {
 	if _, err := b.engine(); err != nil {
 		return "", err

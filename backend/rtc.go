@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -57,9 +58,16 @@ type rtcConfig struct {
 	// ringLifetime is how long our rings last (default
 	// matrixrtc.DefaultRingLifetime).
 	ringLifetime time.Duration
-	// encrypted reports whether a room is end-to-end encrypted: we never
-	// join the call of such a room until MatrixRTC media is encrypted.
+	// encrypted reports whether a room is end-to-end encrypted: its call's
+	// media is then encrypted end to end too (per-participant keys).
 	encrypted func(roomID string) bool
+	// toDevice sends our media keys Olm-encrypted; nil (a build without
+	// end-to-end encryption) means we cannot encrypt media, and never join
+	// an encrypted room's call.
+	toDevice matrixrtc.ToDevice
+	// members returns the live memberships of a room's call (our first
+	// key goes to those already in it).
+	members func(roomID string) []matrixrtc.Membership
 }
 
 // rtcCalls are the MatrixRTC calls: DM calls we place (they ring), rooms'
@@ -117,6 +125,9 @@ type rtcCall struct {
 	endErr       error
 
 	media *rtcMedia
+	// crypto encrypts our media and decrypts the others' in an encrypted
+	// room (nil in a plain one); set once, when we start or answer.
+	crypto atomic.Pointer[rtcCrypto]
 
 	pmu        sync.Mutex
 	parts      []matrixrtc.Participant // remote, as LiveKit reports them
@@ -130,11 +141,14 @@ type rtcCall struct {
 type rtcMedia struct {
 	frames *frameSource // the first remote picture (Media.RemoteVideo)
 
-	mu     sync.Mutex
-	start  time.Time
-	src    *media.Source
-	video  bool // src sends video
-	peers  map[string]*callMedia
+	mu    sync.Mutex
+	start time.Time
+	src   *media.Source
+	video bool // src sends video
+	peers map[string]*callMedia
+	// plain lists members whose media came unencrypted into an encrypted
+	// call (the call view must not say "end-to-end encrypted").
+	plain  map[string]bool
 	closed bool
 }
 
@@ -235,6 +249,22 @@ func (m *rtcMedia) setMainPicture(slot *media.FrameSlot) {
 
 // close releases every participant's sinks and speakers, then the source.
 // Idempotent.
+// markPlain notes that identity sends unencrypted media.
+func (m *rtcMedia) markPlain(identity string) {
+	m.mu.Lock()
+	if m.plain == nil {
+		m.plain = map[string]bool{}
+	}
+	m.plain[identity] = true
+	m.mu.Unlock()
+}
+
+func (m *rtcMedia) isPlain(identity string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.plain[identity]
+}
+
 func (m *rtcMedia) close() {
 	m.mu.Lock()
 	peers, src := m.peers, m.src
@@ -356,7 +386,8 @@ func (r *rtcCalls) join(ctx context.Context, roomID, peer string, video bool) (s
 }
 
 func (r *rtcCalls) start(ctx context.Context, roomID, peer string, dm, video, ring bool) (string, error) {
-	if r.cfg.encrypted(roomID) {
+	encrypted := r.cfg.encrypted(roomID)
+	if encrypted && r.cfg.toDevice == nil {
 		return "", ErrEncryptedCall
 	}
 	start := time.Now()
@@ -368,6 +399,13 @@ func (r *rtcCalls) start(ctx context.Context, roomID, peer string, dm, video, ri
 	if c == nil {
 		_ = src.Close()
 		return "", ErrNotLoggedIn
+	}
+	if encrypted {
+		if err := c.encrypt(src); err != nil { //nolint:contextcheck // keys are sent for the call's lifetime, not the request's
+			_ = src.Close()
+			c.post(func() { c.fail(err) })
+			return "", err
+		}
 	}
 	c.media.setSource(src, start, video)
 	res := make(chan error, 1)
@@ -389,13 +427,20 @@ func (r *rtcCalls) answer(ctx context.Context, callID string, video bool) error 
 	if c == nil {
 		return fmt.Errorf("backend: answer %s: %w", callID, callengine.ErrNoSuchCall)
 	}
-	if r.cfg.encrypted(c.room) {
+	encrypted := r.cfg.encrypted(c.room)
+	if encrypted && r.cfg.toDevice == nil {
 		return ErrEncryptedCall
 	}
 	start := time.Now()
 	src, err := r.cfg.newSource(video)
 	if err != nil {
 		return fmt.Errorf("backend: camera/microphone: %w", err)
+	}
+	if encrypted {
+		if err := c.encrypt(src); err != nil { //nolint:contextcheck // keys are sent for the call's lifetime, not the request's
+			_ = src.Close()
+			return err
+		}
 	}
 	if !c.media.setSource(src, start, video) {
 		return fmt.Errorf("backend: answer %s: %w", callID, callengine.ErrNoSuchCall)
@@ -701,6 +746,7 @@ func (c *rtcCall) startSession(video, ring bool, res chan<- error) error {
 	}
 	sess, err := c.r.cfg.newSession(matrixrtc.SessionConfig{
 		Matrix: c.r.cfg.matrix, RoomID: c.room, Discovery: c.r.cfg.discovery, Intent: intent, Tracks: tracks,
+		Encrypted:      c.crypto.Load() != nil,
 		OnRemoteTrack:  c.onRemoteTrack,
 		OnParticipants: c.setParticipants,
 		OnEnded: func(err error) {
@@ -754,6 +800,38 @@ func (c *rtcCall) joined(err error, notification string, lifetime time.Duration)
 	c.update()
 }
 
+// encrypt turns on media encryption for the call: src encrypts with our
+// key, whose first version goes at once to those already in the call.
+func (c *rtcCall) encrypt(src *media.Source) error {
+	cr := c.crypto.Load()
+	if cr == nil {
+		var err error
+		cr, err = newRTCCrypto(c.r.cfg.toDevice, c.room, c.r.cfg.matrix.UserID(), c.r.cfg.matrix.DeviceID(), c.r.cfg.log,
+			func() { c.r.cfg.onParticipants(c.id) })
+		if err != nil {
+			return fmt.Errorf("backend: media encryption: %w", err)
+		}
+		if !c.crypto.CompareAndSwap(nil, cr) {
+			cr.close()
+			cr = c.crypto.Load()
+		} else if c.r.cfg.members != nil {
+			cr.keys.SetMembers(c.r.cfg.members(c.room))
+		}
+	}
+	src.SetEncryption(cr.enc)
+	return nil
+}
+
+// handleToDevice hands a decrypted to-device event (a member's media key)
+// to the key managers of our encrypted calls; each takes only its room's.
+func (r *rtcCalls) handleToDevice(ev matrixrtc.ToDeviceEvent) {
+	for _, c := range r.all() {
+		if cr := c.crypto.Load(); cr != nil {
+			cr.keys.Handle(ev)
+		}
+	}
+}
+
 // connected moves the call to Connected.
 func (c *rtcCall) connected() {
 	c.info.State, c.info.ConnectedAt = callengine.StateConnected, time.Now()
@@ -768,8 +846,13 @@ func (c *rtcCall) fail(err error) {
 	c.end(callengine.PartyLocal, callengine.ReasonUnknownError)
 }
 
-// members follows the DM peer's membership.
+// members follows the call's members: our media key goes to those who
+// join (and changes when someone leaves); a DM call follows the peer's
+// membership.
 func (c *rtcCall) members(ms []matrixrtc.Membership) {
+	if cr := c.crypto.Load(); cr != nil && c.info.State != callengine.StateRinging {
+		cr.keys.SetMembers(ms)
+	}
 	if !c.dm || c.info.State == callengine.StateRinging {
 		return
 	}
@@ -820,6 +903,9 @@ func (c *rtcCall) release() {
 		_ = c.sess.Close()
 	}
 	c.media.close()
+	if cr := c.crypto.Load(); cr != nil {
+		cr.close()
+	}
 	c.r.forget(c)
 	c.r.cfg.onParticipants(c.id)
 }
@@ -837,11 +923,27 @@ func (c *rtcCall) onRemoteTrack(rt matrixrtc.RemoteTrack) {
 // of its own. Each participant's audio plays on its own player: the OS's
 // sound server mixes them (a mixer of our own is future work).
 func (c *rtcCall) decode(rt matrixrtc.RemoteTrack) {
+	log := c.r.cfg.log
+	var opts []media.SinkOption
+	cr := c.crypto.Load()
+	switch {
+	case rt.Encrypted && cr == nil:
+		// Encrypted frames with no key exchange in a plain room: decoding
+		// them would only paint garbage.
+		log.Warn("ignoring an encrypted track in a call without media encryption", "call_id", c.id, "identity", rt.Identity)
+		return
+	case rt.Encrypted:
+		dec := cr.decryptor(rt.Identity)
+		dec.SetSIFTrailer(rt.SIFTrailer)
+		opts = append(opts, media.WithDecryptor(dec))
+	case cr != nil:
+		log.Warn("a member sends unencrypted media into an encrypted call", "call_id", c.id, "identity", rt.Identity)
+		c.media.markPlain(rt.Identity)
+	}
 	p := c.media.peer(rt.Identity)
 	if p == nil {
 		return // released meanwhile
 	}
-	log := c.r.cfg.log
 	switch rt.Track.Kind() {
 	case webrtc.RTPCodecTypeVideo:
 		pli := func([]rtcp.Packet) error {
@@ -850,7 +952,7 @@ func (c *rtcCall) decode(rt matrixrtc.RemoteTrack) {
 			}
 			return nil
 		}
-		sink, err := media.NewVideoSink(rt.Track, pli)
+		sink, err := media.NewVideoSink(rt.Track, pli, opts...)
 		if err != nil {
 			log.Warn("remote video", "identity", rt.Identity, "err", err)
 			return
@@ -877,7 +979,7 @@ func (c *rtcCall) decode(rt matrixrtc.RemoteTrack) {
 			log.Warn("speaker", "err", err)
 			return
 		}
-		sink, err := media.NewAudioSink(rt.Track, player)
+		sink, err := media.NewAudioSink(rt.Track, player, opts...)
 		if err != nil {
 			_ = player.Close()
 			log.Warn("remote audio", "identity", rt.Identity, "err", err)
@@ -897,7 +999,17 @@ func (c *rtcCall) setParticipants(ps []matrixrtc.Participant) {
 
 // participants returns the call's tiles, ours first.
 func (c *rtcCall) participants() []ui.Participant {
-	me := ui.Participant{ID: c.r.cfg.matrix.UserID() + ":" + c.r.cfg.matrix.DeviceID(), Name: c.r.cfg.matrix.UserID(), Local: true}
+	cr := c.crypto.Load()
+	me := ui.Participant{ID: c.r.cfg.matrix.UserID() + ":" + c.r.cfg.matrix.DeviceID(), Name: c.r.cfg.matrix.UserID(), Local: true,
+		Encrypted: cr != nil}
+	// Each remote tile's encryption: with media encryption on, a member is
+	// encrypted unless its media came in the clear, and waits for its key
+	// until the key arrived.
+	crypt := func(t *ui.Participant) {
+		if cr != nil && !c.media.isPlain(t.ID) {
+			t.Encrypted, t.WaitingForKey = true, !cr.hasKey(t.ID)
+		}
+	}
 	if src, video := c.media.sending(); src != nil && video && src.Preview() != nil {
 		me.Video = slotSource(src.Preview())
 	}
@@ -909,15 +1021,19 @@ func (c *rtcCall) participants() []ui.Participant {
 	listed := make(map[string]bool, len(parts))
 	for _, p := range parts {
 		listed[p.Identity] = true
-		out = append(out, ui.Participant{
+		t := ui.Participant{
 			ID: p.Identity, Name: cmp.Or(p.Name, p.UserID, p.Identity), Video: c.media.frameSourceOf(p.Identity),
 			AudioMuted: p.AudioMuted, VideoMuted: p.VideoMuted, Speaking: p.Speaking,
-		})
+		}
+		crypt(&t)
+		out = append(out, t)
 	}
 	// Publishers whose tracks came before LiveKit's list named them.
 	for _, id := range c.media.identities() {
 		if !listed[id] {
-			out = append(out, ui.Participant{ID: id, Name: userOf(id), Video: c.media.frameSourceOf(id)})
+			t := ui.Participant{ID: id, Name: userOf(id), Video: c.media.frameSourceOf(id)}
+			crypt(&t)
+			out = append(out, t)
 		}
 	}
 	return out

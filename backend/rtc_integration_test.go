@@ -5,11 +5,13 @@ package backend
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/mxcall/mxcall/callengine"
 	"github.com/mxcall/mxcall/matrixclient"
@@ -35,21 +37,23 @@ func rtcIT(t *testing.T) (context.Context, string, string) {
 	return ctx, hs, focus
 }
 
-// rtcUser is a logged-in Backend (test pattern and tone, plaintext DMs)
-// and its call updates.
+// rtcUser is a logged-in Backend (test pattern and tone; its DMs
+// plaintext unless encryptedDMs) and its call updates.
 type rtcUser struct {
 	b       *Backend
 	id      string
+	pw      string
 	updates chan callengine.CallInfo
 }
 
-func newRTCUser(ctx context.Context, t *testing.T, hs, name, focus string) *rtcUser {
+func newRTCUser(ctx context.Context, t *testing.T, hs, name, focus string, encryptedDMs ...bool) *rtcUser {
 	t.Helper()
 	user, pw := registerIT(t, hs, name)
+	plain := len(encryptedDMs) == 0 || !encryptedDMs[0]
 	cfg := Config{Keyring: matrixclient.NewMemoryKeyring(), DataDir: t.TempDir(),
 		Log:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("user", name),
 		MediaOptions:  []media.Option{media.WithTestPattern(), media.WithTone(440)},
-		ClientOptions: []matrixclient.Option{matrixclient.WithPlaintextDMs(true)},
+		ClientOptions: []matrixclient.Option{matrixclient.WithPlaintextDMs(plain)},
 	}
 	if focus != "" {
 		cfg.RTCFoci = []matrixrtc.Transport{{Type: matrixrtc.TransportLiveKit, ServiceURL: focus}}
@@ -62,7 +66,7 @@ func newRTCUser(ctx context.Context, t *testing.T, hs, name, focus string) *rtcU
 	if _, err := b.Login(ctx, hs, user, pw); err != nil {
 		t.Fatal(err)
 	}
-	u := &rtcUser{b: b, id: user, updates: make(chan callengine.CallInfo, 1024)}
+	u := &rtcUser{b: b, id: user, pw: pw, updates: make(chan callengine.CallInfo, 1024)}
 	t.Cleanup(b.SubscribeCalls(func(ci callengine.CallInfo) { u.updates <- ci }))
 	waitIT(ctx, t, name+"'s encryption ready", func() bool { return b.mc.Status().E2EE })
 	return u
@@ -208,20 +212,29 @@ func TestIntegrationRTCDMCall(t *testing.T) {
 
 	t.Run("answer, video both ways, hangup", func(t *testing.T) {
 		start := time.Now()
+		since := func() time.Duration { return time.Since(start).Round(time.Millisecond) }
 		id, err := alice.b.PlaceCall(ctx, room, bob.id, true)
 		if err != nil {
 			t.Fatal(err)
 		}
+		placed := since() // joined and rung
 		in := bob.ringing(ctx, t, alice.id)
+		rung := since()
 		if err := bob.b.Answer(ctx, in.ID, true); err != nil {
 			t.Fatal(err)
 		}
+		answered := since() // bob joined
 		bob.until(ctx, t, "bob connected", func(ci callengine.CallInfo) bool { return ci.State == callengine.StateConnected })
 		alice.until(ctx, t, "alice connected", func(ci callengine.CallInfo) bool {
 			return ci.ID == id && ci.State == callengine.StateConnected
 		})
+		connected := since()
 		alice.frames(ctx, t, id, 1)
-		t.Logf("DM call: PlaceCall → callee rung, answered → first remote frame at the caller: %v", time.Since(start).Round(time.Millisecond))
+		first := since()
+		bob.frames(ctx, t, in.ID, 1)
+		t.Logf("DM call steps after PlaceCall: caller joined and rang %v, callee's ring shown %v, callee joined (Answer returned) %v, "+
+			"caller saw the callee in the call %v, first remote frame at the caller %v, at the callee %v",
+			placed, rung, answered, connected, first, since())
 		alice.frames(ctx, t, id, 30)
 		bob.frames(ctx, t, in.ID, 30)
 		for _, c := range []struct {
@@ -246,45 +259,42 @@ func TestIntegrationRTCDMCall(t *testing.T) {
 }
 
 // TestIntegrationRTCEchoPartner: the echo partner (partner.Run, as `mxcall
-// echo` runs it) answers a MatrixRTC ring, the caller decodes its own
-// picture sent back, and the partner leaves when the caller hangs up.
+// echo` runs it) answers a MatrixRTC ring in a plaintext DM, the caller
+// decodes its own picture sent back, and the partner leaves when the
+// caller hangs up (TestIntegrationRTCEchoPartnerEncrypted does the same in
+// an encrypted DM).
 func TestIntegrationRTCEchoPartner(t *testing.T) {
 	ctx, hs, focus := rtcIT(t)
-	alice := newRTCUser(ctx, t, hs, "alice", focus)
-	echo, pw := registerIT(t, hs, "echo")
-	pctx, stop := context.WithCancel(ctx)
-	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() {
-		done <- partner.Run(pctx, partner.Config{UserID: echo, Password: pw, Homeserver: hs, DataDir: t.TempDir(),
-			Log:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("user", "echo"),
-			Ready: func(string) { close(ready) }})
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("partner: %v", err)
-		}
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("partner: %v", err)
-	}
+	echo := startRTCEcho(ctx, t, hs)
+	rtcEchoCall(ctx, t, newRTCUser(ctx, t, hs, "alice", focus), echo, false)
+}
+
+func rtcEchoCall(ctx context.Context, t *testing.T, alice *rtcUser, echo string, encrypted bool) {
+	t.Helper()
 	room, err := alice.b.CreateDM(ctx, echo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitIT(ctx, t, "the partner in the DM", func() bool { _, err := alice.b.mc.CallPeer(room); return err == nil })
+	if r, _ := alice.b.mc.Room(room); r.Encrypted != encrypted {
+		t.Fatalf("room encrypted: %v, want %v", r.Encrypted, encrypted)
+	}
 
 	start := time.Now()
 	id, err := alice.b.PlaceCall(ctx, room, echo, true)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.HasPrefix(id, rtcIDPrefix) {
+		t.Fatalf("placed %q: not a MatrixRTC call", id)
+	}
 	alice.until(ctx, t, "connected", func(ci callengine.CallInfo) bool { return ci.ID == id && ci.State == callengine.StateConnected })
 	alice.frames(ctx, t, id, 1)
 	t.Logf("echo: PlaceCall → first echoed frame %v", time.Since(start).Round(time.Millisecond))
 	alice.frames(ctx, t, id, 30)
+	if ps := alice.b.Participants(id); len(ps) != 2 || ps[1].Encrypted != encrypted || ps[1].WaitingForKey {
+		t.Errorf("tiles %+v", ps)
+	}
 	if err := alice.b.Hangup(ctx, id); err != nil {
 		t.Fatal(err)
 	}
@@ -293,4 +303,98 @@ func TestIntegrationRTCEchoPartner(t *testing.T) {
 		state, err := alice.b.mc.RoomState(ctx, room, matrixrtc.TypeCallMember)
 		return err == nil && len(matrixrtc.NewMemberships(room, state, time.Now()).Slot(matrixrtc.SlotRoom)) == 0
 	})
+}
+
+// TestIntegrationRTCSoak places MatrixRTC video calls to the echo partner
+// (in this process) one after another, each until echoed frames are
+// decoded, then hung up. Everything a call used must be released when it
+// ends: the call's media Source and remote frame slot become unreachable,
+// and after the last call the goroutines and the live heap are back
+// within soakGoroutineSlack and soakHeapSlack of what they were after the
+// first (what the LiveKit client and the partner keep between calls
+// included). MXCALL_SOAK_CALLS sets the number of calls (default 6).
+func TestIntegrationRTCSoak(t *testing.T) {
+	ctx, hs, focus := rtcIT(t)
+	n := 6
+	if s := os.Getenv("MXCALL_SOAK_CALLS"); s != "" {
+		if _, err := fmt.Sscan(s, &n); err != nil || n < 2 {
+			t.Fatalf("MXCALL_SOAK_CALLS=%q: want a number ≥ 2", s)
+		}
+	}
+	alice := newRTCUser(ctx, t, hs, "alice", focus)
+	echo := startRTCEcho(ctx, t, hs)
+	room, err := alice.b.CreateDM(ctx, echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitIT(ctx, t, "the partner in the DM", func() bool { _, err := alice.b.mc.CallPeer(room); return err == nil })
+	var first soakPoint
+	for i := 1; i <= n; i++ {
+		id, err := alice.b.PlaceCall(ctx, room, echo, true)
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		alice.until(ctx, t, fmt.Sprintf("call %d connected", i), func(ci callengine.CallInfo) bool {
+			return ci.ID == id && ci.State == callengine.StateConnected
+		})
+		alice.frames(ctx, t, id, 30)
+		c := alice.b.rtc.get(id)
+		c.media.frames.mu.Lock()
+		slot := weak.Make(c.media.frames.slot)
+		c.media.frames.mu.Unlock()
+		src := weak.Make(c.media.source())
+		c = nil
+		if err := alice.b.Hangup(ctx, id); err != nil {
+			t.Fatalf("call %d: hangup: %v", i, err)
+		}
+		alice.ended(ctx, t, id, callengine.PartyLocal, callengine.ReasonUserHangup)
+		waitIT(ctx, t, fmt.Sprintf("call %d: the partner gone", i), func() bool { return alice.b.callMembers(room) == 0 })
+		if !unreachable(ctx, false, func() bool { return src.Value() == nil && slot.Value() == nil }) {
+			t.Fatalf("call %d: its media.Source (reachable: %v) or remote FrameSlot (%v) is still reachable after the call was released",
+				i, src.Value() != nil, slot.Value() != nil)
+		}
+		switch i {
+		case 1:
+			first = measureSoak(t, "", "")
+			t.Logf("after call 1: live heap %.1f MB, %d goroutines", mb(first.heap), first.goroutines)
+		case n:
+			var last soakPoint
+			waitIT(ctx, t, "goroutines back to the first call's count", func() bool {
+				last = measureSoak(t, "", "")
+				return last.goroutines <= first.goroutines+soakGoroutineSlack
+			})
+			t.Logf("after call %d: live heap %.1f MB (%+.1f MB), %d goroutines (%+d)", n, mb(last.heap),
+				mb(last.heap)-mb(first.heap), last.goroutines, last.goroutines-first.goroutines)
+			if last.heap > first.heap+soakHeapSlack {
+				t.Errorf("live heap grew from %.1f MB after call 1 to %.1f MB after call %d (bound +%d MB): ended calls stay referenced",
+					mb(first.heap), mb(last.heap), n, soakHeapSlack>>20)
+			}
+		}
+	}
+}
+
+// startRTCEcho runs the echo partner (partner.Run) as a new user until the
+// test ends, and returns its user ID once it is ready.
+func startRTCEcho(ctx context.Context, t *testing.T, hs string) string {
+	t.Helper()
+	echo, pw := registerIT(t, hs, "echo")
+	pctx, stop := context.WithCancel(ctx)
+	ready, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- partner.Run(pctx, partner.Config{UserID: echo, Password: pw, Homeserver: hs, DataDir: t.TempDir(),
+			Log:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("user", "echo"),
+			Ready: func(string) { close(ready) }})
+	}()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("partner: %v", err)
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("partner: %v", err)
+	}
+	return echo
 }

@@ -122,6 +122,8 @@ type rtcHarness struct {
 	joinErr   error
 	block     bool
 	encrypted bool
+	toDevice  matrixrtc.ToDevice // media keys (nil: no media encryption)
+	members   []matrixrtc.Membership
 
 	mu       sync.Mutex
 	sessions []*fakeSession
@@ -157,6 +159,8 @@ func newRTCHarness(t *testing.T, lifetime time.Duration, tweak func(*rtcHarness)
 		onParticipants: func(string) {},
 		ringLifetime:   lifetime,
 		encrypted:      func(string) bool { return h.encrypted },
+		toDevice:       h.toDevice,
+		members:        func(string) []matrixrtc.Membership { return h.members },
 	})
 	t.Cleanup(h.r.close)
 	return h
@@ -467,9 +471,10 @@ func TestRTCAnswer(t *testing.T) {
 	h.released(id)
 }
 
-// In an end-to-end encrypted room no call is joined, placed or answered
-// (our media would go out unencrypted): the error says why, and neither a
-// session nor a camera is opened.
+// In an end-to-end encrypted room a build that cannot encrypt MatrixRTC
+// media joins, places and answers no call (its media would go out
+// unencrypted): the error says why, and neither a session nor a camera is
+// opened.
 func TestRTCEncryptedRoomRefused(t *testing.T) {
 	defer test.CheckRoutines(t)()
 	h := newRTCHarness(t, time.Minute, func(h *rtcHarness) { h.encrypted = true })
@@ -532,18 +537,19 @@ func TestUseRTC(t *testing.T) {
 	noFocus := func() error { return matrixrtc.ErrNoFocus }
 	focus := func() error { return nil }
 	tests := []struct {
-		name              string
-		legacy, encrypted bool
-		discover          func() error
-		want              bool
+		name                          string
+		legacy, encrypted, canEncrypt bool
+		discover                      func() error
+		want                          bool
 	}{
-		{"focus found", false, false, focus, true},
-		{"no focus", false, false, noFocus, false},
-		{"legacy preferred", true, false, focus, false},
-		{"encrypted room", false, true, focus, false},
+		{"focus found", false, false, true, focus, true},
+		{"no focus", false, false, true, noFocus, false},
+		{"legacy preferred", true, false, true, focus, false},
+		{"encrypted room, media encryption", false, true, true, focus, true},
+		{"encrypted room, no media encryption", false, true, false, focus, false},
 	}
 	for _, tc := range tests {
-		if got, why := useRTC(tc.legacy, tc.encrypted, tc.discover); got != tc.want || why == "" {
+		if got, why := useRTC(tc.legacy, tc.encrypted, tc.canEncrypt, tc.discover); got != tc.want || why == "" {
 			t.Errorf("%s: %v (%q), want %v", tc.name, got, why, tc.want)
 		}
 	}

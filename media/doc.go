@@ -21,7 +21,8 @@
 //
 // Receiving: NewVideoSink puts RTP packets back in order and joins them
 // into frames (its own assembler, no allocation per frame), decodes them
-// into a FrameSlot (triple-buffered *image.RGBA, stale frames dropped) and
+// into a FrameSlot (triple-buffered I420, converted to RGBA only when the UI
+// takes a frame, at the size it shows it; stale frames dropped) and
 // sends PLIs when frames are lost; NewAudioSink decodes Opus (with loss concealment) into
 // an AudioOutput such as a Player, which plays through a 40 ms jitter
 // buffer and degrades to discarding audio when no sound device exists.

@@ -13,7 +13,6 @@ import (
 type videoEncoder struct {
 	s    *Source
 	enc  *vpx.Encoder
-	conv *vpx.Converter
 	last time.Time
 	t0   time.Time
 	warn time.Time
@@ -31,9 +30,6 @@ func (v *videoEncoder) warnf(err error) {
 func (v *videoEncoder) close() {
 	if v.enc != nil {
 		_ = v.enc.Close()
-	}
-	if v.conv != nil {
-		_ = v.conv.Close()
 	}
 }
 
@@ -74,11 +70,9 @@ func (v *videoEncoder) send(y, u, vv []byte, w, h int, now time.Time) error {
 	}
 	v.last = now
 	if s.preview != nil {
-		if v.conv == nil {
-			v.conv = vpx.NewConverter(1)
+		if s.preview.writeFrame().CopyPacked(y, u, vv, w, h) == nil {
+			s.preview.publish()
 		}
-		_ = v.conv.ConvertI420(y, u, vv, s.preview.writeBuffer(w, h))
-		s.preview.publish()
 	}
 	return nil
 }

@@ -152,12 +152,12 @@ func (s *VideoSink) run(dec *vpx.Decoder) {
 }
 
 // videoDecoder is the receive path after the network: frame reassembly,
-// loss handling, decode, conversion into the slot. RTP packet buffers are
+// loss handling, decode, a copy of the picture into the slot (the reader
+// converts it to RGBA at the size it shows it). RTP packet buffers are
 // recycled through a free list, so steady state allocates nothing.
 type videoDecoder struct {
 	asm     *vp8Assembler
 	dec     *vpx.Decoder
-	conv    *vpx.Converter
 	slot    *FrameSlot
 	count   func(func(*VideoStats))
 	sendPLI func()
@@ -182,7 +182,7 @@ type decoded struct {
 }
 
 func newVideoDecoder(dec *vpx.Decoder, slot *FrameSlot, count func(func(*VideoStats)), decrypt *framecrypt.Decryptor, sendPLI func()) *videoDecoder {
-	d := &videoDecoder{dec: dec, conv: vpx.NewConverter(2), slot: slot, count: count, sendPLI: sendPLI,
+	d := &videoDecoder{dec: dec, slot: slot, count: count, sendPLI: sendPLI,
 		needKey: true, decrypt: decrypt,
 		countNoKey: func(st *VideoStats) { st.NoKey++ }, countBad: func(st *VideoStats) { st.Undecryptable++ }}
 	// Give up on a missing packet after 100 ms of newer video (90 kHz clock).
@@ -198,7 +198,6 @@ func newVideoDecoder(dec *vpx.Decoder, slot *FrameSlot, count func(func(*VideoSt
 }
 
 func (d *videoDecoder) close() {
-	_ = d.conv.Close()
 	_ = d.dec.Close()
 }
 
@@ -280,8 +279,7 @@ func (d *videoDecoder) frame(data []byte, lostBefore bool) {
 	if !ok {
 		return
 	}
-	dst := d.slot.writeBuffer(pic.Width, pic.Height)
-	if d.conv.Convert(pic, dst) != nil {
+	if d.slot.writeFrame().CopyPicture(pic) != nil {
 		return
 	}
 	d.slot.publish()

@@ -18,6 +18,8 @@ import (
 	"github.com/pion/mediadevices/pkg/prop"
 	"github.com/pion/rtcp"
 	"github.com/pion/transport/v5/test"
+
+	"github.com/mxcall/mxcall/media/vpx"
 )
 
 func TestFrameSlot(t *testing.T) {
@@ -25,10 +27,10 @@ func TestFrameSlot(t *testing.T) {
 	if img, fresh := s.Acquire(); img != nil || fresh {
 		t.Fatal("empty slot returned a frame")
 	}
-	seen := map[*image.RGBA]bool{}
+	seen := map[*vpx.I420]bool{}
 	for i := range 5 {
-		b := s.writeBuffer(4, 2)
-		b.Pix[0] = byte(i)
+		b := s.writeFrame()
+		fillI420(b, 4, 2, byte(16+i*20))
 		s.publish()
 		seen[b] = true
 	}
@@ -38,18 +40,22 @@ func TestFrameSlot(t *testing.T) {
 		t.Error("no update signalled")
 	}
 	img, fresh := s.Acquire()
-	if !fresh || img.Pix[0] != 4 {
-		t.Fatalf("got frame %d fresh=%v, want newest (4)", img.Pix[0], fresh)
+	if want := rgbaOfLuma(16 + 4*20); !fresh || img.Pix[0] != want {
+		t.Fatalf("got red %d fresh=%v, want newest (%d)", img.Pix[0], fresh, want)
 	}
 	// The writer never gets the reader's frame.
+	s.mu.Lock()
+	front := s.front
+	s.mu.Unlock()
 	for range 3 {
-		if b := s.writeBuffer(4, 2); b == img {
-			t.Fatal("writer got the reader's buffer")
+		if b := s.writeFrame(); b == front {
+			t.Fatal("writer got the reader's frame")
 		}
+		fillI420(s.writeFrame(), 4, 2, 100)
 		s.publish()
 	}
 	if len(seen) > 3 {
-		t.Errorf("%d buffers used, want ≤ 3 (memory flat)", len(seen))
+		t.Errorf("%d frames used, want ≤ 3 (memory flat)", len(seen))
 	}
 	if _, fresh := s.Acquire(); !fresh {
 		t.Error("new frame not fresh")

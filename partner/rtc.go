@@ -31,10 +31,17 @@ type RTCConfig struct {
 	Matrix matrixrtc.Matrix
 	// Discovery finds the focus; a callee also finds the caller's.
 	Discovery matrixrtc.Discovery
-	// Encrypted reports whether a room is end-to-end encrypted: the echo
-	// never publishes unencrypted media into such a room's call, it
-	// declines the ring instead (nil: every room counts as encrypted).
+	// Encrypted reports whether a room is end-to-end encrypted (nil: every
+	// room counts as encrypted). In such a room's call the echo's media is
+	// encrypted end to end: it sends back the caller's own encrypted
+	// frames and gives the caller, as the echo's media key, the caller's
+	// own key (mirrored from the keys the caller sends it). Without Keys
+	// it never publishes into such a call: it declines the ring.
 	Encrypted func(roomID string) bool
+	// Keys sends the mirrored media keys Olm-encrypted (nil: no media
+	// encryption). Decrypted to-device events reach the echo through
+	// OnToDevice.
+	Keys matrixrtc.ToDevice
 	// AnswerAfter lets rings ring this long before the echo joins.
 	AnswerAfter time.Duration
 	Log         *slog.Logger
@@ -60,11 +67,15 @@ type RTCEcho struct {
 
 // rtcEchoCall is the echo in one room's call.
 type rtcEchoCall struct {
-	ring         matrixrtc.Ring
-	audio, video *webrtc.TrackLocalStaticRTP
-	cancel       context.CancelFunc // stops a pending join
-	leave        chan struct{}      // closed to make the echo leave
-	once         sync.Once
+	ring   matrixrtc.Ring
+	audio  *webrtc.TrackLocalStaticRTP
+	video  *pliTrack          // passes receivers' key frame requests to the caller
+	cancel context.CancelFunc // stops a pending join
+	leave  chan struct{}      // closed to make the echo leave
+	once   sync.Once
+	// keys takes in the caller's media keys and mirrors them (encrypted
+	// rooms only; nil otherwise).
+	keys *matrixrtc.KeyManager
 }
 
 func (c *rtcEchoCall) end() { c.once.Do(func() { close(c.leave); c.cancel() }) }
@@ -91,7 +102,8 @@ func (e *RTCEcho) OnRing(r matrixrtc.Ring) {
 	if e.closed || e.calls[r.RoomID] != nil {
 		return
 	}
-	if e.cfg.Encrypted(r.RoomID) {
+	encrypted := e.cfg.Encrypted(r.RoomID)
+	if encrypted && e.cfg.Keys == nil {
 		e.cfg.Log.Warn("echo: declining a MatrixRTC ring in an encrypted room (its media would not be encrypted)", "room", r.RoomID)
 		e.wg.Add(1)
 		go func() {
@@ -110,7 +122,16 @@ func (e *RTCEcho) OnRing(r matrixrtc.Ring) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &rtcEchoCall{ring: r, audio: tracks.audio, video: tracks.video, cancel: cancel, leave: make(chan struct{})}
+	c := &rtcEchoCall{ring: r, audio: tracks.audio, video: newPLITrack(tracks.video), cancel: cancel, leave: make(chan struct{})}
+	if encrypted {
+		km, err := e.mirrorKeys(r)
+		if err != nil {
+			cancel()
+			e.cfg.Log.Error("echo: media keys", "room", r.RoomID, "err", err)
+			return
+		}
+		c.keys = km
+	}
 	e.calls[r.RoomID] = c
 	e.wg.Add(1)
 	go func() {
@@ -139,10 +160,14 @@ func (e *RTCEcho) serve(ctx context.Context, c *rtcEchoCall) {
 		tracks = append(tracks, c.video)
 	}
 	var fwd sync.WaitGroup
-	defer fwd.Wait() // forwarders end when the session's tracks do
+	defer c.video.wait() // RTCP readers end with the publishing connection
+	defer fwd.Wait()     // forwarders end when the session's tracks do
+	if c.keys != nil {
+		defer func() { _ = c.keys.Close() }()
+	}
 	sess, err := e.cfg.newSession(matrixrtc.SessionConfig{
 		Matrix: e.cfg.Matrix, RoomID: c.ring.RoomID, Discovery: e.cfg.Discovery, Tracks: tracks,
-		Intent: intent(c.ring.Video),
+		Intent: intent(c.ring.Video), Encrypted: c.keys != nil,
 		OnRemoteTrack: func(rt matrixrtc.RemoteTrack) {
 			if !strings.HasPrefix(rt.Identity, c.ring.Sender+":") {
 				return // only the caller's media goes back
@@ -180,9 +205,12 @@ func (e *RTCEcho) serve(ctx context.Context, c *rtcEchoCall) {
 // kind until the track ends, asking for key frames now and then so the
 // caller's decoder recovers quickly from loss on the way back.
 func (e *RTCEcho) forward(rt matrixrtc.RemoteTrack, c *rtcEchoCall) {
-	out := c.audio
+	var out interface{ Write([]byte) (int, error) } = c.audio
 	if rt.Track.Kind() == webrtc.RTPCodecTypeVideo {
 		out = c.video
+		if rt.RequestKeyframe != nil {
+			c.video.setOnKeyframe(rt.RequestKeyframe)
+		}
 		stop := make(chan struct{})
 		defer close(stop)
 		go func() {
@@ -238,6 +266,55 @@ func (e *RTCEcho) OnRingEnded(r matrixrtc.Ring, why matrixrtc.RingEnd) {
 	e.mu.Unlock()
 	if c != nil && c.ring.EventID == r.EventID {
 		c.cancel() // a join under way or pending gives up; a joined echo stays
+	}
+}
+
+// mirrorKeys returns a key manager that takes in the media keys of r's
+// caller and sends each back to the caller's device as the echo's own key
+// at the same index. The echo publishes the caller's encrypted frames
+// unchanged, so the caller decrypts them with that key. It makes no key of
+// its own (it is never given the members).
+func (e *RTCEcho) mirrorKeys(r matrixrtc.Ring) (*matrixrtc.KeyManager, error) {
+	me, dev := e.cfg.Matrix.UserID(), e.cfg.Matrix.DeviceID()
+	return matrixrtc.NewKeyManager(matrixrtc.KeyConfig{
+		Send: e.cfg.Keys, RoomID: r.RoomID, UserID: me, DeviceID: dev, Log: e.cfg.Log,
+		OnRemoteKey: func(identity string, index uint8, key []byte) {
+			user, device, ok := splitIdentity(identity)
+			if !ok || user != r.Sender {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), rtcJoinTimeout)
+			defer cancel()
+			content := matrixrtc.KeyContent(r.RoomID, me, dev, index, key)
+			if err := e.cfg.Keys.SendToDevice(ctx, matrixrtc.TypeEncryptionKeys, map[string]map[string]any{user: {device: content}}); err != nil {
+				e.cfg.Log.Warn("echo: mirroring the caller's media key", "room", r.RoomID, "err", err)
+			}
+		},
+	})
+}
+
+// splitIdentity splits a "@user:server:DEVICE" identity at its last colon.
+func splitIdentity(identity string) (user, device string, ok bool) {
+	i := strings.LastIndexByte(identity, ':')
+	if i <= 0 || i == len(identity)-1 || !strings.HasPrefix(identity, "@") {
+		return "", "", false
+	}
+	return identity[:i], identity[i+1:], true
+}
+
+// OnToDevice hands a decrypted to-device event (a caller's media key) to
+// the echo's calls in encrypted rooms.
+func (e *RTCEcho) OnToDevice(ev matrixrtc.ToDeviceEvent) {
+	e.mu.Lock()
+	var keys []*matrixrtc.KeyManager
+	for _, c := range e.calls {
+		if c.keys != nil {
+			keys = append(keys, c.keys)
+		}
+	}
+	e.mu.Unlock()
+	for _, k := range keys { // outside the lock: Handle may wait for room in the manager's queue
+		k.Handle(ev)
 	}
 }
 

@@ -2,6 +2,7 @@ package partner
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"sync"
 	"testing"
@@ -215,5 +216,75 @@ func TestRTCEchoDeclinesInEncryptedRooms(t *testing.T) {
 	h.mu.Unlock()
 	if n != 0 {
 		t.Errorf("%d sessions in an encrypted room", n)
+	}
+}
+
+// fakeToDevice records the to-device events sent.
+type fakeToDevice struct {
+	mu   sync.Mutex
+	sent []map[string]map[string]any
+}
+
+func (f *fakeToDevice) SendToDevice(_ context.Context, evType string, msgs map[string]map[string]any) error {
+	if evType != matrixrtc.TypeEncryptionKeys {
+		return nil
+	}
+	f.mu.Lock()
+	f.sent = append(f.sent, msgs)
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *fakeToDevice) messages() []map[string]map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]map[string]map[string]any(nil), f.sent...)
+}
+
+// In an encrypted room the echo joins with encrypted tracks and sends each
+// media key the caller sends it straight back, as its own, at the same
+// index (the echoed frames are the caller's, encrypted with that key); it
+// sends no key of its own, and keys of anyone but the caller stay put.
+func TestRTCEchoMirrorsTheCallersKeys(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	h := newRTCEchoHarness(t, true, 0)
+	td := &fakeToDevice{}
+	h.e.cfg.Keys = td
+	h.e.OnRing(echoRing)
+	s := h.session(t)
+	if !s.cfg.Encrypted {
+		t.Error("the echo publishes unencrypted tracks into an encrypted room")
+	}
+	key := []byte("0123456789abcdef")
+	raw := func(sender, device string, index uint8) json.RawMessage {
+		b, _ := json.Marshal(matrixrtc.KeyContent(echoRing.RoomID, sender, device, index, key))
+		return b
+	}
+	h.e.OnToDevice(matrixrtc.ToDeviceEvent{Sender: "@mallory:test", SenderDevice: "MDEV", Type: matrixrtc.TypeEncryptionKeys,
+		Content: raw("@mallory:test", "MDEV", 1)})
+	h.e.OnToDevice(matrixrtc.ToDeviceEvent{Sender: echoRing.Sender, SenderDevice: "ADEV", Type: matrixrtc.TypeEncryptionKeys,
+		Content: raw(echoRing.Sender, "ADEV", 3)})
+	waitUntil(t, "the mirrored key", func() bool { return len(td.messages()) > 0 })
+	_ = h.e.Close()
+	msgs := td.messages()
+	if len(msgs) != 1 || len(msgs[0]) != 1 || len(msgs[0][echoRing.Sender]) != 1 {
+		t.Fatalf("sent %v, want one key to the caller's device", msgs)
+	}
+	b, _ := json.Marshal(msgs[0][echoRing.Sender]["ADEV"])
+	var got struct {
+		Keys struct {
+			Index int    `json:"index"`
+			Key   string `json:"key"`
+		} `json:"keys"`
+		RoomID string `json:"room_id"`
+		Member struct {
+			Device string `json:"claimed_device_id"`
+		} `json:"member"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Keys.Index != 3 || got.Keys.Key != base64.StdEncoding.EncodeToString(key) || got.RoomID != echoRing.RoomID || got.Member.Device != "ECHODEV" {
+		t.Errorf("mirrored key %s", b)
 	}
 }

@@ -99,13 +99,18 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	echo.SetEngine(eng)
 	mc.SetCallHandler(eng)
-	rtcEcho := NewRTCEcho(RTCConfig{
+	rcfg := RTCConfig{
 		Matrix: mc, Log: log, AnswerAfter: cfg.AnswerAfter,
 		Encrypted: func(roomID string) bool {
 			r, ok := mc.Room(roomID)
 			return !ok || r.Encrypted
 		},
-	})
+	}
+	if matrixclient.E2EEAvailable {
+		rcfg.Keys = mc // encrypted rooms: mirrored media keys, Olm-encrypted
+	}
+	rtcEcho := NewRTCEcho(rcfg)
+	mc.SetToDeviceHandler(rtcEcho.OnToDevice)
 	tracker := matrixrtc.NewTracker(matrixrtc.TrackerConfig{
 		UserID: mc.UserID(), DeviceID: mc.DeviceID(), Log: log,
 		OnRing: rtcEcho.OnRing, OnRingEnded: rtcEcho.OnRingEnded, OnMembers: rtcEcho.OnMembers,
@@ -113,6 +118,7 @@ func Run(ctx context.Context, cfg Config) error {
 	mc.SetRTCHandler(tracker.Handle)
 	if err := mc.Start(ctx); err != nil {
 		mc.SetRTCHandler(nil)
+		mc.SetToDeviceHandler(nil)
 		_ = tracker.Close()
 		_ = rtcEcho.Close()
 		_ = eng.Close()
@@ -124,6 +130,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// syncing.
 		mc.SetCallHandler(nil)
 		mc.SetRTCHandler(nil)
+		mc.SetToDeviceHandler(nil)
 		_ = tracker.Close()
 		_ = rtcEcho.Close() // leaves MatrixRTC calls
 		_ = eng.Close()     // hangs up, closes peer connections

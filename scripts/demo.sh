@@ -6,9 +6,11 @@
 # the partner, makes two direct chats between you, and opens the app logged
 # in as @me with the token service as its MatrixRTC focus
 # ($MXCALL_RTC_FOCUS; Dendrite advertises none). Call "Echo" (end-to-end
-# encrypted: a legacy m.call.invite call) or "Echo (Element Call)" (not
-# encrypted: a MatrixRTC call through the SFU that rings the partner) from
-# the room list: the partner answers and sends your media back.
+# encrypted) or "Echo (unencrypted)" from the room list: a MatrixRTC call
+# through the SFU that rings the partner, with its media end-to-end
+# encrypted in the first; the partner answers and sends your media back.
+# Settings' "legacy calls" (or MXCALL_LEGACY_CALLS=1) makes them legacy
+# m.call.invite calls, which the partner answers too.
 # Closing the app stops everything this script started.
 #
 # Environment: MXCALL_DEMO_DIR (default .cache/demo), MXCALL_HS_PORT (8018),
@@ -52,6 +54,11 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 eval "$("$root/scripts/homeserver.sh" start "$demo/hs")"
+# A homeserver that began afresh (its in-memory databases were gone after a
+# reboot) knows none of the rooms and devices made before: forget them.
+if [ "$MXCALL_HS_DIR/dendrite.yaml" -nt "$demo/dm" ] 2>/dev/null && [ -f "$demo/dm" ]; then
+  rm -rf "$demo/dm" "$demo/dm-rtc" "$demo/echo-data" "$demo/me-data"
+fi
 eval "$(MXCALL_HS_URL="$MXCALL_HS_URL" MXCALL_SERVER_NAME="$MXCALL_SERVER_NAME" "$root/scripts/rtc.sh" start "$demo/rtc")"
 for u in me echo; do
   "$root/.cache/bin/create-account" -config "$MXCALL_HS_DIR/dendrite.yaml" -url "$MXCALL_HS_URL" \
@@ -64,9 +71,8 @@ MXCALL_PASSWORD="$password" MXCALL_NO_KEYRING=1 MXCALL_DATA_DIR="$demo/echo-data
 partner_pid=$!
 
 # Two direct chats between @me and @echo, made once; the partner joins
-# them. "Echo" is end-to-end encrypted (as Element makes DMs), so its calls
-# are legacy calls (mxcall does not encrypt MatrixRTC media yet); "Echo
-# (Element Call)" is not, so its calls are MatrixRTC calls.
+# them. "Echo" is end-to-end encrypted (as Element makes DMs), "Echo
+# (unencrypted)" is not.
 if [ ! -f "$demo/dm" ] || [ ! -f "$demo/dm-rtc" ]; then
   token=$(curl -fsS -X POST "$MXCALL_HS_URL/_matrix/client/v3/login" \
     -d '{"type":"m.login.password","identifier":{"type":"m.id.user","user":"me"},"password":"'"$password"'"}' |
@@ -80,7 +86,7 @@ if [ ! -f "$demo/dm" ] || [ ! -f "$demo/dm-rtc" ]; then
     create_dm Echo '{"type":"m.room.encryption","state_key":"","content":{"algorithm":"m.megolm.v1.aes-sha2"}}' >"$demo/dm"
   fi
   if [ ! -f "$demo/dm-rtc" ]; then
-    create_dm "Echo (Element Call)" >"$demo/dm-rtc"
+    create_dm "Echo (unencrypted)" >"$demo/dm-rtc"
   fi
   curl -fsS -X PUT "$MXCALL_HS_URL/_matrix/client/v3/user/$me/account_data/m.direct" -H "Authorization: Bearer $token" \
     -d '{"'"$partner"'":["'"$(cat "$demo/dm")"'","'"$(cat "$demo/dm-rtc")"'"]}' >/dev/null

@@ -11,6 +11,7 @@
 #
 #   scripts/test-rtc.sh                       # all MatrixRTC integration tests
 #   MXCALL_RTC_RUN=TestSFU scripts/test-rtc.sh   # a -run filter (both rounds)
+#   MXCALL_RTC_RACE=1 scripts/test-rtc.sh         # with the race detector
 #
 # Artifacts (test output, server logs) stay in ./.cache/rtc-run/ for inspection.
 set -euo pipefail
@@ -24,9 +25,11 @@ if [ "${1:-}" != "--inner" ]; then
   rm -rf "$work"
   mkdir -p "$work/logs"
   # Build outside the namespace: it has no network for the Go proxy.
-  go test -c -tags integration -o "$work/rtcauth.test" ./rtcauth
-  go test -c -tags 'goolm integration' -o "$work/matrixrtc.test" ./matrixrtc
-  go test -c -tags 'goolm integration' -o "$work/backend.test" ./backend
+  race=()
+  [ -n "${MXCALL_RTC_RACE:-}" ] && race=(-race)
+  go test -c "${race[@]}" -tags integration -o "$work/rtcauth.test" ./rtcauth
+  go test -c "${race[@]}" -tags 'goolm integration' -o "$work/matrixrtc.test" ./matrixrtc
+  go test -c "${race[@]}" -tags 'goolm integration' -o "$work/backend.test" ./backend
   go build -o "$root/.cache/bin/mxcall-rtc-auth" ./cmd/mxcall-rtc-auth
   unshare_flags=(-n)
   [ "$(id -u)" -eq 0 ] || unshare_flags=(-r -n)

@@ -39,7 +39,7 @@ go vet ./... # and without encryption
 
 step "go vet for Windows and macOS (packages without cgo)"
 for os in windows darwin; do
-  GOOS=$os CGO_ENABLED=0 go vet -tags "$tags" ./callengine ./matrixclient ./matrixrtc ./partner ./ui/internal/ontop ./media/framecrypt
+  GOOS=$os CGO_ENABLED=0 go vet -tags "$tags" ./callengine ./matrixclient ./matrixrtc ./partner ./ui/internal/ontop ./ui/internal/winstate ./internal/cmem ./media/framecrypt
 done
 
 step "golangci-lint"
@@ -64,4 +64,6 @@ for extra in scripts/test-media.sh scripts/test-integration.sh scripts/test-rtc.
     "./$extra"
   fi
 done
+step "scripts/test-app.sh, a MatrixRTC call in the encrypted DM (MXCALL_APP_RTC=2)"
+MXCALL_APP_RTC=2 ./scripts/test-app.sh
 step "all tests passed"

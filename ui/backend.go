@@ -273,6 +273,12 @@ type Participant struct {
 	// AudioMuted and VideoMuted draw the mute badges; Speaking highlights
 	// the tile.
 	AudioMuted, VideoMuted, Speaking bool
+	// Encrypted is true when the participant's media is end-to-end
+	// encrypted (ours: when we encrypt); the call view says "end-to-end
+	// encrypted" only when every tile is. WaitingForKey is true while an
+	// encrypted participant's key has not arrived: the tile says so
+	// instead of showing a picture.
+	Encrypted, WaitingForKey bool
 }
 
 // Group is the MatrixRTC side of the calls. Group calls appear in Calls'

@@ -71,10 +71,13 @@ type CallScreen struct {
 	bottom    fyne.CanvasObject // the control bar
 	groupBg   *canvas.Rectangle
 
-	grouped  bool // showing the grid (the call has participants)
-	people   int  // how many participants the call has
-	joining  bool // opened by JoinCall: bind the call's first update by room
-	wasGroup bool // joining, or has had participants: a group call
+	grouped bool // showing the grid (the call has participants)
+	// plainTile names the first participant whose media is not end-to-end
+	// encrypted (groupSecurity's reading of the grid; "" when all are).
+	plainTile string
+	people    int  // how many participants the call has
+	joining   bool // opened by JoinCall: bind the call's first update by room
+	wasGroup  bool // joining, or has had participants: a group call
 
 	calls   Calls
 	media   Media
@@ -86,6 +89,7 @@ type CallScreen struct {
 	info    callengine.CallInfo
 	endedAt time.Time
 	stopTmr chan struct{}
+	gone    bool // Stop has told cfg.callGone
 	content fyne.CanvasObject
 }
 
@@ -129,6 +133,10 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 	s.Remote = NewVideoView(container.NewStack(canvas.NewRectangle(color.NRGBA{0x20, 0x24, 0x2c, 0xff}), s.voice))
 	s.Local = NewVideoView(nil)
 	s.Remote.do, s.Local.do = cfg.do, cfg.do
+	s.Remote.hidden, s.Local.hidden = &cfg.hidden, &cfg.hidden
+	// The self-view is painted with the remote picture: one repaint of
+	// the window per remote frame, not one per frame of each.
+	s.Remote.Lead(s.Local)
 	s.Grid = newGrid(cfg)
 	s.Grid.Hide()
 	s.groupBg = canvas.NewRectangle(color.NRGBA{0x10, 0x12, 0x16, 0xff})
@@ -218,17 +226,18 @@ func (s *CallScreen) Start() {
 func (s *CallScreen) logStats(stop chan struct{}, id string) {
 	t := time.NewTicker(s.cfg.statsIvl)
 	defer t.Stop()
-	lastR, lastL, last := s.Remote.Repaints(), s.Local.Repaints(), time.Now()
+	lastR, lastL, lastU, last := s.Remote.Repaints(), s.Local.Repaints(), s.Remote.Updates(), time.Now()
 	for {
 		select {
 		case <-stop:
 			return
 		case now := <-t.C:
-			r, l := s.Remote.Repaints(), s.Local.Repaints()
+			r, l, u := s.Remote.Repaints(), s.Local.Repaints(), s.Remote.Updates()
 			sec := now.Sub(last).Seconds()
 			s.cfg.statsLog.Info("video repaint", "call", id,
-				"remote_fps", float64(r-lastR)/sec, "local_fps", float64(l-lastL)/sec)
-			lastR, lastL, last = r, l, now
+				"remote_fps", float64(r-lastR)/sec, "local_fps", float64(l-lastL)/sec,
+				"window_updates_per_s", float64(u-lastU)/sec)
+			lastR, lastL, lastU, last = r, l, u, now
 		}
 	}
 }
@@ -243,6 +252,10 @@ func (s *CallScreen) Stop() {
 	if s.stopTmr != nil {
 		close(s.stopTmr)
 		s.stopTmr = nil
+	}
+	if fn := s.cfg.callGone; fn != nil && !s.gone {
+		s.gone = true
+		fn()
 	}
 }
 

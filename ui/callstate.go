@@ -34,6 +34,9 @@ func (s *CallScreen) Security() string {
 
 func (s *CallScreen) applySecurity() {
 	text, c, locked := callSecurity(s.room, s.hasRoom, s.peer.Name)
+	if s.grouped {
+		text, c, locked = groupSecurity(s.room, s.hasRoom, s.plainTile)
+	}
 	s.secText.Text = text
 	s.secText.Color = c
 	s.secIcon.Resource = lockImage(locked, c)
@@ -55,6 +58,7 @@ func (s *CallScreen) SetParticipants(ps []Participant) {
 		return
 	}
 	s.grouped = ps != nil
+	s.plainTile = plainTile(ps)
 	s.wasGroup = s.wasGroup || s.grouped
 	if ps != nil {
 		s.Grid.Update(ps)
@@ -62,6 +66,7 @@ func (s *CallScreen) SetParticipants(ps []Participant) {
 		s.Grid.Release()
 	}
 	s.people = len(s.Grid.shown) + s.Grid.more
+	s.applySecurity()
 	s.apply()
 }
 

@@ -53,6 +53,10 @@ type Tile struct {
 	mic    *canvas.Image
 	cam    *canvas.Image
 	border *canvas.Rectangle
+	// wait says "Waiting for their key" over the tile while an encrypted
+	// participant's key has not arrived (no picture is shown then).
+	wait      *canvas.Text
+	waitShade *canvas.Rectangle
 }
 
 func newTile(p Participant, cfg *config) *Tile {
@@ -60,6 +64,7 @@ func newTile(p Participant, cfg *config) *Tile {
 	t.avatar = NewAvatar(p.ID, tileName(p), nil, 96)
 	t.Video = NewVideoView(container.NewStack(canvas.NewRectangle(tileColor), container.New(avatarFit{}, t.avatar)))
 	t.Video.do = cfg.do
+	t.Video.hidden = &cfg.hidden
 	t.name = canvas.NewText("", callTextColor)
 	t.name.TextSize = theme.TextSize()
 	t.textH = fyne.MeasureText("Ag", t.name.TextSize, t.name.TextStyle).Height
@@ -75,6 +80,13 @@ func newTile(p Participant, cfg *config) *Tile {
 	t.border.StrokeColor = speakingColor
 	t.border.StrokeWidth = 3
 	t.border.Hide()
+	t.wait = canvas.NewText("Waiting for their key…", callTextColor)
+	t.wait.TextSize = theme.TextSize()
+	t.wait.Alignment = fyne.TextAlignCenter
+	t.waitShade = canvas.NewRectangle(shadeColor)
+	t.waitShade.CornerRadius = 4
+	t.wait.Hide()
+	t.waitShade.Hide()
 	t.ExtendBaseWidget(t)
 	t.set(p, true)
 	return t
@@ -97,15 +109,18 @@ func (t *Tile) set(p Participant, force bool) {
 	if p.Local {
 		label += " (you)"
 	}
-	if p.Video != nil && !p.VideoMuted {
+	shows := func(p Participant) bool { return p.Video != nil && !p.VideoMuted && !p.WaitingForKey }
+	if shows(p) {
 		t.Video.SetSource(p.Video)
-	} else if old.Video != nil && !old.VideoMuted || force {
+	} else if shows(old) || force {
 		t.Video.Clear()
 	}
 	if !force && label == t.label && old.ID == p.ID && old.Name == p.Name && old.AudioMuted == p.AudioMuted &&
-		old.VideoMuted == p.VideoMuted && old.Speaking == p.Speaking {
+		old.VideoMuted == p.VideoMuted && old.Speaking == p.Speaking && old.WaitingForKey == p.WaitingForKey {
 		return
 	}
+	setVisible(t.wait, p.WaitingForKey)
+	setVisible(t.waitShade, p.WaitingForKey)
 	if force || old.ID != p.ID || old.Name != p.Name {
 		t.avatar.set(p.ID, tileName(p))
 	}
@@ -125,6 +140,10 @@ func (t *Tile) Name() string { return t.name.Text }
 // Badges reports which mute badges are shown.
 func (t *Tile) Badges() (micOff, camOff bool) { return t.mic.Visible(), t.cam.Visible() }
 
+// WaitingForKey reports whether the tile says it waits for the
+// participant's media key.
+func (t *Tile) WaitingForKey() bool { return t.wait.Visible() }
+
 // Highlighted reports whether the tile is marked as speaking.
 func (t *Tile) Highlighted() bool { return t.border.Visible() }
 
@@ -137,7 +156,7 @@ func (t *Tile) release() {
 
 // CreateRenderer implements fyne.Widget.
 func (t *Tile) CreateRenderer() fyne.WidgetRenderer {
-	return &tileRenderer{t: t, objs: []fyne.CanvasObject{t.Video, t.strip, t.mic, t.cam, t.name, t.border}}
+	return &tileRenderer{t: t, objs: []fyne.CanvasObject{t.Video, t.waitShade, t.wait, t.strip, t.mic, t.cam, t.name, t.border}}
 }
 
 type tileRenderer struct {
@@ -180,6 +199,13 @@ func (r *tileRenderer) Layout(size fyne.Size) {
 	t.strip.Move(fyne.NewPos(pad, y))
 	t.strip.Resize(fyne.NewSize(x+w+inner-pad, stripH))
 	setVisible(t.strip, x+w > pad+inner)
+	if t.wait.Visible() {
+		ws := fyne.MeasureText(t.wait.Text, t.wait.TextSize, t.wait.TextStyle)
+		t.wait.Resize(ws)
+		t.wait.Move(fyne.NewPos((size.Width-ws.Width)/2, (size.Height-ws.Height)/2))
+		t.waitShade.Resize(fyne.NewSize(ws.Width+2*inner, ws.Height+4))
+		t.waitShade.Move(fyne.NewPos((size.Width-ws.Width)/2-inner, (size.Height-ws.Height)/2-2))
+	}
 }
 
 func (r *tileRenderer) MinSize() fyne.Size { return fyne.NewSize(64, 36) }

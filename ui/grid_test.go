@@ -337,16 +337,18 @@ func TestGridPollersEnd(t *testing.T) {
 		ps = append(ps, ui.Participant{ID: fmt.Sprint(i), Name: people[i], Video: &fake.FrameSlot{}})
 	}
 	be.SetParticipants(id, ps)
-	waitPollers(t, base+2+5) // the one-to-one views and five tiles
+	// The one-to-one views (one poller: the remote view's, which paints
+	// the self-view too) and five tiles.
+	waitPollers(t, base+1+5)
 	be.SetParticipants(id, ps[:2])
-	waitPollers(t, base+2+2)
+	waitPollers(t, base+1+2)
 	if err := be.Hangup(t.Context(), id); err != nil {
 		t.Fatal(err)
 	}
 	if len(c.Grid.Tiles()) != 0 {
 		t.Fatal("tiles stay after the call ended")
 	}
-	waitPollers(t, base+2)
+	waitPollers(t, base+1)
 	c.Stop()
 	waitPollers(t, base)
 }
@@ -614,5 +616,48 @@ func TestLegacyCallInGroupRoom(t *testing.T) {
 	}
 	if got := stateOf(t, c); got != "Call ended: @bob:example.org hung up" {
 		t.Fatalf("state %q", got)
+	}
+}
+
+// TestGroupCallEncryption: in an encrypted room the call view says
+// "end-to-end encrypted" only when every tile's media is, names one whose
+// media is not, and a tile whose key has not arrived says so and shows
+// no picture until it does.
+func TestGroupCallEncryption(t *testing.T) {
+	e := newGroupEnv(t)
+	id, c := joinTeam(t, e)
+	room := teamCall
+	room.Encrypted = true
+	c.SetRoom(room)
+	ps, _ := participants(e, 3)
+	for i := range ps {
+		ps[i].Encrypted = true
+	}
+	ps[2].WaitingForKey = true
+	e.be.SetParticipants(id, ps)
+	if got := c.Security(); !strings.HasPrefix(got, "End-to-end encrypted") {
+		t.Errorf("all encrypted: security line %q", got)
+	}
+	bob, ok := c.Grid.Tile(ps[2].ID)
+	if !ok || !bob.WaitingForKey() {
+		t.Fatal("Bob's tile does not say it waits for his key")
+	}
+	if alice, _ := c.Grid.Tile(ps[1].ID); alice.WaitingForKey() {
+		t.Error("Alice's tile waits for a key she sent")
+	}
+	pollTiles(t, c)
+	if bob.Video.Showing() {
+		t.Error("Bob's tile shows a picture before his key arrived")
+	}
+	ps[2].WaitingForKey = false
+	e.be.SetParticipants(id, ps)
+	pollTiles(t, c)
+	if bob.WaitingForKey() || !bob.Video.Showing() {
+		t.Error("Bob's key arrived but his tile still waits or shows no picture")
+	}
+	ps[1].Encrypted = false
+	e.be.SetParticipants(id, ps)
+	if got, want := c.Security(), "Not end-to-end encrypted: Alice Liddell's media is not"; got != want {
+		t.Errorf("one plain member: security line %q, want %q", got, want)
 	}
 }

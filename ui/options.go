@@ -17,8 +17,15 @@ type config struct {
 	static    bool
 	statsLog  *slog.Logger
 	statsIvl  time.Duration
+	// roomsShown is called once, when the room list first shows rooms.
+	roomsShown func(rooms int)
+	// callGone is called when a call screen is taken down.
+	callGone func()
 	// quitting is set once the app starts to quit; see do.
 	quitting atomic.Bool
+	// hidden is set while the main window is minimised or hidden
+	// (watchWindow): video views then take no frames.
+	hidden atomic.Bool
 }
 
 // do runs f on the Fyne goroutine (fyne.Do) unless the app has started to
@@ -78,4 +85,19 @@ func WithStatic() Option { return func(c *config) { c.static = true } }
 // measurements; it costs one goroutine per call view.
 func WithStatsLog(l *slog.Logger, every time.Duration) Option {
 	return func(c *config) { c.statsLog, c.statsIvl = l, every }
+}
+
+// WithRoomsShown makes the UI call fn (on the UI goroutine) once, when the
+// room list first shows at least one room: the moment the app is usable
+// after a start or a login. main.go logs start-up time with it.
+func WithRoomsShown(fn func(rooms int)) Option {
+	return func(c *config) { c.roomsShown = fn }
+}
+
+// WithCallScreenGone makes the UI call fn (on the UI goroutine; it must
+// not block) whenever a call's screen is taken down and the pictures it
+// held are let go: the moment to hand memory the call used back to the
+// system. main.go does that with it.
+func WithCallScreenGone(fn func()) Option {
+	return func(c *config) { c.callGone = fn }
 }

@@ -82,6 +82,33 @@ func callSecurity(r Room, known bool, peer string) (string, color.Color, bool) {
 	return "End-to-end encrypted", callTextColor, true
 }
 
+// plainTile names (as "your" or "NAME's") the first participant whose
+// media is not end-to-end encrypted; "" when every one's is.
+func plainTile(ps []Participant) string {
+	for _, p := range ps {
+		if !p.Encrypted {
+			if p.Local {
+				return "your"
+			}
+			return tileName(p) + "'s"
+		}
+	}
+	return ""
+}
+
+// groupSecurity is the encryption line of a group call in room r: "end-to-end
+// encrypted" only when every participant's media is (each member has its
+// own key); otherwise it names (plain, see plainTile) one whose media is not.
+func groupSecurity(r Room, known bool, plain string) (string, color.Color, bool) {
+	switch {
+	case !known || !r.Encrypted:
+		return callSecurity(r, known, "")
+	case plain != "":
+		return "Not end-to-end encrypted: " + plain + " media is not", secUnverifiedColor, false
+	}
+	return "End-to-end encrypted · every participant's media", callTextColor, true
+}
+
 // lockImage is a lock (or open lock) icon of a fixed color for the call view.
 func lockImage(locked bool, c color.Color) fyne.Resource {
 	r, g, b, _ := c.RGBA()

@@ -76,6 +76,7 @@ func newSettingsScreen(media Media, back func(), rtc bool, cfg *config) *Setting
 	msg.Alignment = fyne.TextAlignCenter
 	s.Preview = NewVideoView(container.NewCenter(msg))
 	s.Preview.do = cfg.do
+	s.Preview.hidden = &cfg.hidden
 
 	backBtn := widget.NewButtonWithIcon("Back", theme.NavigateBackIcon(), func() {
 		if back != nil {

@@ -71,7 +71,10 @@ func (u *UI) Window() fyne.Window { return u.win }
 // SIGTERM quit as the window's close button does (see catchSignals).
 func (u *UI) Run() {
 	stop := make(chan struct{})
-	u.app.Lifecycle().SetOnStarted(func() { u.catchSignals(stop) })
+	u.app.Lifecycle().SetOnStarted(func() {
+		u.catchSignals(stop)
+		u.cfg.watchWindow(u.win, stop)
+	})
 	u.Start()
 	u.app.Run()
 	u.cfg.quitting.Store(true) // however the loop ended: drop late updates
@@ -188,6 +191,10 @@ func (u *UI) loggedIn(s Session) {
 			u.lastRooms = snap
 			if u.rooms != nil {
 				u.rooms.Update(snap)
+				if fn := u.cfg.roomsShown; fn != nil && len(snap.Rooms) > 0 {
+					u.cfg.roomsShown = nil
+					fn(len(snap.Rooms))
+				}
 			}
 			if u.call != nil {
 				if r, ok := u.room(u.call.Info().RoomID); ok {

@@ -187,3 +187,32 @@ void mx_i420_to_rgba(const uint8_t *y, int ystride, const uint8_t *u, const uint
 		for (; x < w; x++) px(yr, ur, vr, d, x);
 	}
 }
+
+// Area average: every output pixel is the mean of the source pixels its
+// rectangle covers (whole pixels: [x*sw/dw, (x+1)*sw/dw) and likewise in y).
+// dw <= sw and dh <= sh. scratch holds sw+dw+1 entries: the column sums of
+// the source rows under one output row (a plain loop the compiler
+// vectorises), then the output columns' left edges; each output pixel
+// then adds up its span of column sums.
+void mx_scale_plane(const uint8_t *src, int sstride, int sw, int sh,
+                    uint8_t *dst, int dstride, int dw, int dh, uint32_t *scratch) {
+	uint32_t *col = scratch, *xb = scratch + sw;
+	for (int x = 0; x <= dw; x++) xb[x] = (uint32_t)((int64_t)x * sw / dw);
+	for (int y = 0; y < dh; y++) {
+		int y0 = (int)((int64_t)y * sh / dh), y1 = (int)((int64_t)(y + 1) * sh / dh);
+		const uint8_t *s = src + (size_t)y0 * sstride;
+		for (int i = 0; i < sw; i++) col[i] = s[i];
+		for (int r = y0 + 1; r < y1; r++) {
+			s = src + (size_t)r * sstride;
+			for (int i = 0; i < sw; i++) col[i] += s[i];
+		}
+		uint8_t *d = dst + (size_t)y * dstride;
+		uint32_t rows = (uint32_t)(y1 - y0);
+		for (int x = 0; x < dw; x++) {
+			uint32_t sum = 0;
+			for (uint32_t i = xb[x]; i < xb[x + 1]; i++) sum += col[i];
+			uint32_t n = rows * (xb[x + 1] - xb[x]);
+			d[x] = (uint8_t)((sum + n / 2) / n);
+		}
+	}
+}

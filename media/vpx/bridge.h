@@ -38,4 +38,9 @@ void mx_dec_free(mx_dec *d);
 void mx_i420_to_rgba(const uint8_t *y, int ystride, const uint8_t *u, const uint8_t *v, int uvstride,
                      uint8_t *dst, int dstride, int w, int row0, int row1);
 
+// Shrinks one plane (sw x sh) into dst (dw x dh, no larger) by area
+// averaging; scratch holds sw+dw+1 entries.
+void mx_scale_plane(const uint8_t *src, int sstride, int sw, int sh,
+                    uint8_t *dst, int dstride, int dw, int dh, uint32_t *scratch);
+
 #endif
