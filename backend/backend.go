@@ -81,6 +81,8 @@ type Backend struct {
 	preview  *media.Source // the settings screen's camera preview
 	trust    *trustCache   // peers' device verification, fetched in the background
 	closed   bool
+
+	verifySubs subscribers[ui.Verification] // device verification (verify.go)
 }
 
 // New builds a Backend; nothing touches the network until Login or Resume.
@@ -138,6 +140,7 @@ func New(cfg Config) (*Backend, error) {
 	if matrixclient.E2EEAvailable {
 		b.rtc.cfg.toDevice = b.mc // MatrixRTC media keys go out Olm-encrypted
 	}
+	b.mc.SetVerificationHandler(b.onVerification) // verify.go
 	return b, nil
 }
 
@@ -150,7 +153,11 @@ func newAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
 
 // UI returns the interfaces the ui package takes.
 func (b *Backend) UI() ui.Backend {
-	return ui.Backend{Auth: b, Rooms: b, Calls: b, Media: b, Sounds: b, Group: b}
+	be := ui.Backend{Auth: b, Rooms: b, Calls: b, Media: b, Sounds: b, Group: b}
+	if matrixclient.E2EEAvailable {
+		be.Verify = b // verify.go
+	}
+	return be
 }
 
 // Close hangs up, stops syncing and releases every device. Idempotent.

@@ -166,3 +166,11 @@ func (c *trustCache) close() {
 	c.queue = nil
 	close(c.quit)
 }
+
+// forget drops what is known of userID (their devices changed, or we just
+// verified them): the next snapshot fetches it again.
+func (c *trustCache) forget(userID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.known, userID)
+}

@@ -248,10 +248,18 @@ type Client struct {
 	handler    CallHandler
 	rtc        func([]matrixrtc.RoomEvent)
 	toDevice   func(matrixrtc.ToDeviceEvent)
+	onVerify   func(Verification)
+	verifs     []*Verification // newest last, at most maxVerifications
 	rooms      *roomModel
 	run        *runState
 	closed     bool
 	turnKick   chan struct{}
+
+	// since is the sync token of the last batch applied to rooms (from
+	// the session cache after Restore); savedAt is when the cache was last
+	// written (used by the dispatcher, and by Stop after it ended).
+	since   string
+	savedAt time.Time
 
 	crypto        cryptoBackend // nil without E2EE
 	e2eeErr       error
@@ -438,6 +446,7 @@ func (c *Client) Stop() {
 	}
 	r.cancel()
 	r.done.Wait()
+	c.persist(true)
 	c.mu.Lock()
 	cr, mx := c.crypto, c.mx
 	c.crypto = nil

@@ -21,7 +21,7 @@ func loggedIn(t *testing.T, f *fakeHS, opts ...Option) (*Client, *MemoryKeyring)
 	t.Helper()
 	kr := NewMemoryKeyring()
 	log, _ := testLogger(t)
-	opts = append([]Option{WithKeyring(kr), WithLogger(log), WithHTTPClient(f.srv.Client()), WithE2EE(false),
+	opts = append([]Option{WithKeyring(kr), WithLogger(log), WithHTTPClient(f.srv.Client()), WithE2EE(false), WithDataDir(t.TempDir()),
 		WithReconnectBackoff(5*time.Millisecond, 20*time.Millisecond), WithSyncTimeout(100 * time.Millisecond),
 		WithSendRetries(8, time.Millisecond, 10*time.Millisecond)}, opts...)
 	c := New(opts...)
@@ -38,7 +38,8 @@ func TestLoginDiscoveryKeyringRestoreLogout(t *testing.T) {
 	user := "@alice:" + u.Host
 	kr := NewMemoryKeyring()
 	log, _ := testLogger(t)
-	c := New(WithKeyring(kr), WithLogger(log), WithHTTPClient(f.srv.Client()), WithKeyringService("mxcall-test"))
+	dataDir := t.TempDir()
+	c := New(WithKeyring(kr), WithLogger(log), WithHTTPClient(f.srv.Client()), WithKeyringService("mxcall-test"), WithDataDir(dataDir))
 	ctx := context.Background()
 
 	if err := c.Login(ctx, user, "wrong", ""); !errors.Is(err, ErrLogin) {
@@ -60,7 +61,7 @@ func TestLoginDiscoveryKeyringRestoreLogout(t *testing.T) {
 	}
 
 	// A new process restores the session from the keyring.
-	c2 := New(WithKeyring(kr), WithLogger(log), WithHTTPClient(f.srv.Client()), WithKeyringService("mxcall-test"))
+	c2 := New(WithKeyring(kr), WithLogger(log), WithHTTPClient(f.srv.Client()), WithKeyringService("mxcall-test"), WithDataDir(dataDir))
 	ok, err := c2.Restore(ctx)
 	if !ok || err != nil || c2.Status().UserID != user || c2.Status().DeviceID != "DEV1" {
 		t.Fatalf("restore = %v, %v, %+v", ok, err, c2.Status())

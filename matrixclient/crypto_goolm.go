@@ -9,11 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"go.mau.fi/util/dbutil"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/crypto/cryptohelper"
+	"maunium.net/go/mautrix/crypto/verificationhelper"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
@@ -28,6 +31,13 @@ const E2EEAvailable = true
 type mautrixCrypto struct {
 	helper *cryptohelper.CryptoHelper
 	raw    *sql.DB
+	mx     *mautrix.Client
+	log    *slog.Logger
+	vh     *verificationhelper.VerificationHelper
+	vstore verificationhelper.VerificationStore
+	vsync  *mautrix.DefaultSyncer // the helper's handlers
+	vlimit requestLimiter         // incoming requests
+	wg     sync.WaitGroup         // goroutines started by verification callbacks
 }
 
 // initCrypto opens the session's crypto store, loads or creates the Olm
@@ -74,7 +84,12 @@ func (c *Client) initCrypto(ctx context.Context, mx *mautrix.Client, s Session, 
 	}
 	helper.Machine().IgnorePostDecryptionParseErrors = true
 	mx.Crypto = helper
-	return &mautrixCrypto{helper: helper, raw: raw}, nil
+	m := &mautrixCrypto{helper: helper, raw: raw, mx: mx, log: c.log}
+	if err := m.initVerification(ctx, c, mx); err != nil {
+		_ = helper.Close()
+		return nil, fmt.Errorf("%w: verification: %w", ErrNoE2EE, err)
+	}
+	return m, nil
 }
 
 // lateKeyWait is how long we keep waiting for a room key after mautrix
@@ -115,7 +130,11 @@ func (m *mautrixCrypto) peerDevices(ctx context.Context, userID string) ([]Devic
 		if d.Deleted {
 			continue
 		}
-		out = append(out, Device{ID: d.DeviceID.String(), Name: d.Name, Verified: d.Trust == id.TrustStateVerified})
+		// Verified by us (SAS) or signed by a master key we verified;
+		// trust on first use of a master key is not shown as verified.
+		trust, _ := mach.ResolveTrustContext(ctx, d)
+		out = append(out, Device{ID: d.DeviceID.String(), Name: d.Name,
+			Verified: trust == id.TrustStateVerified || trust == id.TrustStateCrossSignedVerified})
 	}
 	return out, nil
 }
@@ -168,6 +187,9 @@ func (m *mautrixCrypto) decryptToDevice(ctx context.Context, evt *event.Event) (
 	if dec == nil {
 		return matrixrtc.ToDeviceEvent{}, false // handled by mautrix, or not decryptable
 	}
+	if m.dispatchVerification(ctx, dec.Sender, dec.Type.Type, dec.Content) {
+		return matrixrtc.ToDeviceEvent{}, false
+	}
 	dev := dec.SenderDevice
 	if dev == nil {
 		// A device we have not fetched yet: fetch the sender's devices and
@@ -187,5 +209,6 @@ func (m *mautrixCrypto) decryptToDevice(ctx context.Context, evt *event.Event) (
 }
 
 func (m *mautrixCrypto) close() error {
+	m.wg.Wait() // their context (the client's run) has ended
 	return m.helper.Close()
 }

@@ -37,6 +37,12 @@ var (
 	// ErrNoE2EE means end-to-end encryption is not available (not built
 	// in, or not ready), so nothing is sent into an encrypted room.
 	ErrNoE2EE = errors.New("matrixclient: end-to-end encryption unavailable")
+	// ErrVerification means a device verification step failed (unknown
+	// verification, wrong state, or the other side could not be reached).
+	ErrVerification = errors.New("matrixclient: verification failed")
+	// ErrCrossSigning means setting up or unlocking cross-signing failed
+	// (wrong password or recovery key, or no secret storage).
+	ErrCrossSigning = errors.New("matrixclient: cross-signing failed")
 	// ErrClosed means the client has been closed.
 	ErrClosed = errors.New("matrixclient: closed")
 )

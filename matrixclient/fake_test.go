@@ -42,6 +42,7 @@ type fakeHS struct {
 	joined    []string
 	left      []string
 	created   []map[string]any
+	sinces    []string // the since parameter of every /sync
 }
 
 type fakeSync struct {
@@ -118,6 +119,9 @@ func newFakeHS(t *testing.T, tlsServer bool) *fakeHS {
 		if err := json.Unmarshal([]byte(r.URL.Query().Get("filter")), &filter); err != nil || filter.Presence == nil {
 			f.t.Errorf("sync filter %q: %v", r.URL.Query().Get("filter"), err)
 		}
+		f.mu.Lock()
+		f.sinces = append(f.sinces, r.URL.Query().Get("since"))
+		f.mu.Unlock()
 		select {
 		case s := <-f.syncs:
 			w.Header().Set("Content-Type", "application/json")

@@ -136,7 +136,7 @@ func (c *Client) Login(ctx context.Context, userID, password, homeserverURL stri
 	}
 	c.mu.Lock()
 	c.mx, c.sess, c.keyringErr, c.expired = mx, s, kerr, false
-	c.rooms = newRoomModel()
+	c.rooms, c.since = newRoomModel(), ""
 	c.mu.Unlock()
 	c.log.Info("logged in", "session", s)
 	c.notify(ChangeSession)
@@ -166,12 +166,20 @@ func (c *Client) Restore(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// The room list as the last run left it, shown before any sync.
+	rooms, since := newRoomModel(), ""
+	if sc := c.loadCache(s); sc != nil {
+		rooms, since = roomModelFromCache(sc), sc.NextBatch
+	}
 	c.mu.Lock()
 	c.mx, c.sess, c.expired = mx, s, false
-	c.rooms = newRoomModel()
+	c.rooms, c.since = rooms, since
 	c.mu.Unlock()
-	c.log.Info("session restored", "session", s)
+	c.log.Info("session restored", "session", s, "cached_rooms", len(rooms.rooms))
 	c.notify(ChangeSession)
+	if since != "" {
+		c.notify(ChangeRooms)
+	}
 	return true, nil
 }
 
@@ -187,6 +195,8 @@ func (c *Client) Logout(ctx context.Context) error {
 		return ErrNotLoggedIn
 	}
 	c.removeCryptoStore(sess)
+	c.removeCache(sess)
+	c.forgetCrossSigning(sess)
 	var errs []error
 	if _, err := mx.Logout(ctx); err != nil && !errors.Is(err, mautrix.MUnknownToken) {
 		errs = append(errs, fmt.Errorf("matrixclient: logout on homeserver: %w", err))
@@ -206,7 +216,7 @@ func (c *Client) clearSession(expired bool) {
 		c.mx.AccessToken = ""
 	}
 	c.mx, c.sess, c.expired = nil, Session{}, expired
-	c.rooms = newRoomModel()
+	c.rooms, c.since = newRoomModel(), ""
 	c.ice, c.turn = nil, TURNStatus{}
 	c.mu.Unlock()
 	c.notify(ChangeSession)
@@ -229,6 +239,8 @@ func (c *Client) sessionExpired() {
 	sess := c.sess
 	c.mu.Unlock()
 	c.removeCryptoStore(sess)
+	c.removeCache(sess)
+	c.forgetCrossSigning(sess)
 	c.clearSession(true)
 	c.setConn(ConnStopped, ErrSessionExpired)
 }

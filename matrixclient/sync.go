@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ type batch struct {
 	sealed   bool // handed on: later (late-decrypted) events go elsewhere
 	received time.Time
 	initial  bool
+	next     string // the response's next_batch ("" for late events)
 	joined   []string
 	invited  []string
 	left     []string
@@ -271,7 +273,10 @@ const syncFilter = `{"presence":{"not_types":["*"]},` +
 // it to the dispatcher. Failures are retried with backoff.
 func (c *Client) syncLoop(ctx context.Context, mx *mautrix.Client, out chan<- *batch) {
 	syncer, _ := mx.Syncer.(*mautrix.DefaultSyncer)
-	since := ""
+	c.mu.Lock()
+	since := c.since // from the session cache, or the last run
+	c.mu.Unlock()
+	fromCache := since != ""
 	failures := 0
 	c.setConn(ConnConnecting, nil)
 	if !c.startCrypto(ctx, mx) {
@@ -293,6 +298,17 @@ func (c *Client) syncLoop(ctx context.Context, mx *mautrix.Client, out chan<- *b
 				c.sessionExpired()
 				return
 			}
+			if fromCache && staleToken(err) {
+				// The server no longer knows the saved position: start
+				// over with a full sync and a fresh room list.
+				c.log.Warn("saved sync position refused; full sync", "err", err)
+				since, fromCache = "", false
+				c.mu.Lock()
+				c.since, c.rooms = "", newRoomModel()
+				c.mu.Unlock()
+				c.notify(ChangeRooms)
+				continue
+			}
 			failures++
 			state := ConnReconnecting
 			if failures >= c.cfg.offlineAfter {
@@ -313,8 +329,12 @@ func (c *Client) syncLoop(ctx context.Context, mx *mautrix.Client, out chan<- *b
 			c.log.Info("sync reconnected", "after_failures", failures)
 		}
 		failures = 0
-		b := &batch{received: time.Now(), initial: since == ""}
-		if err := syncer.ProcessResponse(context.WithValue(ctx, batchKey{}, b), resp, since); err != nil {
+		b := &batch{received: time.Now(), initial: since == "", next: resp.NextBatch}
+		fromCache = false
+		// mautrix's handlers (the verification helper's among them) log
+		// through the context's zerolog logger.
+		pctx := c.cfg.mxlog.WithContext(context.WithValue(ctx, batchKey{}, b))
+		if err := syncer.ProcessResponse(pctx, resp, since); err != nil {
 			c.log.Error("processing sync response", "err", err)
 		}
 		b.mu.Lock()
@@ -343,6 +363,7 @@ func (c *Client) startCrypto(ctx context.Context, mx *mautrix.Client) bool {
 	for n := 1; ; n++ {
 		cr, err := c.initCrypto(ctx, mx, s, persistent)
 		if err == nil {
+			c.loadCrossSigning(cr, s)
 			c.mu.Lock()
 			c.crypto, c.e2eeErr = cr, nil
 			c.mu.Unlock()
@@ -376,6 +397,12 @@ func (c *Client) dispatchLoop(ctx context.Context, in <-chan *batch, roomsChange
 			return
 		}
 		calls, rtc, left, changed := c.applyBatch(b)
+		if b.next != "" {
+			c.mu.Lock()
+			c.since = b.next
+			c.mu.Unlock()
+			c.persist(changed)
+		}
 		if h := c.rtcHandler(); h != nil && len(rtc) > 0 {
 			h(rtc)
 		}
@@ -419,4 +446,16 @@ func (c *Client) applyBatch(b *batch) (calls []callengine.RoomEvent, rtc []matri
 		rtc[i].Received = b.received
 	}
 	return calls, rtc, left, changed
+}
+
+// staleToken reports whether a failed sync was refused for its since
+// token (400: M_INVALID_PARAM, M_UNKNOWN_POS...), not for the network or
+// the server being down.
+func staleToken(err error) bool {
+	var he mautrix.HTTPError
+	if errors.As(err, &he) && he.Response != nil {
+		return he.Response.StatusCode == http.StatusBadRequest
+	}
+	var hp *mautrix.HTTPError
+	return errors.As(err, &hp) && hp.Response != nil && hp.Response.StatusCode == http.StatusBadRequest
 }

@@ -31,7 +31,7 @@ echo "X11 tests of ui/internal/ontop under Xvfb"
 xvfb-run -a go test -count=1 ./ui/internal/ontop
 
 if [ $docs = 1 ]; then
-  screens="login login-error rooms rooms-offline incoming call-ringing call-video call-voice call-ended settings"
+  screens="login login-error rooms rooms-offline incoming call-ringing call-video call-voice call-ended settings verify-emoji"
 else
   screens="rooms call-ringing call-video"
 fi
@@ -137,6 +137,7 @@ for s in $screens; do
   if [ $docs = 1 ]; then
     case $s in
       incoming) cp "$shot" "$root/docs/screen-$s.png" ;;  # own window, centred on the screen
+      verify-emoji) convert "$shot" -crop 960x640+0+0 +repage "$root/docs/verify-emoji.png" ;;
       *) convert "$shot" -crop 960x640+0+0 +repage "$root/docs/screen-$s.png" ;;  # the main window
     esac
   fi

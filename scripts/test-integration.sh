@@ -25,6 +25,10 @@ if [ "${1:-}" != "--inner" ]; then
   work="$root/.cache/it-run"
   rm -rf "$work"
   mkdir -p "$work/logs"
+  # The js-sdk peer of the verification test (skipped without it).
+  if command -v npm >/dev/null && [ ! -d matrixclient/testdata/jsverify/node_modules ]; then
+    (cd matrixclient/testdata/jsverify && npm ci --no-audit --no-fund) || echo "npm ci failed: the js-sdk verification test will be skipped"
+  fi
   # Build outside the namespace: it has no network for the Go proxy.
   race=()
   [ -n "${MXCALL_IT_RACE:-}" ] && race=(-race)

@@ -306,4 +306,8 @@ type Backend struct {
 	Media  Media
 	Sounds Sounds
 	Group  Group
+	// Verify, when set, offers device verification (emoji comparison):
+	// from an encrypted DM whose peer has unverified devices, and when
+	// someone asks us.
+	Verify Verify
 }

@@ -28,6 +28,9 @@ type RoomListActions struct {
 	Join     func(r Room, video bool)
 	Settings func()
 	Logout   func()
+	// Verify asks the peer of an encrypted DM to verify; nil when the
+	// backend cannot (no Verify button then).
+	Verify func(r Room)
 }
 
 // RoomListScreen shows missed calls that could not be decrypted, invites
@@ -251,7 +254,13 @@ func (s *RoomListScreen) roomRow(r Room) fyne.CanvasObject {
 	}
 	sub := widget.NewLabel(subText)
 	sub.Importance = widget.LowImportance
-	subLine := container.NewBorder(nil, nil, sub, nil, securityRow(r))
+	security := securityRow(r)
+	if s.act.Verify != nil && r.DM && r.Encrypted && r.Peer != "" && r.Trust == TrustUnverified {
+		verify := widget.NewButton("Verify", func() { s.act.Verify(r) })
+		verify.Importance = widget.WarningImportance
+		security = container.NewBorder(nil, nil, nil, verify, security)
+	}
+	subLine := container.NewBorder(nil, nil, sub, nil, security)
 	titleLine := fyne.CanvasObject(title)
 	if r.CallMembers > 0 {
 		titleLine = container.NewBorder(nil, nil, nil, callMarker(r.CallMembers), title)

@@ -66,8 +66,8 @@ func securityRow(r Room) fyne.CanvasObject {
 }
 
 // callSecurity is the call view's line about encryption: text and color
-// (drawn over the dark shade). peer names the other party. Verifying
-// devices (SAS) is not built yet, so the unverified text says so.
+// (drawn over the dark shade). peer names the other party; the unverified
+// text says where to verify them (the room list's Verify button).
 func callSecurity(r Room, known bool, peer string) (string, color.Color, bool) {
 	switch {
 	case !known:
@@ -77,7 +77,7 @@ func callSecurity(r Room, known bool, peer string) (string, color.Color, bool) {
 	case r.Trust == TrustVerified:
 		return "End-to-end encrypted · " + peer + "'s devices are verified", secVerifiedColor, true
 	case r.Trust == TrustUnverified:
-		return "End-to-end encrypted · " + peer + " has unverified devices (verifying is not supported yet)", secUnverifiedColor, true
+		return "End-to-end encrypted · " + peer + " has unverified devices: verify them from the room list", secUnverifiedColor, true
 	}
 	return "End-to-end encrypted", callTextColor, true
 }

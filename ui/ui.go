@@ -41,12 +41,15 @@ type UI struct {
 	stopBack    func()                         // ringback
 	stopCurrent func()                         // stops the shown screen's pollers
 	latest      map[string]callengine.CallInfo // newest info of each live call
+	stopVerify  func()                         // Verify.SubscribeVerifications
+	verifs      map[string]*verifyDialog       // open verification dialogs
 }
 
 // New builds the UI on app with the given backend. Nothing is shown until
 // Run (or Start).
 func New(app fyne.App, be Backend, opts ...Option) *UI {
-	u := &UI{app: app, be: be, cfg: applyOpts(opts), incoming: map[string]*incomingWindow{}}
+	u := &UI{app: app, be: be, cfg: applyOpts(opts), incoming: map[string]*incomingWindow{},
+		verifs: map[string]*verifyDialog{}}
 	app.SetIcon(assets.Icon)
 	u.win = app.NewWindow("MX Call")
 	u.win.SetMaster()
@@ -176,6 +179,12 @@ func (u *UI) loggedIn(s Session) {
 	if u.be.Group != nil {
 		act.Join = u.JoinCall
 	}
+	if u.be.Verify != nil {
+		act.Verify = u.VerifyRoom
+		u.stopVerify = u.be.Verify.SubscribeVerifications(func(v Verification) {
+			u.cfg.do(func() { u.verificationChanged(v) })
+		})
+	}
 	u.rooms = newRoomListScreen(s, u.be.Rooms, act, u.cfg)
 	u.stopRooms = u.be.Rooms.SubscribeRooms(func(snap RoomsSnapshot) {
 		u.cfg.do(func() {
@@ -262,6 +271,13 @@ func (u *UI) unsubscribe() {
 	if u.stopParts != nil {
 		u.stopParts()
 		u.stopParts = nil
+	}
+	if u.stopVerify != nil {
+		u.stopVerify()
+		u.stopVerify = nil
+	}
+	for id := range u.verifs {
+		u.closeVerify(id)
 	}
 	for id := range u.incoming {
 		u.closeIncoming(id)

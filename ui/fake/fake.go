@@ -52,8 +52,11 @@ type Backend struct {
 	// AutoProgress) or is answered; tests also set participants directly
 	// with SetParticipants.
 	Members []ui.Participant
+	// Verifier makes UI offer the Verify side (see verify.go).
+	Verifier bool
 
 	mu       sync.Mutex
+	verifs   verifState
 	snap     ui.RoomsSnapshot
 	roomSubs map[int]func(ui.RoomsSnapshot)
 	callSubs map[int]func(callengine.CallInfo)
@@ -92,6 +95,9 @@ func (b *Backend) UI() ui.Backend {
 	be := ui.Backend{Auth: b, Rooms: b, Calls: b, Media: b, Sounds: b}
 	if b.GroupCalls {
 		be.Group = b
+	}
+	if b.Verifier {
+		be.Verify = b
 	}
 	return be
 }

@@ -35,7 +35,7 @@ import (
 )
 
 var screens = []string{"demo", "login", "login-error", "rooms", "rooms-offline", "incoming", "incoming-group",
-	"call-ringing", "call-video", "call-voice", "call-ended", "call-grid", "settings"}
+	"call-ringing", "call-video", "call-voice", "call-ended", "call-grid", "settings", "verify-emoji"}
 
 func main() {
 	screen := flag.String("screen", "demo", "state to open in: "+strings.Join(screens, ", "))
@@ -67,6 +67,7 @@ func main() {
 	be := fake.New()
 	be.AutoProgress = true
 	be.GroupCalls = true
+	be.Verifier = true
 	be.RingFor = 2 * time.Second
 	be.HomeserverFor = func(id string) (string, error) {
 		if i := strings.IndexByte(id, ':'); i > 0 {
@@ -222,6 +223,10 @@ func drive(screen string, u *ui.UI, be *fake.Backend, alice, bob, team ui.Room) 
 		}()
 	case "settings":
 		u.ShowSettings()
+	case "verify-emoji":
+		// Bob asked, we accepted: the emoji to compare.
+		be.PushVerification(ui.Verification{ID: "preview", Peer: bob.Peer, Incoming: true,
+			State: ui.VerifyShowSAS, Emoji: fake.SampleEmoji})
 	}
 }
 

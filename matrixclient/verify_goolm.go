@@ -1,0 +1,231 @@
+//go:build goolm
+
+package matrixclient
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.mau.fi/util/jsontime"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto/verificationhelper"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// verifyCallbacks turns mautrix's verification callbacks into Verification
+// snapshots. mautrix calls them on the sync goroutine with its transaction
+// lock held, so whatever they start (the SAS start after the other side
+// accepted our request) runs on a goroutine of its own.
+type verifyCallbacks struct {
+	c   *Client
+	ctx context.Context // the client's run context
+	vh  func() *verificationhelper.VerificationHelper
+	wg  *sync.WaitGroup
+}
+
+// VerificationRequested: the other side asked.
+func (v verifyCallbacks) VerificationRequested(_ context.Context, txnID id.VerificationTransactionID, from id.UserID, fromDevice id.DeviceID) {
+	v.c.updateVerification(txnID.String(), func(x *Verification) {
+		x.Peer, x.PeerDevice, x.Incoming, x.State = from.String(), fromDevice.String(), true, VerifyRequested
+	})
+}
+
+// VerificationReady: both sides accepted. The side that asked starts SAS
+// (Element does the same when it asked; when Element was asked it waits
+// for the asker to start, or starts itself: mautrix handles both).
+func (v verifyCallbacks) VerificationReady(_ context.Context, txnID id.VerificationTransactionID, otherDevice id.DeviceID, supportsSAS, _ bool, _ *verificationhelper.QRCode) {
+	var incoming bool
+	v.c.updateVerification(txnID.String(), func(x *Verification) {
+		x.PeerDevice, x.State, incoming = otherDevice.String(), VerifyReady, x.Incoming
+	})
+	if incoming || !supportsSAS {
+		return
+	}
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		if err := v.vh().StartSAS(v.ctx, txnID); err != nil && v.ctx.Err() == nil {
+			v.c.log.Warn("starting the emoji comparison", "id", txnID.String(), "err", err)
+		}
+	}()
+}
+
+// ShowSAS: the emoji to compare.
+func (v verifyCallbacks) ShowSAS(_ context.Context, txnID id.VerificationTransactionID, emojis []rune, names []string, decimals []int) {
+	v.c.updateVerification(txnID.String(), func(x *Verification) {
+		x.Emoji = make([]SASEmoji, len(emojis))
+		for i, e := range emojis {
+			x.Emoji[i].Emoji = sasEmoji(e)
+			if i < len(names) {
+				x.Emoji[i].Name = names[i]
+			}
+		}
+		x.Decimals = append([]int(nil), decimals...)
+		if x.State != VerifyConfirmed {
+			x.State = VerifyShowSAS
+		}
+	})
+}
+
+// VerificationCancelled: either side cancelled (or mautrix did: timeout,
+// key mismatch...).
+func (v verifyCallbacks) VerificationCancelled(_ context.Context, txnID id.VerificationTransactionID, code event.VerificationCancelCode, reason string) {
+	v.c.updateVerification(txnID.String(), func(x *Verification) {
+		x.State, x.CancelCode, x.Reason = VerifyCancelled, string(code), reason
+	})
+}
+
+// VerificationDone: keys checked and trusted.
+func (v verifyCallbacks) VerificationDone(_ context.Context, txnID id.VerificationTransactionID, _ event.VerificationMethod) {
+	v.c.updateVerification(txnID.String(), func(x *Verification) { x.State = VerifyDone })
+}
+
+// initVerification hooks mautrix's verification helper (SAS only: no
+// camera for QR codes) into the sync. It must run before the first sync.
+//
+// The helper listens on a syncer of its own, fed by forwardVerification,
+// rather than on the client's: its in-room handlers take an event's own ID
+// as the transaction ID (the request's ID is in m.relates_to) and would
+// act on our own events coming back from the room. The helper only reads
+// mx.Syncer in Init, so it is swapped for that call (before any sync runs).
+func (m *mautrixCrypto) initVerification(ctx context.Context, c *Client, mx *mautrix.Client) error {
+	main := mx.Syncer
+	ext, ok := main.(mautrix.ExtensibleSyncer)
+	if !ok {
+		return fmt.Errorf("%w: the client's syncer cannot take handlers", ErrVerification)
+	}
+	m.vsync = mautrix.NewDefaultSyncer()
+	cb := verifyCallbacks{c: c, ctx: ctx, vh: func() *verificationhelper.VerificationHelper { return m.vh }, wg: &m.wg}
+	m.vstore = verificationhelper.NewInMemoryVerificationStore()
+	m.vh = verificationhelper.NewVerificationHelper(mx, m.helper.Machine(), m.vstore, cb, false, false, true)
+	mx.Syncer = m.vsync
+	err := m.vh.Init(ctx)
+	mx.Syncer = main
+	if err != nil {
+		return err
+	}
+	ext.OnEvent(m.forwardVerification)
+	return nil
+}
+
+// forwardVerification hands the helper the verification events of a sync:
+// to-device ones as they are, in-room ones from others with the request's
+// event ID as their ID.
+func (m *mautrixCrypto) forwardVerification(ctx context.Context, evt *event.Event) {
+	switch {
+	case evt.RoomID == "" && evt.Type == event.ToDeviceVerificationRequest:
+		m.dispatchRequest(ctx, evt)
+	case evt.RoomID == "" && strings.HasPrefix(evt.Type.Type, "m.key.verification."):
+		m.vsync.Dispatch(ctx, evt)
+	case evt.RoomID == "" || evt.Sender == m.mx.UserID:
+	case evt.Type == event.EventMessage:
+		if msg := evt.Content.AsMessage(); msg.MsgType == event.MsgVerificationRequest && msg.To == m.mx.UserID {
+			m.dispatchRequest(ctx, evt)
+		}
+	case strings.HasPrefix(evt.Type.Type, "m.key.verification."):
+		var rel struct {
+			RelatesTo struct {
+				EventID id.EventID `json:"event_id"`
+			} `json:"m.relates_to"`
+		}
+		if json.Unmarshal(evt.Content.VeryRaw, &rel) != nil || rel.RelatesTo.EventID == "" {
+			return
+		}
+		cp := *evt
+		cp.ID = rel.RelatesTo.EventID
+		m.vsync.Dispatch(ctx, &cp)
+	}
+}
+
+func (m *mautrixCrypto) start(ctx context.Context, userID, roomID string) (string, error) {
+	if roomID != "" {
+		return m.startInRoom(ctx, id.UserID(userID), id.RoomID(roomID))
+	}
+	txn, err := m.vh.StartVerification(ctx, id.UserID(userID))
+	return txn.String(), err
+}
+
+// startInRoom sends an in-room verification request. Written by hand:
+// mautrix's StartInRoomVerification encrypts the request itself and then
+// sends it with SendMessageEvent, which encrypts it again when the client
+// has crypto (ours does): the other side decrypted an m.room.message whose
+// content was still ciphertext and never saw a request. The transaction is
+// recorded in the helper's store as StartInRoomVerification records it.
+func (m *mautrixCrypto) startInRoom(ctx context.Context, to id.UserID, roomID id.RoomID) (string, error) {
+	content := event.MessageEventContent{
+		MsgType:    event.MsgVerificationRequest,
+		Body:       m.mx.UserID.String() + " is requesting to verify your device, but your client does not support verification.",
+		FromDevice: m.mx.DeviceID,
+		Methods:    []event.VerificationMethod{event.VerificationMethodSAS},
+		To:         to,
+	}
+	resp, err := m.mx.SendMessageEvent(ctx, roomID, event.EventMessage, &content)
+	if err != nil {
+		return "", err
+	}
+	txnID := id.VerificationTransactionID(resp.EventID)
+	return txnID.String(), m.vstore.SaveVerificationTransaction(ctx, verificationhelper.VerificationTransaction{
+		ExpirationTime:    jsontime.UnixMilli{Time: time.Now().Add(10 * time.Minute)},
+		RoomID:            roomID,
+		VerificationState: verificationhelper.VerificationStateRequested,
+		TransactionID:     txnID,
+		TheirUserID:       to,
+	})
+}
+
+func (m *mautrixCrypto) refresh(ctx context.Context, userID string) error {
+	_, err := m.helper.Machine().FetchKeys(ctx, []id.UserID{id.UserID(userID)}, true)
+	return err
+}
+
+func (m *mautrixCrypto) accept(ctx context.Context, txnID string) error {
+	return m.vh.AcceptVerification(ctx, id.VerificationTransactionID(txnID))
+}
+
+func (m *mautrixCrypto) startSAS(ctx context.Context, txnID string) error {
+	return m.vh.StartSAS(ctx, id.VerificationTransactionID(txnID))
+}
+
+func (m *mautrixCrypto) confirm(ctx context.Context, txnID string) error {
+	return m.vh.ConfirmSAS(ctx, id.VerificationTransactionID(txnID))
+}
+
+func (m *mautrixCrypto) cancel(ctx context.Context, txnID, code, reason string) error {
+	return m.vh.CancelVerification(ctx, id.VerificationTransactionID(txnID), event.VerificationCancelCode(code), reason)
+}
+
+// dispatchRequest hands an incoming request to the helper unless the
+// limit of requests is reached.
+func (m *mautrixCrypto) dispatchRequest(ctx context.Context, evt *event.Event) {
+	if !m.vlimit.allow() {
+		m.log.Warn("too many verification requests; dropped one", "sender", evt.Sender.String())
+		return
+	}
+	m.vsync.Dispatch(ctx, evt)
+}
+
+// dispatchVerification hands a decrypted to-device verification event to
+// the syncer, where the verification helper listens. mautrix itself drops
+// Olm-encrypted to-device events it does not know (HandleEncryptedEvent
+// returns them and its cryptohelper ignores them), so encrypted
+// verification messages, which matrix-rust-sdk may send, would never
+// reach the helper: this is written by hand for that reason.
+func (m *mautrixCrypto) dispatchVerification(ctx context.Context, sender id.UserID, typ string, content event.Content) bool {
+	if !strings.HasPrefix(typ, "m.key.verification.") || m.vh == nil {
+		return false
+	}
+	evt := &event.Event{Sender: sender, Type: event.Type{Type: typ, Class: event.ToDeviceEventType}, Content: content}
+	if err := evt.Content.ParseRaw(evt.Type); err != nil {
+		m.log.Debug("dropping an undecodable verification event", "type", typ, "err", err)
+		return true
+	}
+	evt.Mautrix.EventSource = event.SourceToDevice | event.SourceDecrypted
+	m.forwardVerification(ctx, evt)
+	return true
+}
