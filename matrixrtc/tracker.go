@@ -228,6 +228,7 @@ func (t *Tracker) ring(ev RoomEvent) {
 		return // one of our devices is already in the call
 	}
 	t.rings[r.EventID] = r
+	t.publishRings() // Rings() lists it by the time OnRing reports it
 	if on := t.cfg.OnRing; on != nil {
 		on(r)
 	}
@@ -307,6 +308,7 @@ func (t *Tracker) decline(ev RoomEvent) {
 
 func (t *Tracker) endRing(r Ring, why RingEnd) {
 	delete(t.rings, r.EventID)
+	t.publishRings()
 	if on := t.cfg.OnRingEnded; on != nil {
 		on(r, why)
 	}
@@ -384,9 +386,6 @@ func (t *Tracker) tick() {
 			later(r.Expires)
 		}
 	}
-	t.mu.Lock()
-	t.live = t.sortedRings()
-	t.mu.Unlock()
 	if t.timer != nil {
 		t.timer.Stop()
 		t.timer = nil
@@ -394,6 +393,14 @@ func (t *Tracker) tick() {
 	if !next.IsZero() {
 		t.timer = time.NewTimer(max(next.Sub(now), 0) + time.Millisecond)
 	}
+}
+
+// publishRings updates the copy of the live rings that Rings returns.
+func (t *Tracker) publishRings() {
+	live := t.sortedRings()
+	t.mu.Lock()
+	t.live = live
+	t.mu.Unlock()
 }
 
 func (t *Tracker) sortedRings() []Ring {
