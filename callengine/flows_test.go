@@ -390,13 +390,10 @@ func TestAddVideoToVoiceCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	bob.waitFor("video", func(ci CallInfo) bool { return ci.ID == id && ci.State == StateConnected })
-	// Video packets arrive on a second remote track: the count keeps rising
-	// faster than audio alone (50/s) would.
-	start := bob.packets(id)
-	time.Sleep(time.Second)
-	if got := bob.packets(id) - start; got < 65 {
-		t.Errorf("only %d packets/s after adding video", got)
-	}
+	// Video packets arrive, on a remote track of their own (counting
+	// them, not a packet rate: a rate is a wall-clock check that a loaded
+	// machine fails).
+	bob.waitVideo(id, 50)
 	if len(r.eventsOfType(EventNegotiate)) < 2 {
 		t.Error("no renegotiation offer/answer seen")
 	}
@@ -431,13 +428,8 @@ func TestCrossingOffersHoldAndAddVideo(t *testing.T) {
 		t.Fatal(err)
 	}
 	bob.waitAfter(mark, "remote resumed", func(ci CallInfo) bool { return !ci.RemoteOnHold })
-	// Bob's video reaches Alice: more packets than audio alone (50/s).
-	alice.waitPackets(id, alice.packets(id)+10)
-	start := alice.packets(id)
-	time.Sleep(time.Second)
-	if got := alice.packets(id) - start; got < 65 {
-		t.Errorf("only %d packets/s at alice after bob added video", got)
-	}
+	// Bob's video reaches Alice (counted per kind; not a packet rate).
+	alice.waitVideo(id, 50)
 	t.Logf("negotiations: %+v", negotiations(t, r))
 	for _, m := range []*member{alice, bob} {
 		if inf, _ := m.eng.Call(id); inf.State != StateConnected {

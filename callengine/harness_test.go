@@ -41,6 +41,7 @@ type member struct {
 	updates []CallInfo
 	changed chan struct{}
 	rtp     sync.Map // callID -> *atomic.Int64 packets received
+	rtpKind sync.Map // callID + "/" + kind -> *atomic.Int64 packets received
 }
 
 func newRoom(id string) *room { return &room{id: id} }
@@ -189,11 +190,37 @@ func (m *member) onUpdate(ci CallInfo) {
 func (m *member) onTrack(rt RemoteTrack) {
 	v, _ := m.rtp.LoadOrStore(rt.CallID, new(atomic.Int64))
 	n := v.(*atomic.Int64)
+	k, _ := m.rtpKind.LoadOrStore(rt.CallID+"/"+rt.Track.Kind().String(), new(atomic.Int64))
+	nk := k.(*atomic.Int64)
 	for {
 		if _, _, err := rt.Track.ReadRTP(); err != nil {
 			return
 		}
 		n.Add(1)
+		nk.Add(1)
+	}
+}
+
+// videoPackets is how many video packets m received in callID.
+func (m *member) videoPackets(callID string) int64 {
+	v, ok := m.rtpKind.Load(callID + "/video")
+	if !ok {
+		return 0
+	}
+	return v.(*atomic.Int64).Load()
+}
+
+// waitVideo waits (a hang guard, not a timing check) until m has received
+// n more video packets in callID than it had when called.
+func (m *member) waitVideo(callID string, n int64) {
+	m.t.Helper()
+	start := m.videoPackets(callID)
+	deadline := time.Now().Add(10 * time.Second)
+	for m.videoPackets(callID) < start+n {
+		if time.Now().After(deadline) {
+			m.t.Fatalf("%s: only %d video packets in 10 s, want %d", m.userID, m.videoPackets(callID)-start, n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
