@@ -4,11 +4,7 @@ package backend
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,11 +14,9 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/mxcall/mxcall/callengine"
 	"github.com/mxcall/mxcall/matrixrtc"
 	"github.com/mxcall/mxcall/media"
 	"github.com/mxcall/mxcall/media/framecrypt"
-	"github.com/mxcall/mxcall/partner"
 )
 
 // TestIntegrationRTCEncryptedGroup (issue 13): three members in an
@@ -118,60 +112,15 @@ func TestIntegrationRTCEncryptedGroup(t *testing.T) {
 	}
 }
 
-// TestIntegrationRTCEchoPartnerEncrypted: in an end-to-end encrypted
-// one-to-one room the echo partner answers a MatrixRTC ring, sends back
-// the caller's own encrypted frames under the caller's key (mirrored to
-// it as the echo's key), and the caller decodes them: media encrypted end
-// to end all the way, no tile waiting for a key.
+// TestIntegrationRTCEchoPartnerEncrypted: in an end-to-end encrypted DM
+// the echo partner answers a MatrixRTC ring, sends back the caller's own
+// encrypted frames under the caller's key (mirrored to it as the echo's
+// key), and the caller decodes them: media encrypted end to end all the
+// way, no tile waiting for a key.
 func TestIntegrationRTCEchoPartnerEncrypted(t *testing.T) {
 	ctx, hs, focus := rtcIT(t)
-	alice := newRTCUser(ctx, t, hs, "alice", focus)
-	echo, pw := registerIT(t, hs, "echo")
-	pctx, stop := context.WithCancel(ctx)
-	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() {
-		done <- partner.Run(pctx, partner.Config{UserID: echo, Password: pw, Homeserver: hs, DataDir: t.TempDir(),
-			Log:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("user", "echo"),
-			Ready: func(string) { close(ready) }})
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("partner: %v", err)
-		}
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("partner: %v", err)
-	}
-	room := encryptedRoom(ctx, t, hs, alice, echo)
-	waitIT(ctx, t, "the partner in the encrypted room", func() bool {
-		r, ok := alice.b.mc.Room(room)
-		_, err := alice.b.mc.CallPeer(room)
-		return ok && r.Encrypted && err == nil
-	})
-	start := time.Now()
-	id, err := alice.b.PlaceCall(ctx, room, echo, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(id, rtcIDPrefix) {
-		t.Fatalf("placed %q: not a MatrixRTC call", id)
-	}
-	alice.until(ctx, t, "connected", func(ci callengine.CallInfo) bool { return ci.ID == id && ci.State == callengine.StateConnected })
-	alice.frames(ctx, t, id, 1)
-	t.Logf("encrypted echo: PlaceCall → first echoed frame %v", time.Since(start).Round(time.Millisecond))
-	alice.frames(ctx, t, id, 30)
-	for _, p := range alice.b.Participants(id) {
-		if !p.Encrypted || p.WaitingForKey {
-			t.Errorf("tile %s: encrypted %v, waiting for key %v", p.ID, p.Encrypted, p.WaitingForKey)
-		}
-	}
-	if err := alice.b.Hangup(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-	alice.ended(ctx, t, id, callengine.PartyLocal, callengine.ReasonUserHangup)
+	echo := startRTCEcho(ctx, t, hs)
+	rtcEchoCall(ctx, t, newRTCUser(ctx, t, hs, "alice", focus, true), echo, true)
 }
 
 // tileSeq is the sequence number of the newest frame of identity's tile in
