@@ -16,9 +16,6 @@ import (
 	"time"
 
 	"github.com/mxcall/mxcall/callengine"
-	"github.com/mxcall/mxcall/callengine/calltest"
-	"github.com/mxcall/mxcall/matrixclient"
-	"github.com/mxcall/mxcall/media"
 )
 
 // callSteps are the times of one call's steps after PlaceCall was called.
@@ -50,40 +47,18 @@ func TestIntegrationCallSteps(t *testing.T) {
 			t.Fatalf("MXCALL_BENCH_CALLS=%q: want a number ≥ 1", s)
 		}
 	}
-	alice, apw := registerIT(t, hs, "alice")
-	bob, bpw := registerIT(t, hs, "bob")
 	level := slog.LevelWarn
 	if os.Getenv("MXCALL_BENCH_DEBUG") != "" {
 		level = slog.LevelDebug // to see where a step's time goes
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	se := calltest.LoopbackSettings()
-	p := startSoakPartner(ctx, t, hs, bob, bpw, log.With("who", "partner"))
-	a, err := New(Config{Keyring: matrixclient.NewMemoryKeyring(), DataDir: t.TempDir(), Log: log.With("who", "app"),
-		SettingEngine: &se, MediaOptions: []media.Option{media.WithTestPattern(), media.WithTone(440)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Close() })
-	if _, err := a.Login(ctx, hs, alice, apw); err != nil {
-		t.Fatal(err)
-	}
+	a, p, roomID, bob := soakSetup(ctx, t, hs, log.With("who", "app"), log.With("who", "partner"))
 	type stamp struct {
 		ci callengine.CallInfo
 		at time.Time
 	}
 	updates := make(chan stamp, 1024)
 	defer a.SubscribeCalls(func(ci callengine.CallInfo) { updates <- stamp{ci, time.Now()} })()
-	waitIT(ctx, t, "encryption ready", func() bool { return a.mc.Status().E2EE })
-	roomID, err := a.CreateDM(ctx, bob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitIT(ctx, t, "bob's invite", func() bool { return len(p.mc.Invites()) > 0 })
-	if err := p.mc.AcceptInvite(ctx, roomID); err != nil {
-		t.Fatal(err)
-	}
-	waitIT(ctx, t, "bob in the encrypted DM", func() bool { _, err := a.mc.CallPeer(roomID); return err == nil })
 
 	var steps []callSteps
 	var rss []int64

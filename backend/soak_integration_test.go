@@ -61,34 +61,10 @@ func TestIntegrationSoakCallsReleaseMemory(t *testing.T) {
 		}
 	}
 	profiles := os.Getenv("MXCALL_SOAK_PROFILES")
-	alice, apw := registerIT(t, hs, "alice")
-	bob, bpw := registerIT(t, hs, "bob")
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	se := calltest.LoopbackSettings()
-
-	p := startSoakPartner(ctx, t, hs, bob, bpw, log)
-	a, err := New(Config{Keyring: matrixclient.NewMemoryKeyring(), DataDir: t.TempDir(), Log: log,
-		SettingEngine: &se, MediaOptions: []media.Option{media.WithTestPattern(), media.WithTone(440)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Close() })
-	if _, err := a.Login(ctx, hs, alice, apw); err != nil {
-		t.Fatal(err)
-	}
+	a, p, roomID, bob := soakSetup(ctx, t, hs, log, log)
 	updates := make(chan callengine.CallInfo, 1024)
 	defer a.SubscribeCalls(func(ci callengine.CallInfo) { updates <- ci })()
-
-	waitIT(ctx, t, "encryption ready", func() bool { return a.mc.Status().E2EE })
-	roomID, err := a.CreateDM(ctx, bob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitIT(ctx, t, "bob's invite", func() bool { return len(p.mc.Invites()) > 0 })
-	if err := p.mc.AcceptInvite(ctx, roomID); err != nil {
-		t.Fatal(err)
-	}
-	waitIT(ctx, t, "bob in the encrypted DM", func() bool { _, err := a.mc.CallPeer(roomID); return err == nil })
 
 	var first soakPoint
 	leaked := false
@@ -127,6 +103,36 @@ func TestIntegrationSoakCallsReleaseMemory(t *testing.T) {
 		t.Logf("heap profiles in %s: go tool pprof -base %s %s", profiles,
 			filepath.Join(profiles, "heap-first.pb.gz"), filepath.Join(profiles, "heap-last.pb.gz"))
 	}
+}
+
+// soakSetup registers alice and bob, starts bob as the echo partner and
+// alice as a Backend (test pattern and tone, loopback ICE) and returns
+// them with the encrypted DM they share, once bob is in it.
+func soakSetup(ctx context.Context, t *testing.T, hs string, appLog, partnerLog *slog.Logger) (a *Backend, p *soakPartner, roomID, bob string) {
+	t.Helper()
+	alice, apw := registerIT(t, hs, "alice")
+	bob, bpw := registerIT(t, hs, "bob")
+	se := calltest.LoopbackSettings()
+	p = startSoakPartner(ctx, t, hs, bob, bpw, partnerLog)
+	a, err := New(Config{Keyring: matrixclient.NewMemoryKeyring(), DataDir: t.TempDir(), Log: appLog,
+		SettingEngine: &se, MediaOptions: []media.Option{media.WithTestPattern(), media.WithTone(440)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	if _, err := a.Login(ctx, hs, alice, apw); err != nil {
+		t.Fatal(err)
+	}
+	waitIT(ctx, t, "encryption ready", func() bool { return a.mc.Status().E2EE })
+	if roomID, err = a.CreateDM(ctx, bob); err != nil {
+		t.Fatal(err)
+	}
+	waitIT(ctx, t, "bob's invite", func() bool { return len(p.mc.Invites()) > 0 })
+	if err := p.mc.AcceptInvite(ctx, roomID); err != nil {
+		t.Fatal(err)
+	}
+	waitIT(ctx, t, "bob in the encrypted DM", func() bool { _, err := a.mc.CallPeer(roomID); return err == nil })
+	return a, p, roomID, bob
 }
 
 // soakPartner is the echo partner as `mxcall echo` runs it (partner.Run),
