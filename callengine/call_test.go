@@ -320,16 +320,7 @@ func TestKeyframeAskedForOnConnect(t *testing.T) {
 	if ak.requests.Load() != 0 || bk.requests.Load() != 0 {
 		t.Fatal("requests before the call")
 	}
-	id, err := alice.eng.PlaceCall(ctx, r.id, bob.userID, true, am)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob.ringing()
-	if err := bob.eng.Answer(ctx, id, true, bm); err != nil {
-		t.Fatal(err)
-	}
-	alice.waitState(id, StateConnected)
-	bob.waitState(id, StateConnected)
+	id := connectWith(t, r, alice, bob, true, am, bm)
 	// The connected state may come through ICE's callback a moment before
 	// the peer connection's own.
 	deadline := time.Now().Add(5 * time.Second)
