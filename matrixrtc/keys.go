@@ -86,7 +86,6 @@ type KeyManager struct {
 	pending *time.Timer             // switches to the newest key
 	useC    <-chan time.Time
 	useKey  func()
-	sends   int // keys sent, for tests and logs
 }
 
 type memberKey struct{ user, device string }
@@ -256,7 +255,6 @@ func (k *KeyManager) send(to []memberKey) {
 		k.cfg.Log.Warn("matrixrtc: sending our media key failed", "room", k.cfg.RoomID, "index", k.index, "devices", len(to), "err", err)
 		return
 	}
-	k.sends++
 	k.cfg.Log.Debug("matrixrtc: media key sent", "room", k.cfg.RoomID, "index", k.index, "devices", len(to))
 }
 
