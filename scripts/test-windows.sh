@@ -15,7 +15,16 @@
 #      test pattern's colours in the remote picture;
 #   4. the app has no camera or microphone under Wine, so it must have fallen
 #      back to the test pattern and silence on its own (no MXCALL_TEST_MEDIA);
-#   5. closing the window ends the app, and nothing of Wine is left running.
+#   5. Alt+F4 mid-call hangs up (the partner sees it) and ends the app, and
+#      nothing of Wine is left running.
+# Before that, internal/stderrlog's unit tests (the log file of a GUI exe
+# without standard error) run under the same Wine as a Windows test binary.
+#
+# Wine 8 cannot do everything Windows does (README, "Windows"): it lacks
+# bcryptprimitives.dll, without which no Go program starts, so a stand-in
+# (scripts/wine/bcryptprimitives.c) goes into the prefix; and it refuses the
+# SIO_UDP_NETRESET option Go sets on every UDP socket, so the app has no UDP
+# and the call goes through coturn over TCP.
 #
 # Artifacts (screenshots, logs, timings.txt) go to ./.cache/win-run.
 set -euo pipefail
