@@ -32,6 +32,9 @@ type crossSigner interface {
 	csUnlock(ctx context.Context, recoveryKey string) (seeds []byte, err error)
 	// csImport loads private keys kept from an earlier run.
 	csImport(seeds []byte) error
+	// csIdentityChanged reports whether userID's master key changed since
+	// we first saw it, without our having verified the new one.
+	csIdentityChanged(ctx context.Context, userID string) (bool, error)
 }
 
 // crossSigningAccount is the keyring account holding the cross-signing
@@ -94,6 +97,19 @@ func (c *Client) UnlockCrossSigning(ctx context.Context, recoveryKey string) err
 	}
 	c.keepCrossSigning(s, seeds)
 	return nil
+}
+
+// PeerIdentityChanged reports whether userID's cross-signing identity (their
+// master key) is not the one this device first saw for them and we have
+// not verified the new one: they reset their cross-signing, or someone
+// else's keys are being passed off as theirs. Their devices, signed by the
+// new key, are then not verified either.
+func (c *Client) PeerIdentityChanged(ctx context.Context, userID string) (bool, error) {
+	cs, _, err := c.crossSigner()
+	if err != nil {
+		return false, err
+	}
+	return cs.csIdentityChanged(ctx, userID)
 }
 
 // keepCrossSigning stores the private keys in the keyring (never on disk

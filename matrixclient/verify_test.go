@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"maunium.net/go/mautrix/id"
 )
 
 func TestVerificationSnapshots(t *testing.T) {
@@ -136,4 +138,18 @@ func TestVerificationRequestsLimited(t *testing.T) {
 	if !l.allow() {
 		t.Fatal("refused after the window passed")
 	}
+}
+
+// The device-list callback hears a sync's changed users, as strings; a
+// sync without changes calls nothing.
+func TestDevicesChangedCallback(t *testing.T) {
+	var got [][]string
+	c := New(WithKeyring(NewMemoryKeyring()), WithOnDevicesChanged(func(u []string) { got = append(got, u) }))
+	defer func() { _ = c.Close() }()
+	c.devicesChanged(nil)
+	c.devicesChanged([]id.UserID{"@bob:hs", "@carol:hs"})
+	if len(got) != 1 || len(got[0]) != 2 || got[0][0] != "@bob:hs" || got[0][1] != "@carol:hs" {
+		t.Fatalf("callback got %q", got)
+	}
+	New(WithKeyring(NewMemoryKeyring())).devicesChanged([]id.UserID{"@bob:hs"}) // no callback: no panic
 }
