@@ -63,7 +63,7 @@ func (b *Backend) SetUpCrossSigning(ctx context.Context, password string) (strin
 	if err != nil {
 		return "", securityErr(err)
 	}
-	b.trustChanged(nil)
+	b.trustChanged(nil) //nolint:contextcheck // the trust cache fetches in the background, past this request
 	return rk, nil
 }
 
@@ -76,7 +76,7 @@ func (b *Backend) UnlockCrossSigning(ctx context.Context, recoveryKey string) er
 		return securityErr(err)
 	}
 	// Devices that our cross-signing vouches for are verified now.
-	b.trustChanged(nil)
+	b.trustChanged(nil) //nolint:contextcheck // the trust cache fetches in the background, past this request
 	return nil
 }
 

@@ -37,6 +37,10 @@ type crossSigner interface {
 	csIdentityChanged(ctx context.Context, userID string) (bool, error)
 }
 
+// maxRecoveryKeyLen bounds what UnlockCrossSigning tries to decode: a
+// recovery key is 48 characters in groups of four, with spaces 59.
+const maxRecoveryKeyLen = 256
+
 // crossSigningAccount is the keyring account holding the cross-signing
 // private keys of the session's device.
 func crossSigningAccount(s Session) string { return "cross-signing-" + s.DeviceID }
@@ -87,6 +91,11 @@ func (c *Client) SetUpCrossSigning(ctx context.Context, password string) (string
 // with the recovery key (Element's Security Key) and signs this device, so
 // that our other devices and the users who verified us trust it.
 func (c *Client) UnlockCrossSigning(ctx context.Context, recoveryKey string) error {
+	if len(recoveryKey) > maxRecoveryKeyLen {
+		// Not a key (48 base58 characters and spaces); decoding
+		// megabytes of base58 would take minutes.
+		return fmt.Errorf("%w: %w: %d bytes", ErrCrossSigning, ErrWrongRecoveryKey, len(recoveryKey))
+	}
 	cs, s, err := c.crossSigner()
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,6 +89,9 @@ func TestCrossSigningNeedsE2EE(t *testing.T) {
 	}
 	if _, err := c.SetUpCrossSigning(ctx, "pw"); !errors.Is(err, ErrNoE2EE) {
 		t.Fatalf("set-up: %v", err)
+	}
+	if err := c.UnlockCrossSigning(ctx, strings.Repeat("EsTc ", 1<<20)); !errors.Is(err, ErrWrongRecoveryKey) || !errors.Is(err, ErrCrossSigning) {
+		t.Fatalf("a megabyte of key: %v", err)
 	}
 	if err := c.UnlockCrossSigning(ctx, "key"); !errors.Is(err, ErrNoE2EE) {
 		t.Fatalf("unlock: %v", err)
