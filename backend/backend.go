@@ -118,6 +118,7 @@ func New(cfg Config) (*Backend, error) {
 		matrixclient.WithDeviceName("mxcall"),
 		matrixclient.WithDataDir(cfg.DataDir),
 		matrixclient.WithOnChange(b.onChange),
+		matrixclient.WithOnDevicesChanged(b.onDevicesChanged), // security.go
 	}, cfg.ClientOptions...)...)
 	b.rtc = newRTCCalls(rtcConfig{
 		log:    cfg.Log,
@@ -155,7 +156,8 @@ func newAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
 func (b *Backend) UI() ui.Backend {
 	be := ui.Backend{Auth: b, Rooms: b, Calls: b, Media: b, Sounds: b, Group: b}
 	if matrixclient.E2EEAvailable {
-		be.Verify = b // verify.go
+		be.Verify = b   // verify.go
+		be.Security = b // security.go
 	}
 	return be
 }

@@ -88,6 +88,7 @@ func (u *UI) openCall(info callengine.CallInfo) {
 	}
 	u.refreshParticipants()
 	u.showCall()
+	u.refreshTrust() // a warning if the peer has unverified devices
 }
 
 // refreshParticipants shows the current call's participants (a grid for
