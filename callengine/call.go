@@ -69,7 +69,7 @@ type Call struct {
 	iceRestarted   bool
 	remoteMeta     map[string]StreamMetadata
 	remoteStreams  map[string]bool // stream IDs (msid) in the peer's latest description
-	firstStream    string // the stream used when the peer sends no metadata
+	firstStream    string          // the stream used when the peer sends no metadata
 }
 
 // senderKey names one of our senders: the camera and the screen share are
