@@ -108,7 +108,7 @@ func (p *elementPeer) invite(invitee string) {
 	p.t.Helper()
 	p.send(EventInvite, map[string]any{
 		"offer": p.offer(), "lifetime": 60000, "invitee": invitee,
-		"capabilities":                          map[string]any{"m.call.transferee": false, "m.call.dtmf": false},
+		"capabilities":                           map[string]any{"m.call.transferee": false, "m.call.dtmf": false},
 		"org.matrix.msc3077.sdp_stream_metadata": p.metadata(),
 	})
 }
