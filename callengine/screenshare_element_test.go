@@ -3,7 +3,6 @@ package callengine
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,8 +28,7 @@ type elementPeer struct {
 	pc     *webrtc.PeerConnection
 	meta   map[string]any
 
-	mu   sync.Mutex
-	seen int // events of r.sent handled
+	seen int // events of r.sent handled (pump's own)
 	stop chan struct{}
 	done chan struct{}
 }
