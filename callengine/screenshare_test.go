@@ -3,6 +3,7 @@ package callengine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -331,5 +332,67 @@ func TestScreenshareErrors(t *testing.T) {
 	}
 	if err := alice.eng.StopScreenshare(ctx, id); !errors.Is(err, ErrWrongState) {
 		t.Errorf("stopping in an ended call: %v", err)
+	}
+}
+
+// TestScreenshareCrossingOffers: both sides start sharing at once, their
+// offers crossing (glare), and stop at once, twice. The callee (polite)
+// drops its offer and answers the caller's (its share goes in the answer,
+// on the same transceiver); both shares arrive and end. Then each shares
+// alone on the transceivers the crossings left behind.
+func TestScreenshareCrossingOffers(t *testing.T) {
+	guard(t)
+	ctx := context.Background()
+	r := newRoom("!r:test")
+	alice, bob := r.join(t, "@alice:test"), r.join(t, "@bob:test")
+	am, bm := newTestMedia(t, "a"), newTestMedia(t, "b")
+	id := connect(t, r, alice, bob, am, bm)
+	for round := int64(1); round <= 2; round++ {
+		as, bs := calltest.NewTracks(t, "a-screen"), calltest.NewTracks(t, "b-screen")
+		n := len(r.eventsOfType(EventNegotiate))
+		r.pause()
+		if err := alice.eng.StartScreenshare(ctx, id, as.Video); err != nil {
+			t.Fatal(err)
+		}
+		if err := bob.eng.StartScreenshare(ctx, id, bs.Video); err != nil {
+			t.Fatal(err)
+		}
+		waitEvents(t, r, EventNegotiate, n+2)
+		r.resume()
+		alice.waitFor("bob's share", func(ci CallInfo) bool { return ci.RemoteScreenshare })
+		bob.waitFor("alice's share", func(ci CallInfo) bool { return ci.RemoteScreenshare })
+		alice.waitCount("bob's share tracks", alice.purposeCount(id, PurposeScreenshare, "video").tracks.Load, round)
+		bob.waitCount("alice's share tracks", bob.purposeCount(id, PurposeScreenshare, "video").tracks.Load, round)
+		alice.waitPurposePackets(id, PurposeScreenshare, "video", 30)
+		bob.waitPurposePackets(id, PurposeScreenshare, "video", 30)
+
+		for _, m := range []*member{alice, bob} {
+			if err := m.eng.StopScreenshare(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		alice.waitCount("bob's ended share tracks", alice.purposeCount(id, PurposeScreenshare, "video").ended.Load, round)
+		bob.waitCount("alice's ended share tracks", bob.purposeCount(id, PurposeScreenshare, "video").ended.Load, round)
+		for _, m := range []*member{alice, bob} {
+			m.waitFor("no share", func(ci CallInfo) bool { return !ci.RemoteScreenshare && !ci.Screensharing })
+		}
+		as.Close()
+		bs.Close()
+	}
+	// Then each alone, on the transceivers the crossing left behind.
+	for i, pair := range [][2]*member{{alice, bob}, {bob, alice}} {
+		sharer, viewer := pair[0], pair[1]
+		tr := calltest.NewTracks(t, fmt.Sprintf("screen-alone-%d", i))
+		if err := sharer.eng.StartScreenshare(ctx, id, tr.Video); err != nil {
+			t.Fatal(err)
+		}
+		viewer.waitFor(sharer.userID+"'s share alone", func(ci CallInfo) bool { return ci.RemoteScreenshare })
+		viewer.waitCount(sharer.userID+"'s share tracks", viewer.purposeCount(id, PurposeScreenshare, "video").tracks.Load, 3)
+		viewer.waitPurposePackets(id, PurposeScreenshare, "video", 30)
+		if err := sharer.eng.StopScreenshare(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		viewer.waitCount(sharer.userID+"'s ended share tracks", viewer.purposeCount(id, PurposeScreenshare, "video").ended.Load, 3)
+		tr.Close()
 	}
 }
