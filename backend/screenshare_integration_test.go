@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/mxcall/mxcall/callengine"
 	"github.com/mxcall/mxcall/callengine/calltest"
@@ -103,12 +104,14 @@ func TestIntegrationScreenshareLegacy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		start := time.Now()
 		if err := a.StartScreenshare(ctx, id, screen); err != nil {
 			t.Fatalf("%s: %v", round, err)
 		}
 		waitCall("alice", aUpdates, round+": sharing", func(ci callengine.CallInfo) bool { return ci.Screensharing })
 		waitCall("bob", bUpdates, round+": remote share", func(ci callengine.CallInfo) bool { return ci.RemoteScreenshare })
 		img := waitFrame(ctx, t, round+": screen", func() ui.FrameSource { return b.RemoteScreen(id) })
+		t.Logf("%s share: first decoded screen frame %v after StartScreenshare (polled every 50 ms)", round, time.Since(start).Round(time.Millisecond))
 		if img.Rect.Dx() != 1280 || img.Rect.Dy() != 720 {
 			t.Errorf("%s: screen frame %v, want 1280x720", round, img.Rect)
 		}
@@ -119,10 +122,12 @@ func TestIntegrationScreenshareLegacy(t *testing.T) {
 	}
 	stop := func(round string) {
 		t.Helper()
+		start := time.Now()
 		if err := a.StopScreenshare(ctx, id); err != nil {
 			t.Fatalf("%s: stop: %v", round, err)
 		}
 		waitCall("bob", bUpdates, round+": share ended", func(ci callengine.CallInfo) bool { return !ci.RemoteScreenshare })
+		t.Logf("%s share: the peer saw it end %v after StopScreenshare", round, time.Since(start).Round(time.Millisecond))
 		if b.RemoteScreen(id) != nil {
 			t.Errorf("%s: RemoteScreen after the share ended", round)
 		}
