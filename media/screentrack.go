@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -108,7 +109,7 @@ func OpenScreenTrack(ctx context.Context, id string, opts ScreenOptions) (*Scree
 	if err != nil {
 		return nil, err
 	}
-	t, err := NewScreenTrack(src, opts)
+	t, err := NewScreenTrack(src, opts) //nolint:contextcheck // the share outlives the request that opened it
 	if err != nil {
 		_ = src.Close()
 		return nil, err
@@ -281,6 +282,8 @@ func (t *ScreenTrack) session(ctx context.Context) error {
 	}()
 	var t0, last time.Time
 	var warned time.Time
+	var prev vpx.I420 // the last picture captured, to see a still screen
+	still := 0        // frames in a row equal to prev
 	for {
 		f, err := t.src.ReadFrame(ctx)
 		if err != nil {
@@ -289,13 +292,24 @@ func (t *ScreenTrack) session(ctx context.Context) error {
 			}
 			return err
 		}
+		if samePicture(&prev, f) {
+			still++
+		} else {
+			still = 0
+			_ = prev.CopyPacked(f.Y, f.U, f.V, f.Width, f.Height)
+		}
+		// A screen that has not changed for a second: one frame a second
+		// (the encoder would otherwise spend the whole bitrate, and most
+		// of the CPU, refining a picture that is already sharp).
+		if enc != nil && still > t.opts.FPS && still%t.opts.FPS != 0 && !t.keyframe.Load() {
+			continue
+		}
 		if enc == nil || enc.Config().Width != f.Width || enc.Config().Height != f.Height {
 			if enc != nil {
 				_ = enc.Close()
 			}
 			// A new encoder (the first frame, a resized window) starts with a keyframe.
-			enc, err = vpx.NewEncoder(vpx.EncoderConfig{Width: f.Width, Height: f.Height, FPS: t.opts.FPS,
-				BitrateKbps: int(t.targetKbps.Load()), ScreenContent: true})
+			enc, err = vpx.NewEncoder(screenEncoderConfig(f.Width, f.Height, t.opts.FPS, int(t.targetKbps.Load())))
 			if err != nil {
 				return err
 			}
@@ -324,6 +338,17 @@ func (t *ScreenTrack) session(ctx context.Context) error {
 			t.preview.publish()
 		}
 	}
+}
+
+// samePicture reports whether f shows what p holds.
+func samePicture(p *vpx.I420, f *screen.Frame) bool {
+	return p.Width == f.Width && p.Height == f.Height && bytes.Equal(p.Y, f.Y[:len(p.Y)]) &&
+		bytes.Equal(p.U, f.U[:len(p.U)]) && bytes.Equal(p.V, f.V[:len(p.V)])
+}
+
+// screenEncoderConfig is the VP8 configuration of a share.
+func screenEncoderConfig(w, h, fps, kbps int) vpx.EncoderConfig {
+	return vpx.EncoderConfig{Width: w, Height: h, FPS: fps, BitrateKbps: kbps, ScreenContent: true}
 }
 
 // videoRTCP handles RTCP the peer sent about the share.

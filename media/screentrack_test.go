@@ -75,8 +75,15 @@ func (f *fakeScreen) Close() error {
 
 // connectScreen sends tracks from a new PeerConnection to another one
 // (loopback, send-side estimation on), whose video tracks go to sinks.
-func connectScreen(t *testing.T, tracks ...webrtc.TrackLocal) (a, b *webrtc.PeerConnection, sinks chan *VideoSink) {
-	t.Helper()
+func connectScreen(tb testing.TB, tracks ...webrtc.TrackLocal) (a, b *webrtc.PeerConnection, sinks chan *VideoSink) {
+	tb.Helper()
+	return connectScreenTo(tb, true, tracks...)
+}
+
+// connectScreenTo is connectScreen; without decode the receiver reads and
+// drops the packets (no sinks).
+func connectScreenTo(tb testing.TB, decode bool, tracks ...webrtc.TrackLocal) (a, b *webrtc.PeerConnection, sinks chan *VideoSink) {
+	tb.Helper()
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetInterfaceFilter(func(n string) bool { return n == "lo" })
@@ -84,64 +91,72 @@ func connectScreen(t *testing.T, tracks ...webrtc.TrackLocal) (a, b *webrtc.Peer
 	mkAPI := func() *webrtc.API {
 		m := &webrtc.MediaEngine{}
 		if err := RegisterCodecs(m); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		ir := &interceptor.Registry{}
 		if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		if err := AddBandwidthEstimation(m, ir); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir))
 	}
 	var err error
 	if a, err = mkAPI().NewPeerConnection(webrtc.Configuration{}); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if b, err = mkAPI().NewPeerConnection(webrtc.Configuration{}); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	sinks = make(chan *VideoSink, len(tracks))
 	b.OnTrack(func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		if tr.Kind() != webrtc.RTPCodecTypeVideo {
 			return
 		}
+		if !decode {
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := tr.Read(buf); err != nil {
+					return
+				}
+			}
+		}
 		s, err := NewVideoSink(tr, RTCPWriterFor(r))
 		if err != nil {
-			t.Error(err)
+			tb.Error(err)
 			return
 		}
 		sinks <- s
 	})
 	for _, tr := range tracks {
 		if _, err := a.AddTrack(tr); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 	offer, err := a.CreateOffer(nil)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ga := webrtc.GatheringCompletePromise(a)
 	if err := a.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	<-ga
 	if err := b.SetRemoteDescription(*a.LocalDescription()); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	answer, err := b.CreateAnswer(nil)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	gb := webrtc.GatheringCompletePromise(b)
 	if err := b.SetLocalDescription(answer); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	<-gb
 	if err := a.SetRemoteDescription(*b.LocalDescription()); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return a, b, sinks
 }
@@ -281,4 +296,37 @@ func TestBandwidthEstimateSplitCameraScreen(t *testing.T) {
 	if cam.VideoBitrate() != 500 || scr.VideoBitrate() != 1500 {
 		t.Errorf("camera %d, screen %d kbit/s; want 500 and 1500", cam.VideoBitrate(), scr.VideoBitrate())
 	}
+}
+
+// A screen that does not change is sent at one frame a second after the
+// first second, not at the capture rate.
+func TestScreenTrackStillScreen(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	defer test.TimeOut(60 * time.Second).Stop()
+
+	src := newFakeScreen(320, 240, 20)
+	st, err := NewScreenTrack(src, ScreenOptions{FPS: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, sinks := connectScreen(t, st.Video())
+	vs := waitSink(t, sinks)
+	if vs == nil {
+		return
+	}
+	waitFor(t, "80 captured frames", func() bool { return src.reads.Load() >= 80 })
+	reads, sent := src.reads.Load(), st.FramesSent()
+	if limit := 20 + reads/20 + 2; sent > limit {
+		t.Errorf("%d frames sent of %d captured, want at most %d", sent, reads, limit)
+	}
+	if sent < 20 {
+		t.Errorf("%d frames sent in the first second's 20", sent)
+	}
+	// A keyframe request is answered at once, still screen or not.
+	k := st.Keyframes()
+	st.RequestKeyframe()
+	waitFor(t, "the keyframe", func() bool { return st.Keyframes() > k })
+	_ = a.Close()
+	_ = b.Close()
+	_ = st.Close()
 }

@@ -32,6 +32,10 @@ fi
 rc=0
 (cd "$ROOT_S/media/screen" && "$TMP_S/screen.test" -test.count=1 "$@") || rc=1
 (cd "$ROOT_S/media" && "$TMP_S/media.test" -test.count=1 -test.run 'Screen' "$@") || rc=1
+if [ "$mode" = bare ]; then
+  # The share's cost: capture + encode + send of the 1920x1080 screen at 5 fps.
+  (cd "$ROOT_S/media" && "$TMP_S/media.test" -test.run '^$' -test.bench 'ScreenCaptureEncode' -test.benchtime 10x) || rc=1
+fi
 if [ -n "$wm" ]; then kill "$wm" 2>/dev/null; wait "$wm" 2>/dev/null; fi
 exit $rc
 INNER

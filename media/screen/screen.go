@@ -100,7 +100,7 @@ func ListSources(ctx context.Context) ([]Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	return p.Sources(ctx)
 }
 
@@ -113,7 +113,7 @@ func Thumbnail(ctx context.Context, id string, maxW int) (*image.RGBA, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	return p.Thumbnail(ctx, id, maxW)
 }
 

@@ -23,14 +23,14 @@ import (
 // The X11 tests need an X server (scripts/test-screen.sh runs them under
 // Xvfb, once bare and once with a window manager); without DISPLAY they
 // are skipped.
-func needX(t testing.TB) {
-	t.Helper()
+func needX(tb testing.TB) {
+	tb.Helper()
 	if os.Getenv("DISPLAY") == "" {
-		t.Skip("no DISPLAY (scripts/test-screen.sh runs these under Xvfb)")
+		tb.Skip("no DISPLAY (scripts/test-screen.sh runs these under Xvfb)")
 	}
 	// XWayland is not what these tests are about.
-	t.Setenv("WAYLAND_DISPLAY", "")
-	t.Setenv("XDG_SESSION_TYPE", "x11")
+	tb.Setenv("WAYLAND_DISPLAY", "")
+	tb.Setenv("XDG_SESSION_TYPE", "x11")
 }
 
 // Colours the tests draw.
@@ -48,13 +48,13 @@ type xclient struct {
 	s *xproto.ScreenInfo
 }
 
-func newXClient(t testing.TB) *xclient {
-	t.Helper()
+func newXClient(tb testing.TB) *xclient {
+	tb.Helper()
 	x, err := xgb.NewConn()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	c := &xclient{t: t, x: x, s: xproto.Setup(x).DefaultScreen(x)}
+	c := &xclient{t: tb, x: x, s: xproto.Setup(x).DefaultScreen(x)}
 	return c
 }
 
@@ -157,23 +157,23 @@ func (c *xclient) origin(win xproto.Window) image.Point {
 func uniqueTitle(prefix string) string { return fmt.Sprintf("%s %08x", prefix, rand.Uint32()) }
 
 // rgba converts a frame for checking.
-func rgba(t testing.TB, f *Frame) *image.RGBA {
-	t.Helper()
+func rgba(tb testing.TB, f *Frame) *image.RGBA {
+	tb.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, f.Width, f.Height))
 	if err := vpx.I420ToRGBA(f.Y, f.U, f.V, img, 1); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return img
 }
 
 // near checks that the colour at p is c (within the rounding of two
 // colour conversions).
-func near(t testing.TB, img *image.RGBA, p image.Point, want color.RGBA, what string) {
-	t.Helper()
+func near(tb testing.TB, img *image.RGBA, p image.Point, want color.RGBA, what string) {
+	tb.Helper()
 	got := img.RGBAAt(p.X, p.Y)
 	for i, d := range []int{int(got.R) - int(want.R), int(got.G) - int(want.G), int(got.B) - int(want.B)} {
 		if d < -8 || d > 8 {
-			t.Errorf("%s at %v: got %v, want %v (channel %d)", what, p, got, want, i)
+			tb.Errorf("%s at %v: got %v, want %v (channel %d)", what, p, got, want, i)
 			return
 		}
 	}
@@ -181,26 +181,26 @@ func near(t testing.TB, img *image.RGBA, p image.Point, want color.RGBA, what st
 
 // checkQuadrants checks the window's four colours in img, the window's
 // w×h picture scaled by sc, at offset o.
-func checkQuadrants(t testing.TB, img *image.RGBA, o image.Point, w, h int, sc float64, what string) {
-	t.Helper()
+func checkQuadrants(tb testing.TB, img *image.RGBA, o image.Point, w, h int, sc float64, what string) {
+	tb.Helper()
 	for i, col := range quadrants {
 		p := image.Pt(int(float64((i%2)*w/2+w/4)*sc), int(float64((i/2)*h/2+h/4)*sc)).Add(o)
-		near(t, img, p, col, fmt.Sprintf("%s quadrant %d", what, i))
+		near(tb, img, p, col, fmt.Sprintf("%s quadrant %d", what, i))
 	}
 }
 
-func findSource(t testing.TB, title string) Source {
-	t.Helper()
+func findSource(tb testing.TB, title string) Source {
+	tb.Helper()
 	srcs, err := ListSources(context.Background())
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	for _, s := range srcs {
 		if s.Title == title {
 			return s
 		}
 	}
-	t.Fatalf("window %q not among %v", title, srcs)
+	tb.Fatalf("window %q not among %v", title, srcs)
 	return Source{}
 }
 

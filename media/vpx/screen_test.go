@@ -193,20 +193,25 @@ func BenchmarkFromRGB32_1080p(b *testing.B) {
 // benchScreenEncode encodes scrolling text-like 1080p frames at 5 fps.
 func benchScreenEncode(b *testing.B, cpuUsed int) {
 	b.Helper()
+	benchScreenEncodeN(b, cpuUsed, 8)
+}
+
+func benchScreenEncodeN(b *testing.B, cpuUsed, distinct int) {
+	b.Helper()
 	const w, h = 1920, 1080
 	enc, err := NewEncoder(EncoderConfig{Width: w, Height: h, FPS: 5, BitrateKbps: 2500, ScreenContent: true, CPUUsed: cpuUsed})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer enc.Close()
-	frames := make([]I420, 8)
+	frames := make([]I420, distinct)
 	for i := range frames {
 		if err := frames[i].FromRGB32(screenPicture(w, h, i), 4*w, w, h, true); err != nil {
 			b.Fatal(err)
 		}
 	}
 	for i := range 3 {
-		f := &frames[i]
+		f := &frames[i%len(frames)]
 		enc.Encode(f.Y, f.U, f.V, int64(i*200))
 	}
 	bytes := 0
@@ -225,3 +230,6 @@ func benchScreenEncode(b *testing.B, cpuUsed int) {
 
 func BenchmarkScreenEncode1080pCPU16(b *testing.B) { benchScreenEncode(b, 16) }
 func BenchmarkScreenEncode1080pCPU8(b *testing.B)  { benchScreenEncode(b, 8) }
+
+// BenchmarkScreenEncode1080pStill: the same picture again and again.
+func BenchmarkScreenEncode1080pStill(b *testing.B) { benchScreenEncodeN(b, 0, 1) }
