@@ -12,6 +12,8 @@
 #   scripts/test-rtc.sh                       # all MatrixRTC integration tests
 #   MXCALL_RTC_RUN=TestSFU scripts/test-rtc.sh   # a -run filter (both rounds)
 #   MXCALL_RTC_RACE=1 scripts/test-rtc.sh         # with the race detector
+#   MXCALL_RTC_LAN=1 MXCALL_BENCH_CALLS=20 MXCALL_RTC_RUN=RTCCallSteps scripts/test-rtc.sh
+#                         # the MatrixRTC call-steps benchmark as on a LAN (see below)
 #
 # Artifacts (test output, server logs) stay in ./.cache/rtc-run/ for inspection.
 set -euo pipefail
@@ -34,7 +36,15 @@ if [ "${1:-}" != "--inner" ]; then
   unshare_flags=(-n)
   [ "$(id -u)" -eq 0 ] || unshare_flags=(-r -n)
   set +e
-  unshare "${unshare_flags[@]}" -- bash -c 'ip link set lo up && exec "$0" --inner "$1"' "$0" "$work"
+  # MXCALL_RTC_LAN=1 (benchmarks only): the namespace also gets a veth
+  # pair whose one end has 10.89.0.1, a stand-in for a machine's LAN
+  # address. Without it no client has a host candidate (pion leaves out
+  # loopback), and the LiveKit client (whose pion settings lksdk fixes)
+  # waits pion's 500 ms before it may pick a server-reflexive pair, on
+  # every connection. Packets still never leave the namespace.
+  lan=""
+  [ -n "${MXCALL_RTC_LAN:-}" ] && lan='ip link add lan0 type veth peer name lan1 && ip addr add 10.89.0.1/24 dev lan0 && ip link set lan0 up && ip link set lan1 up && '
+  unshare "${unshare_flags[@]}" -- bash -c "ip link set lo up && $lan"'exec "$0" --inner "$1"' "$0" "$work"
   rc=$?
   set -e
   stray="$(pgrep -f -- "$work" || true)"
