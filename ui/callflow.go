@@ -78,10 +78,14 @@ func (u *UI) openCall(info callengine.CallInfo) {
 	if u.call != nil {
 		u.call.Stop()
 	}
+	u.closePicker()
+	u.sharingEnded() // of the call this one replaces
 	u.call = newCallScreen(info, u.peer(info.RoomID, info.Peer), u.be.Calls, u.be.Media, CallActions{
-		FullScreen: func() { u.win.SetFullScreen(!u.win.FullScreen()) },
-		Back:       u.leaveCall,
-		Settings:   u.ShowSettings,
+		FullScreen:  func() { u.win.SetFullScreen(!u.win.FullScreen()) },
+		Back:        u.leaveCall,
+		Settings:    u.ShowSettings,
+		ShareScreen: u.ShareScreen,
+		StopShare:   u.StopSharing,
 	}, u.cfg)
 	if r, ok := u.room(info.RoomID); ok {
 		u.call.SetRoom(r)
@@ -116,6 +120,8 @@ func (u *UI) showCall() {
 
 // leaveCall goes from an ended call back to the room list.
 func (u *UI) leaveCall() {
+	u.closePicker()
+	u.sharingEnded()
 	if u.call != nil {
 		u.call.Stop()
 	}
@@ -175,6 +181,13 @@ func (u *UI) handleCall(info callengine.CallInfo) {
 		u.stopRingback()
 	}
 	wasEnded := c.Info().State == callengine.StateEnded
+	if info.State == callengine.StateEnded {
+		// The backend stops our share with the call.
+		u.closePicker()
+		if u.share.callID == info.ID {
+			u.sharingEnded()
+		}
+	}
 	c.Update(info)
 	if bound {
 		u.refreshParticipants()

@@ -43,6 +43,7 @@ type UI struct {
 	latest      map[string]callengine.CallInfo // newest info of each live call
 	stopVerify  func()                         // Verify.SubscribeVerifications
 	verifs      map[string]*verifyDialog       // open verification dialogs
+	share       shareState                     // the share picker and our screen share
 }
 
 // New builds the UI on app with the given backend. Nothing is shown until
@@ -326,6 +327,9 @@ func (u *UI) quit() {
 		return
 	}
 	u.win.Hide()
+	if u.share.bar != nil {
+		u.share.bar.Hide()
+	}
 	var ringing []string
 	for id, iw := range u.incoming {
 		ringing = append(ringing, id)
