@@ -106,8 +106,9 @@ func (u *UI) ShareScreen() {
 		}
 	})
 	u.share.picker, u.share.dlg = p, d
-	d.Resize(fyne.NewSize(680, 460))
 	d.Show()
+	ws := u.win.Canvas().Size()
+	d.Resize(fyne.NewSize(fyne.Min(880, fyne.Max(ws.Width-40, 640)), fyne.Min(600, fyne.Max(ws.Height-40, 440))))
 }
 
 // closePicker closes the share picker, if open.

@@ -43,6 +43,7 @@ func TestShareScreen(t *testing.T) {
 	if c.Share.Text != "Share screen" {
 		t.Fatalf("share control %q", c.Share.Text)
 	}
+	e.ui.Window().Resize(fyne.NewSize(800, 600))
 	p := openPicker(t, e)
 	srcs := p.Sources()
 	if len(srcs) != len(fake.ScreenSources) || srcs[0] != fake.ScreenSources[0] {
@@ -56,7 +57,6 @@ func TestShareScreen(t *testing.T) {
 			t.Errorf("no thumbnail of %s", s.ID)
 		}
 	}
-	e.ui.Window().Resize(fyne.NewSize(800, 600))
 	e.assertScreen("share_picker", e.ui.Window().Canvas())
 
 	win := fake.ScreenSources[2]
@@ -119,11 +119,11 @@ func TestSharePickerUnsupported(t *testing.T) {
 	videoCall(t, e)
 	msg := "Screen sharing needs an X11 session (or XWayland): this is a Wayland session without DISPLAY"
 	e.be.ScreenErr = errors.New(msg)
+	e.ui.Window().Resize(fyne.NewSize(800, 600))
 	p := openPicker(t, e)
 	if p.Message.Text != msg || !p.Share.Disabled() || len(p.Sources()) != 0 {
 		t.Fatalf("message %q, Share disabled %v, sources %v", p.Message.Text, p.Share.Disabled(), p.Sources())
 	}
-	e.ui.Window().Resize(fyne.NewSize(800, 600))
 	test.AssertRendersToMarkup(t, "share_picker_error.xml", e.ui.Window().Canvas())
 }
 

@@ -247,12 +247,15 @@ func drive(screen string, u *ui.UI, be *fake.Backend, alice, bob, team ui.Room) 
 			case "share-picker":
 				fyne.Do(u.ShareScreen)
 			case "call-sharing":
-				fyne.Do(func() {
-					u.ShareScreen()
-					if p := u.SharePicker(); p != nil {
-						p.Share.OnTapped()
-					}
-				})
+				fyne.DoAndWait(u.ShareScreen)
+				for shared := false; !shared; time.Sleep(100 * time.Millisecond) {
+					fyne.DoAndWait(func() {
+						p := u.SharePicker()
+						if shared = p == nil; !shared && len(p.Sources()) > 0 {
+							p.Share.OnTapped() // the first screen
+						}
+					})
+				}
 			case "call-receiving-share":
 				_ = be.SetRemoteShare(id, true)
 			}
