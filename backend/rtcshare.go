@@ -64,10 +64,11 @@ func (r *rtcCalls) startScreenshare(ctx context.Context, callID, sourceID string
 	if c == nil {
 		return fmt.Errorf("backend: share in %s: %w", callID, callengine.ErrNoSuchCall)
 	}
-	if r.cfg.newScreen == nil {
-		return fmt.Errorf("backend: share in %s: no screen capture", callID)
+	capture := r.cfg.newScreen
+	if capture == nil {
+		capture = testPatternScreen()
 	}
-	tr, err := r.cfg.newScreen(ctx, sourceID)
+	tr, err := capture(ctx, sourceID)
 	if err != nil {
 		return fmt.Errorf("backend: screen capture: %w", err)
 	}
@@ -132,7 +133,7 @@ func (r *rtcCalls) stopScreenshare(ctx context.Context, callID string) error {
 	if err != nil || tr == nil {
 		return nil //nolint:nilerr // an ended call shares nothing
 	}
-	defer tr.Close()
+	defer func() { _ = tr.Close() }()
 	if err := sess.UnpublishScreenshare(ctx); err != nil {
 		return fmt.Errorf("backend: stop sharing in %s: %w", callID, err)
 	}

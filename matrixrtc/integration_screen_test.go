@@ -45,6 +45,7 @@ func (v *screenViewer) poke() {
 }
 
 func (v *screenViewer) onTrack(t *testing.T) func(matrixrtc.RemoteTrack) {
+	t.Helper()
 	return func(rt matrixrtc.RemoteTrack) {
 		if rt.Track.Kind() != webrtc.RTPCodecTypeVideo {
 			return
