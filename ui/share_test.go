@@ -291,3 +291,16 @@ func TestSharePickerThumbnailsStop(t *testing.T) {
 		t.Fatal("thumbnails still taken after Close")
 	}
 }
+
+// Quitting closes an open picker (its thumbnails stop) and the sharing
+// bar goes with the windows.
+func TestQuitClosesSharePicker(t *testing.T) {
+	e := newEnv(t, true)
+	videoCall(t, e)
+	p := openPicker(t, e)
+	ui.Quit(e.ui)
+	if e.ui.SharePicker() != nil {
+		t.Fatal("picker still open after quitting")
+	}
+	p.Cancel.OnTapped() // a late click does nothing
+}

@@ -327,6 +327,7 @@ func (u *UI) quit() {
 		return
 	}
 	u.win.Hide()
+	u.closePicker() // stops its thumbnails
 	if u.share.bar != nil {
 		u.share.bar.Hide()
 	}
