@@ -59,8 +59,8 @@ type Config struct {
 	RingLifetime time.Duration
 	// ClientOptions are added to the Matrix client's options.
 	ClientOptions []matrixclient.Option
-	// ScreenCapture opens what a screen share shares; nil shares media's
-	// test pattern (until screen capture is built in).
+	// ScreenCapture opens what a screen share shares; nil: media's screen
+	// capture (media.OpenScreenTrack).
 	ScreenCapture ScreenCapture
 }
 
@@ -121,6 +121,7 @@ func New(cfg Config) (*Backend, error) {
 		matrixclient.WithDeviceName("mxcall"),
 		matrixclient.WithDataDir(cfg.DataDir),
 		matrixclient.WithOnChange(b.onChange),
+		matrixclient.WithOnDevicesChanged(b.onDevicesChanged), // security.go
 	}, cfg.ClientOptions...)...)
 	b.rtc = newRTCCalls(rtcConfig{
 		log:    cfg.Log,
@@ -142,7 +143,7 @@ func New(cfg Config) (*Backend, error) {
 		members: b.liveMembers,
 	})
 	if b.rtc.cfg.newScreen == nil {
-		b.rtc.cfg.newScreen = testPatternScreen(media.WithLogger(cfg.Log))
+		b.rtc.cfg.newScreen = openScreen
 	}
 	if matrixclient.E2EEAvailable {
 		b.rtc.cfg.toDevice = b.mc // MatrixRTC media keys go out Olm-encrypted
@@ -162,7 +163,8 @@ func newAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
 func (b *Backend) UI() ui.Backend {
 	be := ui.Backend{Auth: b, Rooms: b, Calls: b, Media: b, Sounds: b, Group: b}
 	if matrixclient.E2EEAvailable {
-		be.Verify = b // verify.go
+		be.Verify = b   // verify.go
+		be.Security = b // security.go
 	}
 	return be
 }

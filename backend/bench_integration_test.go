@@ -27,8 +27,8 @@ type callSteps struct {
 // the click (PlaceCall) to the first decoded remote frame, over real
 // Dendrite with the echo partner (test pattern and tone, loopback), and
 // the process's CPU time and RSS. It asserts nothing about time (machines
-// are noisy); it writes call-steps.txt (MXCALL_BENCH_OUT, default the
-// test's log directory) and logs it. scripts/bench-call.sh runs it with
+// are noisy); it writes call-steps.txt into the directory MXCALL_BENCH_OUT
+// (default the test's log directory) and logs it. scripts/bench-call.sh runs it with
 // MXCALL_BENCH_CALLS=20; the test command runs 3 calls so it stays working.
 //
 // Steps: created = PlaceCall returned (the call's goroutine then captures
@@ -47,11 +47,7 @@ func TestIntegrationCallSteps(t *testing.T) {
 			t.Fatalf("MXCALL_BENCH_CALLS=%q: want a number ≥ 1", s)
 		}
 	}
-	level := slog.LevelWarn
-	if os.Getenv("MXCALL_BENCH_DEBUG") != "" {
-		level = slog.LevelDebug // to see where a step's time goes
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: itLogLevel()}))
 	a, p, roomID, bob := soakSetup(ctx, t, hs, log.With("who", "app"), log.With("who", "partner"))
 	type stamp struct {
 		ci callengine.CallInfo
@@ -120,13 +116,20 @@ func TestIntegrationCallSteps(t *testing.T) {
 		waitIT(ctx, t, fmt.Sprintf("call %d: media released", i), func() bool { return a.existingMedia(id) == nil })
 	}
 	cpu := cpuTime() - cpu0
-	report := formatSteps(steps, rss, cpu)
-	t.Log("\n" + report)
-	out := os.Getenv("MXCALL_BENCH_OUT")
-	if out == "" {
-		out = filepath.Join(cmpOr(os.Getenv("MXCALL_LOG_DIR"), t.TempDir()), "call-steps.txt")
+	table := make([][]time.Duration, len(steps))
+	for i, s := range steps {
+		table[i] = []time.Duration{s.created, s.inviteSent, s.answered, s.connected, s.firstFrame}
 	}
-	if err := os.WriteFile(out, []byte(report), 0o644); err != nil {
+	writeSteps(t, "call-steps.txt", formatSteps("call steps over real Dendrite to the echo partner",
+		[]string{"created", "invite sent", "answered", "connected", "first frame"}, table, rss, cpu))
+}
+
+// writeSteps logs a report and writes it to name in MXCALL_BENCH_OUT's
+// directory (default the test's log directory).
+func writeSteps(t *testing.T, name, report string) {
+	t.Log("\n" + report)
+	dir := cmpOr(os.Getenv("MXCALL_BENCH_OUT"), cmpOr(os.Getenv("MXCALL_LOG_DIR"), t.TempDir()))
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(report), 0o644); err != nil {
 		t.Error(err)
 	}
 }
@@ -138,43 +141,32 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// formatSteps reports the median of each step over calls 2..n (warm) and
-// call 1 on its own (a fresh client's first call).
-func formatSteps(steps []callSteps, rss []int64, cpu time.Duration) string {
+// formatSteps reports, for each named step (times after the click, in
+// order), the median over calls 2..n (warm) and call 1 on its own (a fresh
+// client's first call); steps[i][j] is call i's step j.
+func formatSteps(title string, names []string, steps [][]time.Duration, rss []int64, cpu time.Duration) string {
 	var b strings.Builder
 	warm := steps
 	if len(steps) > 1 {
 		warm = steps[1:]
 	}
-	med := func(f func(callSteps) time.Duration) time.Duration {
+	med := func(j int) time.Duration {
 		d := make([]time.Duration, len(warm))
 		for i, s := range warm {
-			d[i] = f(s)
+			d[i] = s[j]
 		}
 		slices.Sort(d)
 		return d[len(d)/2]
 	}
-	row := func(name string, f func(callSteps) time.Duration, prev func(callSteps) time.Duration) {
-		m := med(f)
-		step := m
-		if prev != nil {
-			step = m - med(prev)
+	fmt.Fprintf(&b, "%s, %d calls (medians of calls 2..%d; one process: app backend + partner):\n", title, len(steps), len(steps))
+	for j, name := range names {
+		m, step := med(j), med(j)
+		if j > 0 {
+			step -= med(j - 1)
 		}
 		fmt.Fprintf(&b, "  %-12s %7.1f ms after the click (step %+7.1f ms); first call %7.1f ms\n", name,
-			ms(m), ms(step), ms(f(steps[0])))
+			ms(m), ms(step), ms(steps[0][j]))
 	}
-	fmt.Fprintf(&b, "call steps over real Dendrite to the echo partner, %d calls (medians of calls 2..%d; one process: app backend + partner):\n",
-		len(steps), len(steps))
-	created := func(s callSteps) time.Duration { return s.created }
-	invite := func(s callSteps) time.Duration { return s.inviteSent }
-	answered := func(s callSteps) time.Duration { return s.answered }
-	connected := func(s callSteps) time.Duration { return s.connected }
-	first := func(s callSteps) time.Duration { return s.firstFrame }
-	row("created", created, nil)
-	row("invite sent", invite, created)
-	row("answered", answered, invite)
-	row("connected", connected, answered)
-	row("first frame", first, connected)
 	fmt.Fprintf(&b, "  CPU %.0f ms per call (user+system, whole process); RSS after each call %v MB\n",
 		ms(cpu)/float64(len(steps)), mbList(rss))
 	return b.String()

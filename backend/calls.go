@@ -23,18 +23,23 @@ import (
 // Ended update comes after that), so tracks are never closed under a live
 // connection.
 type callMedia struct {
-	frames *frameSource
+	frames       *frameSource
+	screenFrames *frameSource // the peer's screen share (RemoteScreen)
 
-	mu     sync.Mutex
-	start  time.Time // when we placed or answered the call
-	src    *media.Source
-	video  io.Closer // *media.VideoSink
-	audio  io.Closer // *media.AudioSink
-	player io.Closer // *media.Player
-	closed bool
+	mu          sync.Mutex
+	start       time.Time // when we placed or answered the call
+	src         *media.Source
+	screen      ScreenSource // our screen share while we share
+	video       io.Closer    // *media.VideoSink
+	screenVideo io.Closer    // *media.VideoSink of the peer's screen share
+	audio       io.Closer    // *media.AudioSink
+	player      io.Closer    // *media.Player
+	closed      bool
 }
 
-func newCallMedia() *callMedia { return &callMedia{frames: newFrameSource()} }
+func newCallMedia() *callMedia {
+	return &callMedia{frames: newFrameSource(), screenFrames: newFrameSource()}
+}
 
 // setSource makes src the call's media source from start on, closing the
 // one it replaces. It reports false (and closes src) once the call's media
@@ -113,15 +118,19 @@ func (m *callMedia) setAudio(a, p io.Closer) bool {
 // its pictures alive. Idempotent.
 func (m *callMedia) close() {
 	m.mu.Lock()
-	video, audio, player, src := m.video, m.audio, m.player, m.src
-	m.video, m.audio, m.player, m.src = nil, nil, nil, nil
+	video, screenVideo, audio, player, src, screen := m.video, m.screenVideo, m.audio, m.player, m.src, m.screen
+	m.video, m.screenVideo, m.audio, m.player, m.src, m.screen = nil, nil, nil, nil, nil, nil
 	m.closed = true
 	m.mu.Unlock()
-	closeAll(video, audio, player)
+	closeAll(video, screenVideo, audio, player)
 	if src != nil {
 		_ = src.Close()
 	}
+	if screen != nil {
+		_ = screen.Close()
+	}
 	m.frames.set(nil)
+	m.screenFrames.set(nil)
 }
 
 // closeAll closes each non-nil closer.
@@ -354,14 +363,21 @@ func (b *Backend) releaseAllMedia() {
 	}
 }
 
-// onTrack decodes a remote track: video into the call's frame slot, audio
-// to the chosen speaker. It runs on the track's own goroutine.
+// onTrack decodes a remote track: video into the call's frame slot (a
+// screen share's into its own, see onScreenTrack), audio to the chosen
+// speaker. It runs on the track's own goroutine.
 func (b *Backend) onTrack(rt callengine.RemoteTrack) {
-	if rt.Purpose != callengine.PurposeUserMedia {
-		return
-	}
 	cm := b.existingMedia(rt.CallID)
 	if cm == nil {
+		return
+	}
+	if rt.Purpose == callengine.PurposeScreenshare {
+		if rt.Track.Kind() == webrtc.RTPCodecTypeVideo {
+			b.onScreenTrack(cm, rt)
+		}
+		return
+	}
+	if rt.Purpose != callengine.PurposeUserMedia {
 		return
 	}
 	switch rt.Track.Kind() {

@@ -33,7 +33,7 @@ const rtcLeaveTimeout = 15 * time.Second
 // tests fake it.
 type rtcSession interface {
 	Join(ctx context.Context) error
-	Ring(ctx context.Context, video bool, lifetime time.Duration) (notificationID string, err error)
+	JoinRinging(ctx context.Context, ring matrixrtc.RingOptions) (notificationID string, err error)
 	// PublishScreenshare and UnpublishScreenshare start and stop our
 	// screen share (rtcshare.go).
 	PublishScreenshare(ctx context.Context, track webrtc.TrackLocal) error
@@ -788,10 +788,11 @@ func (c *rtcCall) startSession(video, ring bool, res chan<- error) error {
 	lifetime := c.r.cfg.ringLifetime
 	go func() {
 		c.r.waitClear(ctx, c.room) // our stale membership's leave first
-		err := sess.Join(ctx)
 		var notification string
-		if err == nil && ring {
-			notification, err = sess.Ring(ctx, video, lifetime)
+		if ring {
+			notification, err = sess.JoinRinging(ctx, matrixrtc.RingOptions{Video: video, Lifetime: lifetime})
+		} else {
+			err = sess.Join(ctx)
 		}
 		if !c.post(func() { c.joined(err, notification, lifetime) }) {
 			err = nil // hung up meanwhile: the call exists, and has ended

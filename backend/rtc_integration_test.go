@@ -51,7 +51,7 @@ func newRTCUser(ctx context.Context, t *testing.T, hs, name, focus string, encry
 	user, pw := registerIT(t, hs, name)
 	plain := len(encryptedDMs) == 0 || !encryptedDMs[0]
 	cfg := Config{Keyring: matrixclient.NewMemoryKeyring(), DataDir: t.TempDir(),
-		Log:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("user", name),
+		Log:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: itLogLevel()})).With("user", name),
 		MediaOptions:  []media.Option{media.WithTestPattern(), media.WithTone(440)},
 		ClientOptions: []matrixclient.Option{matrixclient.WithPlaintextDMs(plain)},
 	}
@@ -373,6 +373,15 @@ func TestIntegrationRTCSoak(t *testing.T) {
 	}
 }
 
+// itLogLevel is Warn, or Debug when MXCALL_BENCH_DEBUG is set (to see
+// inside a benchmark's steps).
+func itLogLevel() slog.Level {
+	if os.Getenv("MXCALL_BENCH_DEBUG") != "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
+
 // startRTCEcho runs the echo partner (partner.Run) as a new user until the
 // test ends, and returns its user ID once it is ready.
 func startRTCEcho(ctx context.Context, t *testing.T, hs string) string {
@@ -382,7 +391,7 @@ func startRTCEcho(ctx context.Context, t *testing.T, hs string) string {
 	ready, done := make(chan struct{}), make(chan error, 1)
 	go func() {
 		done <- partner.Run(pctx, partner.Config{UserID: echo, Password: pw, Homeserver: hs, DataDir: t.TempDir(),
-			Log:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("user", "echo"),
+			Log:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: itLogLevel()})).With("user", "echo"),
 			Ready: func(string) { close(ready) }})
 	}()
 	t.Cleanup(func() {

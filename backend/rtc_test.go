@@ -97,7 +97,10 @@ func (s *fakeSession) Join(ctx context.Context) error {
 	return s.joinErr
 }
 
-func (s *fakeSession) Ring(context.Context, bool, time.Duration) (string, error) {
+func (s *fakeSession) JoinRinging(ctx context.Context, _ matrixrtc.RingOptions) (string, error) {
+	if err := s.Join(ctx); err != nil {
+		return "", err
+	}
 	s.mu.Lock()
 	s.rings++
 	s.mu.Unlock()

@@ -3,7 +3,9 @@ package backend
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -35,17 +37,10 @@ type ScreenTrack interface {
 // ScreenSources) for sharing.
 type ScreenCapture func(ctx context.Context, sourceID string) (ScreenTrack, error)
 
-// testScreenID is the one source the test-pattern ScreenCapture offers.
-const testScreenID = "test-pattern"
-
-// testPatternScreen is the ScreenCapture used until real screen capture
-// is plugged in (Config.ScreenCapture): media's test pattern, at a screen
-// share's size and frame rate.
-func testPatternScreen(opts ...media.Option) ScreenCapture {
-	return func(_ context.Context, _ string) (ScreenTrack, error) {
-		return media.NewSource(append([]media.Option{media.WithTestPattern(),
-			media.WithVideoSize(1280, 720), media.WithFrameRate(5)}, opts...)...)
-	}
+// openScreen is the default ScreenCapture: media's screen capture and
+// encoder (X11; an error elsewhere, and on Wayland without XWayland).
+func openScreen(ctx context.Context, sourceID string) (ScreenTrack, error) {
+	return media.OpenScreenTrack(ctx, sourceID, media.ScreenOptions{})
 }
 
 // screenKey is the media key (rtcMedia.peers) of identity's screen share.
@@ -66,7 +61,7 @@ func (r *rtcCalls) startScreenshare(ctx context.Context, callID, sourceID string
 	}
 	capture := r.cfg.newScreen
 	if capture == nil {
-		capture = testPatternScreen()
+		capture = openScreen
 	}
 	tr, err := capture(ctx, sourceID)
 	if err != nil {
@@ -114,7 +109,42 @@ func (r *rtcCalls) startScreenshare(ctx context.Context, callID, sourceID string
 		return fmt.Errorf("backend: share in %s: stopped while starting: %w", callID, err)
 	}
 	r.cfg.log.Info("screen share started", "call_id", callID, "source", sourceID, "encrypted", c.crypto.Load() != nil)
+	c.post(func() {
+		if c.screen == tr {
+			c.info.Screensharing = true
+			c.update()
+		}
+	})
+	stopWhenGone(r.cfg.log, callID, tr, func(ctx context.Context) error { return r.stopScreenshare(ctx, callID) })
 	return nil
+}
+
+// stopWhenGone stops a share (with stop) when its capture ends by itself:
+// a capture with Done and Err (media.ScreenTrack) whose window was
+// closed. Done closes when the capture is closed too, so the watch ends
+// with the share.
+func stopWhenGone(log *slog.Logger, callID string, tr ScreenTrack, stop func(context.Context) error) {
+	ended, ok := tr.(interface {
+		Done() <-chan struct{}
+		Err() error
+	})
+	if !ok {
+		return
+	}
+	go func() {
+		<-ended.Done()
+		if err := ended.Err(); err != nil {
+			log.Info("the shared screen or window is gone: stopping the share", "call_id", callID, "err", err)
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			_ = stop(ctx)
+		}
+	}()
+}
+
+// stopWhenGone is the package function for a legacy call's share.
+func (b *Backend) stopWhenGone(callID string, tr ScreenTrack, stop func(context.Context) error) {
+	stopWhenGone(b.log, callID, tr, stop)
 }
 
 // stopScreenshare stops our share in callID (a no-op when not sharing).
@@ -128,6 +158,10 @@ func (r *rtcCalls) stopScreenshare(ctx context.Context, callID string) error {
 	err := c.exec(ctx, func() error {
 		tr, sess = c.screen, c.sess
 		c.screen = nil
+		if tr != nil {
+			c.info.Screensharing = false
+			c.update()
+		}
 		return nil
 	})
 	if err != nil || tr == nil {

@@ -22,6 +22,7 @@ func TestIntegrationRTCScreenshare(t *testing.T) {
 		t.Run(fmt.Sprintf("encrypted=%v", encrypted), func(t *testing.T) {
 			ctx, hs, focus := rtcIT(t)
 			alice := newRTCUser(ctx, t, hs, "alice", focus)
+			alice.b.rtc.cfg.newScreen = testPatternScreen() // no X display in the test's namespace
 			bob := newRTCUser(ctx, t, hs, "bob", focus)
 			var room string
 			if encrypted {

@@ -174,3 +174,25 @@ func (c *trustCache) forget(userID string) {
 	defer c.mu.Unlock()
 	delete(c.known, userID)
 }
+
+// stale marks what is known of users (of everyone when users is nil) as
+// out of date: get keeps returning it, so the room list does not flicker,
+// and the next request fetches it again.
+func (c *trustCache) stale(users []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	mark := func(u string) {
+		if e, ok := c.known[u]; ok {
+			e.at = time.Time{}
+			c.known[u] = e
+		}
+	}
+	if users == nil {
+		for u := range c.known {
+			mark(u)
+		}
+	}
+	for _, u := range users {
+		mark(u)
+	}
+}

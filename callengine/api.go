@@ -160,6 +160,16 @@ type CallInfo struct {
 	OnHold           bool // we hold the peer (we offer sendonly, RFC 3264 §8.4; js-sdk's isRemoteOnHold); we send no media
 	RemoteOnHold     bool // the peer holds us (it takes nothing from us; js-sdk's isLocalOnHold); we send no media
 	Relay            bool // the selected ICE pair goes through TURN
+	// Screensharing: we send a screen share (StartScreenshare) as a second
+	// video stream with purpose m.screenshare.
+	Screensharing bool
+	// RemoteScreenshare: the peer sends a screen share, that is its latest
+	// sdp_stream_metadata lists an m.screenshare stream and its latest
+	// description still carries that stream (an msid for it). It turns
+	// false when the peer stops sharing (a negotiate without the stream or
+	// without its metadata); its RemoteTrack then ends. A share started
+	// again arrives as a new RemoteTrack.
+	RemoteScreenshare bool
 
 	// Created is when the call object was created; ConnectedAt when ICE
 	// first connected (zero until then).

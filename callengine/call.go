@@ -47,7 +47,8 @@ type Call struct {
 	remoteOffer    string               // the peer's latest offer, as it sent it
 	sentOffer      map[string]direction // our latest offer's directions, by mid
 	sentHold       bool                 // OnHold when we last sent a description
-	senders        map[webrtc.RTPCodecType]*webrtc.RTPSender
+	senders        map[senderKey]*webrtc.RTPSender
+	screen         webrtc.TrackLocal // our screen share's track while we share
 	opponentParty  string
 	opponentChosen bool
 	opponentVer    Version
@@ -67,8 +68,22 @@ type Call struct {
 	peerGone       *time.Timer
 	iceRestarted   bool
 	remoteMeta     map[string]StreamMetadata
-	firstStream    string // the stream used when the peer sends no metadata
+	remoteStreams  map[string]bool // stream IDs (msid) in the peer's latest description
+	firstStream    string          // the stream used when the peer sends no metadata
 }
+
+// senderKey names one of our senders: the camera and the screen share are
+// both video, so a sender is found by purpose and kind, never kind alone.
+type senderKey struct {
+	purpose string // PurposeUserMedia or PurposeScreenshare
+	kind    webrtc.RTPCodecType
+}
+
+// userMedia is the key of our camera's or microphone's sender.
+func userMedia(kind webrtc.RTPCodecType) senderKey { return senderKey{PurposeUserMedia, kind} }
+
+// screenVideo is the key of our screen share's sender.
+var screenVideo = senderKey{PurposeScreenshare, webrtc.RTPCodecTypeVideo}
 
 type outEvent struct {
 	evType  string
@@ -91,7 +106,7 @@ func newCall(e *Engine, id, roomID, peer string, dir Direction, video bool) *Cal
 		outCh:         make(chan struct{}, 1),
 		pendingRemote: make(map[string][]Candidate),
 		inSDP:         make(map[string]bool),
-		senders:       make(map[webrtc.RTPCodecType]*webrtc.RTPSender),
+		senders:       make(map[senderKey]*webrtc.RTPSender),
 		lifetime:      e.opts.inviteLifetime,
 	}
 	c.ci = CallInfo{ID: id, RoomID: roomID, Peer: peer, Direction: dir, Video: video, Created: e.opts.now()}
@@ -138,10 +153,11 @@ func (c *Call) start(first func()) {
 func (c *Call) release() {
 	c.pc = nil
 	c.media = Media{}
+	c.screen = nil
 	c.senders = nil
 	c.remoteOffer, c.sentOffer = "", nil
 	c.pendingRemote, c.localPending, c.inSDP = nil, nil, nil
-	c.remoteMeta = nil
+	c.remoteMeta, c.remoteStreams = nil, nil
 	c.timers = nil
 	c.batchTimer, c.inviteTimer, c.restartTimer, c.iceDeadline, c.peerGone = nil, nil, nil, nil, nil
 }

@@ -25,7 +25,7 @@ func (c *Call) setMuted(kind webrtc.RTPCodecType, muted bool) error {
 	} else {
 		c.ci.VideoMuted, track = muted, c.media.Video
 	}
-	if s := c.senders[kind]; s != nil {
+	if s := c.senders[userMedia(kind)]; s != nil {
 		if muted {
 			track = nil
 		}
@@ -80,7 +80,7 @@ func (c *Call) replaceTrack(t webrtc.TrackLocal) error {
 	} else {
 		c.media.Audio = t
 	}
-	if s := c.senders[kind]; s != nil {
+	if s := c.senders[userMedia(kind)]; s != nil {
 		if c.mutedKind(kind) {
 			return nil // used when unmuting
 		}
@@ -96,7 +96,7 @@ func (c *Call) replaceTrack(t webrtc.TrackLocal) error {
 	if err != nil {
 		return fmt.Errorf("callengine: adding track: %w", err)
 	}
-	c.senders[kind] = s
+	c.senders[userMedia(kind)] = s
 	c.publish()
 	return nil // negotiationneeded follows
 }

@@ -273,6 +273,34 @@ func (e *Engine) ReplaceTrack(ctx context.Context, callID string, t webrtc.Track
 	return c.exec(ctx, func() error { return c.replaceTrack(t) })
 }
 
+// StartScreenshare sends t, a video track, as a screen share in callID:
+// a second video sender in t's own stream (its StreamID must differ from
+// the camera's), listed in sdp_stream_metadata with purpose
+// m.screenshare, added by renegotiation (m.call.negotiate). The call must
+// be connecting or connected and not already sharing (ErrWrongState). The
+// track stays the caller's: the engine unbinds it when the share stops or
+// the call ends, and never closes it. Hold holds the share with the rest.
+func (e *Engine) StartScreenshare(ctx context.Context, callID string, t webrtc.TrackLocal) error {
+	if t == nil || t.Kind() != webrtc.RTPCodecTypeVideo {
+		return fmt.Errorf("%w: a screen share needs a video track", ErrInvalidArgument)
+	}
+	c, err := e.call(callID)
+	if err != nil {
+		return err
+	}
+	return c.exec(ctx, func() error { return c.startScreenshare(t) })
+}
+
+// StopScreenshare stops our screen share in callID by renegotiation; the
+// metadata no longer lists its stream. Without a share it does nothing.
+func (e *Engine) StopScreenshare(ctx context.Context, callID string) error {
+	c, err := e.call(callID)
+	if err != nil {
+		return err
+	}
+	return c.exec(ctx, c.stopScreenshare)
+}
+
 // RestartICE starts an ICE restart in callID (for example after the
 // network changed).
 func (e *Engine) RestartICE(ctx context.Context, callID string) error {

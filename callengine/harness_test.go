@@ -42,6 +42,14 @@ type member struct {
 	changed chan struct{}
 	rtp     sync.Map // callID -> *atomic.Int64 packets received
 	rtpKind sync.Map // callID + "/" + kind -> *atomic.Int64 packets received
+	// callID + "/" + purpose + "/" + kind -> *trackCount
+	rtpPurpose sync.Map
+}
+
+// trackCount counts, for one call, purpose and kind, the remote tracks
+// handed over, those that ended (ReadRTP failed) and their packets.
+type trackCount struct {
+	tracks, ended, packets atomic.Int64
 }
 
 func newRoom(id string) *room { return &room{id: id} }
@@ -192,12 +200,51 @@ func (m *member) onTrack(rt RemoteTrack) {
 	n := v.(*atomic.Int64)
 	k, _ := m.rtpKind.LoadOrStore(rt.CallID+"/"+rt.Track.Kind().String(), new(atomic.Int64))
 	nk := k.(*atomic.Int64)
+	tc := m.purposeCount(rt.CallID, rt.Purpose, rt.Track.Kind().String())
+	tc.tracks.Add(1)
+	defer tc.ended.Add(1)
 	for {
 		if _, _, err := rt.Track.ReadRTP(); err != nil {
 			return
 		}
 		n.Add(1)
 		nk.Add(1)
+		tc.packets.Add(1)
+	}
+}
+
+// purposeCount returns the counters of callID's remote tracks of one
+// purpose and kind ("audio" or "video").
+func (m *member) purposeCount(callID, purpose, kind string) *trackCount {
+	v, _ := m.rtpPurpose.LoadOrStore(callID+"/"+purpose+"/"+kind, new(trackCount))
+	return v.(*trackCount)
+}
+
+// waitPurposePackets waits (a hang guard, not a timing check) until m has
+// received n more packets of one purpose and kind in callID than it had
+// when called.
+func (m *member) waitPurposePackets(callID, purpose, kind string, n int64) {
+	m.t.Helper()
+	tc := m.purposeCount(callID, purpose, kind)
+	start := tc.packets.Load()
+	deadline := time.Now().Add(10 * time.Second)
+	for tc.packets.Load() < start+n {
+		if time.Now().After(deadline) {
+			m.t.Fatalf("%s: only %d %s %s packets in 10 s, want %d", m.userID, tc.packets.Load()-start, purpose, kind, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitCount waits (a hang guard) until get reaches want.
+func (m *member) waitCount(what string, get func() int64, want int64) {
+	m.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for get() < want {
+		if time.Now().After(deadline) {
+			m.t.Fatalf("%s: %s is %d after 10 s, want %d", m.userID, what, get(), want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -71,6 +71,7 @@ func (c *Call) onNegotiate(n *Negotiate) {
 			return
 		}
 		c.remoteOffer = n.Description.SDP
+		c.noteRemoteStreams(n.Description.SDP)
 		c.noteRemoteHold(n.Description.SDP, false)
 		ans, err := c.pc.CreateAnswer(nil)
 		if err == nil {
@@ -97,6 +98,7 @@ func (c *Call) onNegotiate(n *Negotiate) {
 			c.log.Warn("bad renegotiation answer", "err", err)
 			return
 		}
+		c.noteRemoteStreams(n.Description.SDP)
 		c.noteRemoteHold(n.Description.SDP, true)
 	}
 	c.publish()

@@ -59,7 +59,7 @@ func (c *Call) addMedia(m Media, video bool) error {
 		switch {
 		case t != nil:
 			s, err := c.pc.AddTrack(c.gated(t))
-			c.senders[kind] = s
+			c.senders[userMedia(kind)] = s
 			return err
 		case want && c.dir == Outgoing:
 			_, err := c.pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
@@ -161,6 +161,7 @@ func (c *Call) onAnswer(sender string, a *Answer) {
 		return
 	}
 	c.remoteSet = true
+	c.noteRemoteStreams(a.Answer.SDP)
 	stopTimer(&c.inviteTimer)
 	c.chooseOpponent(a.PartyID, a.Version)
 	if a.Version != Version0 {
@@ -193,6 +194,7 @@ func (c *Call) startIncoming(inv *Invite, remaining time.Duration) {
 	}
 	c.remoteSet = true
 	c.remoteOffer = inv.Offer.SDP
+	c.noteRemoteStreams(inv.Offer.SDP)
 	c.addRemoteCandidates(c.pendingRemote[c.opponentParty])
 	c.pendingRemote = nil
 	c.setState(StateRinging)

@@ -6,22 +6,24 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
+// localMetadata is our sdp_stream_metadata: the camera and microphone's
+// stream, and the screen share's while we share.
 func (c *Call) localMetadata() map[string]StreamMetadata {
-	sid := ""
-	for _, t := range []webrtc.TrackLocal{c.media.Audio, c.media.Video} {
-		if t != nil {
-			sid = t.StreamID()
-			break
+	meta := map[string]StreamMetadata{}
+	if sid := c.userMediaStream(); sid != "" {
+		meta[sid] = StreamMetadata{
+			Purpose:    PurposeUserMedia,
+			AudioMuted: c.ci.AudioMuted,
+			VideoMuted: c.ci.VideoMuted || c.media.Video == nil,
 		}
 	}
-	if sid == "" {
+	if c.screen != nil {
+		meta[c.screen.StreamID()] = StreamMetadata{Purpose: PurposeScreenshare}
+	}
+	if len(meta) == 0 {
 		return nil
 	}
-	return map[string]StreamMetadata{sid: {
-		Purpose:    PurposeUserMedia,
-		AudioMuted: c.ci.AudioMuted,
-		VideoMuted: c.ci.VideoMuted || c.media.Video == nil,
-	}}
+	return meta
 }
 
 func (c *Call) onTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
@@ -77,4 +79,5 @@ func (c *Call) setRemoteMeta(m map[string]StreamMetadata) {
 		}
 	}
 	c.ci.RemoteAudioMuted, c.ci.RemoteVideoMuted = a, v
+	c.updateRemoteScreenshare()
 }

@@ -159,6 +159,7 @@ type config struct {
 	mxlog          zerolog.Logger
 	httpClient     *http.Client
 	onChange       func(Change)
+	onDevices      func(userIDs []string)
 	syncTimeout    time.Duration
 	backoffMin     time.Duration
 	backoffMax     time.Duration
@@ -198,6 +199,14 @@ func WithHTTPClient(h *http.Client) Option { return func(c *config) { c.httpClie
 // state with Status, Rooms and Invites. It runs on a client goroutine and
 // must not block.
 func WithOnChange(f func(Change)) Option { return func(c *config) { c.onChange = f } }
+
+// WithOnDevicesChanged sets a callback told which users' device lists (or
+// cross-signing keys) changed in a sync, after the crypto store took the
+// new lists in: PeerDevices then returns them. It runs on the sync
+// goroutine and must not block.
+func WithOnDevicesChanged(f func(userIDs []string)) Option {
+	return func(c *config) { c.onDevices = f }
+}
 
 // WithSyncTimeout sets the long-poll timeout of /sync (default 30 s).
 func WithSyncTimeout(d time.Duration) Option { return func(c *config) { c.syncTimeout = d } }

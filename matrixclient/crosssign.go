@@ -32,7 +32,14 @@ type crossSigner interface {
 	csUnlock(ctx context.Context, recoveryKey string) (seeds []byte, err error)
 	// csImport loads private keys kept from an earlier run.
 	csImport(seeds []byte) error
+	// csIdentityChanged reports whether userID's master key changed since
+	// we first saw it, without our having verified the new one.
+	csIdentityChanged(ctx context.Context, userID string) (bool, error)
 }
+
+// maxRecoveryKeyLen bounds what UnlockCrossSigning tries to decode: a
+// recovery key is 48 characters in groups of four, with spaces 59.
+const maxRecoveryKeyLen = 256
 
 // crossSigningAccount is the keyring account holding the cross-signing
 // private keys of the session's device.
@@ -84,6 +91,11 @@ func (c *Client) SetUpCrossSigning(ctx context.Context, password string) (string
 // with the recovery key (Element's Security Key) and signs this device, so
 // that our other devices and the users who verified us trust it.
 func (c *Client) UnlockCrossSigning(ctx context.Context, recoveryKey string) error {
+	if len(recoveryKey) > maxRecoveryKeyLen {
+		// Not a key (48 base58 characters and spaces); decoding
+		// megabytes of base58 would take minutes.
+		return fmt.Errorf("%w: %w: %d bytes", ErrCrossSigning, ErrWrongRecoveryKey, len(recoveryKey))
+	}
 	cs, s, err := c.crossSigner()
 	if err != nil {
 		return err
@@ -94,6 +106,19 @@ func (c *Client) UnlockCrossSigning(ctx context.Context, recoveryKey string) err
 	}
 	c.keepCrossSigning(s, seeds)
 	return nil
+}
+
+// PeerIdentityChanged reports whether userID's cross-signing identity (their
+// master key) is not the one this device first saw for them and we have
+// not verified the new one: they reset their cross-signing, or someone
+// else's keys are being passed off as theirs. Their devices, signed by the
+// new key, are then not verified either.
+func (c *Client) PeerIdentityChanged(ctx context.Context, userID string) (bool, error) {
+	cs, _, err := c.crossSigner()
+	if err != nil {
+		return false, err
+	}
+	return cs.csIdentityChanged(ctx, userID)
 }
 
 // keepCrossSigning stores the private keys in the keyring (never on disk

@@ -43,6 +43,13 @@ var (
 	// ErrCrossSigning means setting up or unlocking cross-signing failed
 	// (wrong password or recovery key, or no secret storage).
 	ErrCrossSigning = errors.New("matrixclient: cross-signing failed")
+	// ErrWrongRecoveryKey means a recovery key is malformed or is not the
+	// one our secret storage was made with (wrapped with ErrCrossSigning).
+	ErrWrongRecoveryKey = errors.New("matrixclient: wrong recovery key")
+	// ErrNoSecretStorage means the account keeps no cross-signing keys in
+	// secret storage, so there is nothing a recovery key could unlock
+	// (wrapped with ErrCrossSigning).
+	ErrNoSecretStorage = errors.New("matrixclient: no secret storage on the account")
 	// ErrClosed means the client has been closed.
 	ErrClosed = errors.New("matrixclient: closed")
 )

@@ -11,6 +11,7 @@ import (
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/mxcall/mxcall/callengine"
 	"github.com/mxcall/mxcall/matrixrtc"
@@ -340,6 +341,7 @@ func (c *Client) syncLoop(ctx context.Context, mx *mautrix.Client, out chan<- *b
 		b.mu.Lock()
 		b.sealed = true
 		b.mu.Unlock()
+		c.devicesChanged(resp.DeviceLists.Changed)
 		since = resp.NextBatch
 		c.setConn(ConnOnline, nil)
 		select {
@@ -348,6 +350,20 @@ func (c *Client) syncLoop(ctx context.Context, mx *mautrix.Client, out chan<- *b
 			return
 		}
 	}
+}
+
+// devicesChanged tells WithOnDevicesChanged's callback about a sync's
+// device list changes; mautrix's crypto handler has fetched the new lists
+// while the response was processed.
+func (c *Client) devicesChanged(users []id.UserID) {
+	if len(users) == 0 || c.cfg.onDevices == nil {
+		return
+	}
+	out := make([]string, len(users))
+	for i, u := range users {
+		out[i] = u.String()
+	}
+	c.cfg.onDevices(out)
 }
 
 // startCrypto sets up end-to-end encryption before the first sync,

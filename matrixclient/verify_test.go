@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"maunium.net/go/mautrix/id"
 )
 
 func TestVerificationSnapshots(t *testing.T) {
@@ -87,6 +90,9 @@ func TestCrossSigningNeedsE2EE(t *testing.T) {
 	if _, err := c.SetUpCrossSigning(ctx, "pw"); !errors.Is(err, ErrNoE2EE) {
 		t.Fatalf("set-up: %v", err)
 	}
+	if err := c.UnlockCrossSigning(ctx, strings.Repeat("EsTc ", 1<<20)); !errors.Is(err, ErrWrongRecoveryKey) || !errors.Is(err, ErrCrossSigning) {
+		t.Fatalf("a megabyte of key: %v", err)
+	}
 	if err := c.UnlockCrossSigning(ctx, "key"); !errors.Is(err, ErrNoE2EE) {
 		t.Fatalf("unlock: %v", err)
 	}
@@ -136,4 +142,18 @@ func TestVerificationRequestsLimited(t *testing.T) {
 	if !l.allow() {
 		t.Fatal("refused after the window passed")
 	}
+}
+
+// The device-list callback hears a sync's changed users, as strings; a
+// sync without changes calls nothing.
+func TestDevicesChangedCallback(t *testing.T) {
+	var got [][]string
+	c := New(WithKeyring(NewMemoryKeyring()), WithOnDevicesChanged(func(u []string) { got = append(got, u) }))
+	defer func() { _ = c.Close() }()
+	c.devicesChanged(nil)
+	c.devicesChanged([]id.UserID{"@bob:hs", "@carol:hs"})
+	if len(got) != 1 || len(got[0]) != 2 || got[0][0] != "@bob:hs" || got[0][1] != "@carol:hs" {
+		t.Fatalf("callback got %q", got)
+	}
+	New(WithKeyring(NewMemoryKeyring())).devicesChanged([]id.UserID{"@bob:hs"}) // no callback: no panic
 }

@@ -45,20 +45,40 @@ func connectLiveKit(ctx context.Context, url, token string, cb *lksdk.RoomCallba
 // connects and publishes the configured tracks and screen (nil: none).
 // It touches none of the owner's state, so reconnection attempts run it
 // on their own goroutine.
-func (s *Session) connectRoom(ctx context.Context, gen int, focus Focus, screen webrtc.TrackLocal) (*lksdk.Room, error) {
-	mx := s.cfg.Matrix
-	tok, err := mx.OpenIDToken(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("matrixrtc: OpenID token: %w", err)
-	}
-	creds, err := SFUGet(ctx, s.cfg.Discovery.Client, focus.Transport.ServiceURL, s.cfg.RoomID, tok, mx.DeviceID())
+func (s *Session) connectRoom(ctx context.Context, gen int, focus Focus, sw *stopwatch, screen webrtc.TrackLocal) (*lksdk.Room, error) {
+	creds, err := s.credentials(ctx, focus, sw)
 	if err != nil {
 		return nil, err
 	}
+	return s.connectWith(ctx, gen, creds, sw, screen)
+}
+
+// credentials gets a LiveKit URL and token for focus: an OpenID token
+// from the homeserver, exchanged at the focus's token service. It touches
+// none of the owner's state.
+func (s *Session) credentials(ctx context.Context, focus Focus, sw *stopwatch) (Credentials, error) {
+	mx := s.cfg.Matrix
+	tok, err := mx.OpenIDToken(ctx)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("matrixrtc: OpenID token: %w", err)
+	}
+	sw.mark("openid")
+	creds, err := SFUGet(ctx, s.cfg.Discovery.Client, focus.Transport.ServiceURL, s.cfg.RoomID, tok, mx.DeviceID())
+	if err != nil {
+		return Credentials{}, err
+	}
+	sw.mark("sfu-get")
+	return creds, nil
+}
+
+// connectWith connects to LiveKit with creds and publishes the configured
+// tracks and screen (nil: none). It touches none of the owner's state.
+func (s *Session) connectWith(ctx context.Context, gen int, creds Credentials, sw *stopwatch, screen webrtc.TrackLocal) (*lksdk.Room, error) {
 	room, err := s.connect(ctx, creds.URL, creds.JWT, s.roomCallback(gen), s.cfg.ConnectOptions...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: connecting to LiveKit: %w", ErrUnreachable, err)
 	}
+	sw.mark("livekit")
 	if sif := room.SifTrailer(); len(sif) > 0 {
 		sif = append([]byte(nil), sif...)
 		s.sif.Store(&sif)
@@ -72,12 +92,14 @@ func (s *Session) connectRoom(ctx context.Context, gen int, focus Focus, screen 
 			room.Disconnect()
 			return nil, err
 		}
+		sw.mark("publish-" + t.Kind().String())
 	}
 	if screen != nil {
 		if err := s.publish(room, screen, livekit.TrackSource_SCREEN_SHARE); err != nil {
 			room.Disconnect()
 			return nil, err
 		}
+		sw.mark("publish-screen")
 	}
 	return room, nil
 }
@@ -256,7 +278,7 @@ func (s *Session) reconnect() {
 	s.attempts.Add(1)
 	go func() {
 		defer s.attempts.Done()
-		room, err := s.connectRoom(ctx, gen, focus, screen)
+		room, err := s.connectRoom(ctx, gen, focus, nil, screen)
 		if !s.post(func() { s.reconnected(gen, room, screen, err) }) && room != nil { //nolint:contextcheck // the owner's work outlives this attempt's context
 
 			room.Disconnect() // the session was closed meanwhile

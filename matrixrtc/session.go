@@ -311,7 +311,33 @@ func (s *Session) post(fn func()) bool {
 // connects and publishes the configured tracks. On any failure after the
 // membership was sent it sends the leave before returning.
 func (s *Session) Join(ctx context.Context) error {
-	return s.do(ctx, func() error { return s.join(ctx) })
+	return s.do(ctx, func() error {
+		_, err := s.join(ctx, nil)
+		return err
+	})
+}
+
+// RingOptions are the ring JoinRinging sends.
+type RingOptions struct {
+	// Video says the call is a video call.
+	Video bool
+	// Lifetime is how long the ring lasts (default DefaultRingLifetime).
+	Lifetime time.Duration
+}
+
+// JoinRinging joins as Join does and rings (as Ring does) as soon as our
+// membership is out, while the LiveKit connection is still being made:
+// the callee's device starts ringing, and its user can answer, a LiveKit
+// connection earlier (RTC-NOTES §1c: the ring refers to the membership,
+// which is the join as far as Matrix goes). It returns the ring's event
+// ID. When the ring cannot be sent the join fails as a whole (and leaves).
+func (s *Session) JoinRinging(ctx context.Context, ring RingOptions) (notificationID string, err error) {
+	err = s.do(ctx, func() error {
+		var err error
+		notificationID, err = s.join(ctx, &ring)
+		return err
+	})
+	return notificationID, err
 }
 
 // Leave disconnects from LiveKit and sends the leave ({}); it is a no-op
@@ -341,22 +367,34 @@ func (s *Session) stateKey() string {
 	return StateKey(s.cfg.Matrix.UserID(), s.cfg.Matrix.DeviceID())
 }
 
-func (s *Session) join(ctx context.Context) (err error) {
+func (s *Session) join(ctx context.Context, ring *RingOptions) (_ string, err error) {
 	if s.joined {
-		return fmt.Errorf("%w: already joined", ErrWrongState)
+		return "", fmt.Errorf("%w: already joined", ErrWrongState)
 	}
 	mx := s.cfg.Matrix
+	sw := newStopwatch()
+	defer func() { s.cfg.Log.Debug("matrixrtc: join", "room", s.cfg.RoomID, "err", err, "steps", sw) }()
 	var live []Membership
 	if state, err := mx.RoomState(ctx, s.cfg.RoomID, ""); err == nil {
 		live = NewMemberships(s.cfg.RoomID, state, time.Now()).Slot(SlotRoom)
 	} else {
 		s.cfg.Log.Warn("matrixrtc: room state unavailable for discovery", "room", s.cfg.RoomID, "err", err)
 	}
+	sw.mark("state")
 	focus, err := s.cfg.Discovery.Discover(ctx, mx.HomeserverURL(), s.cfg.AccessToken, live)
 	if err != nil {
-		return err
+		return "", err
 	}
+	sw.mark("discover")
+	// The steps that do not need each other run side by side (a join is
+	// on the path from the click to the first picture): the LiveKit token
+	// does not need the membership, the ring and our created_ts need only
+	// the membership, not the LiveKit connection.
+	sctx, stop := context.WithCancel(ctx)
+	var steps sync.WaitGroup
 	defer func() {
+		stop() // on success every step has ended already
+		steps.Wait()
 		if err == nil {
 			return
 		}
@@ -364,6 +402,15 @@ func (s *Session) join(ctx context.Context) (err error) {
 			s.cfg.Log.Warn("matrixrtc: leave after a failed join", "room", s.cfg.RoomID, "err", lerr)
 		}
 	}()
+	type credsResult struct {
+		creds Credentials
+		err   error
+	}
+	credsc := make(chan credsResult, 1)
+	steps.Go(func() {
+		creds, err := s.credentials(sctx, focus, sw)
+		credsc <- credsResult{creds, err}
+	})
 	// Our leave is scheduled before the membership goes out, so a
 	// crash at any point after leaves too (MSC4140; js-sdk does so).
 	s.delayed, s.delayID, s.leaveDelay = s.delayedEvents(ctx), "", s.cfg.LeaveDelay
@@ -373,24 +420,50 @@ func (s *Session) join(ctx context.Context) (err error) {
 			s.delayed = nil
 		}
 	}
+	sw.mark("delayed-leave")
 	content := NewStateContent(mx.UserID(), mx.DeviceID(), s.cfg.RoomID, focus.Transport, s.cfg.Intent, s.cfg.Expires, time.Time{})
 	s.sent = true // a failed send may still have reached the server
 	evID, err := mx.SendState(ctx, s.cfg.RoomID, TypeCallMember, s.stateKey(), content)
 	if err != nil {
 		if errors.Is(err, ErrForbidden) {
 			s.sent = false
-			return fmt.Errorf("%w: %w", ErrNoPermission, err)
+			return "", fmt.Errorf("%w: %w", ErrNoPermission, err)
 		}
-		return fmt.Errorf("matrixrtc: sending the membership: %w", err)
+		return "", fmt.Errorf("matrixrtc: sending the membership: %w", err)
 	}
 	s.memberEvent = evID
-	s.created = s.sentAt(ctx)
+	sw.mark("membership")
+	type ringResult struct {
+		id  string
+		err error
+	}
+	ringc := make(chan ringResult, 1)
+	if ring != nil {
+		steps.Go(func() {
+			id, err := s.sendRing(sctx, evID, ring.Video, ring.Lifetime)
+			sw.mark("ring")
+			ringc <- ringResult{id, err}
+		})
+	} else {
+		ringc <- ringResult{}
+	}
+	createdc := make(chan time.Time, 1)
+	steps.Go(func() { createdc <- s.sentAt(sctx) })
+	cr := <-credsc
+	if cr.err != nil {
+		return "", cr.err
+	}
 	s.gen++
-	room, err := s.connectRoom(ctx, s.gen, focus, nil)
+	room, err := s.connectWith(ctx, s.gen, cr.creds, sw, nil)
 	if err != nil {
-		return err
+		return "", err
 	}
 	s.room = room
+	rr := <-ringc
+	if rr.err != nil {
+		return "", rr.err
+	}
+	s.created = <-createdc
 	s.joined, s.focus = true, focus
 	s.refresh = time.NewTimer(s.cfg.Refresh)
 	if s.delayed != nil {
@@ -401,7 +474,7 @@ func (s *Session) join(ctx context.Context) (err error) {
 	// Participants already in the room came with the join response,
 	// which fires no callback for those without tracks.
 	s.participantsChanged()
-	return nil
+	return rr.id, nil
 }
 
 // sentAt finds the origin_server_ts of our membership (what receivers use
@@ -488,16 +561,23 @@ func (s *Session) Ring(ctx context.Context, video bool, lifetime time.Duration) 
 		if !s.joined || s.memberEvent == "" {
 			return fmt.Errorf("%w: ring before join", ErrWrongState)
 		}
-		if lifetime <= 0 {
-			lifetime = DefaultRingLifetime
-		}
-		notificationID, err = s.cfg.Matrix.SendEvent(ctx, s.cfg.RoomID, TypeRTCNotification, RingContent(s.memberEvent, video, lifetime, time.Now()))
-		if err != nil {
-			return fmt.Errorf("matrixrtc: sending the ring: %w", err)
-		}
-		return nil
+		notificationID, err = s.sendRing(ctx, s.memberEvent, video, lifetime)
+		return err
 	})
 	return notificationID, err
+}
+
+// sendRing sends the ring notification that refers to our membership
+// event memberEvent. It touches none of the owner's state.
+func (s *Session) sendRing(ctx context.Context, memberEvent string, video bool, lifetime time.Duration) (string, error) {
+	if lifetime <= 0 {
+		lifetime = DefaultRingLifetime
+	}
+	id, err := s.cfg.Matrix.SendEvent(ctx, s.cfg.RoomID, TypeRTCNotification, RingContent(memberEvent, video, lifetime, time.Now()))
+	if err != nil {
+		return "", fmt.Errorf("matrixrtc: sending the ring: %w", err)
+	}
+	return id, nil
 }
 
 // Decline declines the ring r (MSC4310).

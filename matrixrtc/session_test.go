@@ -286,3 +286,79 @@ func TestLeaveStaleSendsOurLeave(t *testing.T) {
 		t.Fatalf("forbidden: %v", err)
 	}
 }
+
+// TestJoinRingingRingsBeforeLiveKit: JoinRinging sends the ring as soon
+// as the membership is out, while the LiveKit connection is still being
+// made (the connect here waits until it sees the ring), and returns the
+// ring's event ID; the ring refers to the membership event.
+func TestJoinRingingRingsBeforeLiveKit(t *testing.T) {
+	srv := focusServer(t, 200, `{"url":"wss://sfu.example","jwt":"eyJ.x.y"}`)
+	mx := &fakeMatrix{hs: srv.URL}
+	s, err := NewSession(SessionConfig{Matrix: mx, RoomID: roomID, Discovery: Discovery{Client: srv.Client()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	s.connect = func(ctx context.Context, _, _ string, cb *lksdk.RoomCallback, _ ...lksdk.ConnectOption) (*lksdk.Room, error) {
+		for {
+			for _, sent := range mx.sends() {
+				if len(sent) > len(TypeRTCNotification) && sent[:len(TypeRTCNotification)] == TypeRTCNotification {
+					return lksdk.NewRoom(cb), nil
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id, err := s.JoinRinging(ctx, RingOptions{Video: true, Lifetime: 20 * time.Second})
+	if err != nil {
+		t.Fatalf("JoinRinging: %v (the ring did not go out before LiveKit connected)", err)
+	}
+	sends := mx.sends()
+	if len(sends) != 2 || id != "$event2" {
+		t.Fatalf("sent %q, ring %q: want the membership, then the ring", sends, id)
+	}
+	var ring struct {
+		RelatesTo struct {
+			EventID string `json:"event_id"`
+		} `json:"m.relates_to"`
+		Lifetime int64 `json:"lifetime"`
+	}
+	_ = json.Unmarshal([]byte(sends[1][len(TypeRTCNotification)+2:]), &ring)
+	if ring.RelatesTo.EventID != "$state1" || ring.Lifetime != 20000 {
+		t.Errorf("ring %s", sends[1])
+	}
+	if _, err := s.JoinRinging(ctx, RingOptions{}); !errors.Is(err, ErrWrongState) {
+		t.Errorf("second JoinRinging: %v", err)
+	}
+}
+
+// TestJoinRingingConnectFailureLeaves: when LiveKit cannot be reached
+// after the ring went out, the join fails and our membership is left (the
+// callee's ring then ends, as the caller is gone).
+func TestJoinRingingConnectFailureLeaves(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	srv := focusServer(t, 200, `{"url":"wss://sfu.example","jwt":"eyJ.x.y"}`)
+	defer srv.Close()
+	mx := &fakeMatrix{hs: srv.URL}
+	s, err := NewSession(SessionConfig{Matrix: mx, RoomID: roomID, Discovery: Discovery{Client: srv.Client()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	s.connect = func(context.Context, string, string, *lksdk.RoomCallback, ...lksdk.ConnectOption) (*lksdk.Room, error) {
+		return nil, errors.New("no route")
+	}
+	if _, err := s.JoinRinging(context.Background(), RingOptions{}); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("JoinRinging: %v, want ErrUnreachable", err)
+	}
+	sends := mx.sends()
+	if n := len(sends); n != 3 || sends[n-1] != TypeCallMember+"|"+aliceKey+"|{}" {
+		t.Errorf("sent %q, want the membership, the ring, then the leave", sends)
+	}
+}

@@ -12,16 +12,26 @@ import (
 // audioShare is what the send-side estimate keeps for Opus and RTCP.
 const audioShare = 48_000
 
-// estimateTargets maps the SSRC of a bound video track to its Source, so a
-// PeerConnection's bandwidth estimate reaches the encoder feeding it.
-var estimateTargets sync.Map // uint32 → *Source
+// estimateTargets maps the SSRC of a bound video track to its owner (a
+// Source or a ScreenTrack), so a PeerConnection's bandwidth estimate
+// reaches the encoder feeding it.
+var estimateTargets sync.Map // uint32 → videoOwner
+
+// Shares of one connection's estimate when it sends a camera and a screen:
+// the screen gets three quarters (its text must stay readable; the camera
+// is a small tile beside it).
+const (
+	cameraWeight = 1
+	screenWeight = 3
+)
 
 // AddBandwidthEstimation adds pion's send-side congestion control (Google
 // Congestion Control over transport-wide CC feedback) to an interceptor
 // registry. Each PeerConnection gets its own estimator; its target bitrate
 // (minus a share for audio) is fed to the Source whose video track that
 // connection sends, through SetBandwidthEstimate, so the encoder follows
-// the available bandwidth under the configured cap. The peer must send
+// the available bandwidth under the configured cap. A connection that
+// sends a camera and a screen share splits it 1:3 between them. The peer must send
 // TWCC feedback (pion's default interceptors and browsers do; register
 // transport-cc, as RegisterCodecs does). Packets are not paced.
 //
@@ -104,9 +114,17 @@ func (b *bweInterceptor) UnbindLocalStream(info *interceptor.StreamInfo) {
 func (b *bweInterceptor) onTarget(bps int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	var owners []videoOwner
+	total := 0
 	for ssrc := range b.ssrcs {
 		if s, ok := estimateTargets.Load(ssrc); ok {
-			s.(*Source).SetBandwidthEstimate(max(bps-audioShare, 0))
+			o := s.(videoOwner)
+			owners = append(owners, o)
+			total += o.bweWeight()
 		}
+	}
+	video := max(bps-audioShare, 0)
+	for _, o := range owners {
+		o.SetBandwidthEstimate(video * o.bweWeight() / total)
 	}
 }

@@ -218,6 +218,8 @@ func (s *Source) SetBandwidthEstimate(bps int) {
 	s.estimates.Add(1)
 }
 
+func (s *Source) bweWeight() int { return cameraWeight }
+
 // BandwidthEstimates returns how many external estimates were applied.
 func (s *Source) BandwidthEstimates() int64 { return s.estimates.Load() }
 

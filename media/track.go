@@ -14,6 +14,16 @@ import (
 	"github.com/mxcall/mxcall/media/framecrypt"
 )
 
+// videoOwner is what feeds a video localTrack: a camera Source or a
+// ScreenTrack. It takes keyframe requests and bandwidth estimates.
+type videoOwner interface {
+	RequestKeyframe()
+	SetBandwidthEstimate(bps int)
+	// bweWeight is the owner's share when one connection's estimate is
+	// split among several video tracks.
+	bweWeight() int
+}
+
 // localTrack is a webrtc.TrackLocal backed by a TrackLocalStaticSample
 // that tells its owner when it is bound to a sender (so capture runs only
 // while someone sends it) and hands it the sender's incoming RTCP
@@ -26,7 +36,7 @@ type localTrack struct {
 	sample *webrtc.TrackLocalStaticSample
 	onBind func(bound int)
 	onRTCP func([]rtcp.Packet)
-	owner  *Source // registered in estimateTargets by SSRC (video only)
+	owner  videoOwner // registered in estimateTargets by SSRC (video only)
 	crypt  *trackCrypt
 
 	mu      sync.Mutex

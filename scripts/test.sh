@@ -63,7 +63,7 @@ GOPROXY=off go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./matrixrtc
 step "fuzz smoke: media/framecrypt.FuzzDecrypt for 10s"
 GOPROXY=off go test -run '^$' -fuzz '^FuzzDecrypt$' -fuzztime 10s ./media/framecrypt
 
-for extra in scripts/test-media.sh scripts/test-integration.sh scripts/test-rtc.sh scripts/test-gui.sh scripts/test-app.sh scripts/test-quit.sh scripts/test-package.sh scripts/test-windows.sh; do
+for extra in scripts/test-media.sh scripts/test-screen.sh scripts/test-integration.sh scripts/test-rtc.sh scripts/test-gui.sh scripts/test-app.sh scripts/test-quit.sh scripts/test-package.sh scripts/test-windows.sh; do
   if [ -x "$extra" ]; then
     step "$extra"
     "./$extra"

@@ -340,4 +340,49 @@ type Backend struct {
 	// from an encrypted DM whose peer has unverified devices, and when
 	// someone asks us.
 	Verify Verify
+	// Security, when set, offers cross-signing set-up and the recovery
+	// key, and warns about a call peer's unverified devices (issue 16).
+	Security Security
+}
+
+// ---- Cross-signing, recovery key and peers' devices (issue 16) ----
+
+// CrossSigningStatus is where our account's cross-signing stands on this
+// device.
+type CrossSigningStatus struct {
+	// Published: the account has cross-signing keys (set up here or on
+	// another device).
+	Published bool
+	// Trusted: this device is verified through them (it set them up, or
+	// was unlocked with the recovery key).
+	Trusted bool
+}
+
+// PeerTrust is what we know about one user's devices, freshly read.
+type PeerTrust struct {
+	UserID string
+	// Verified counts their verified devices; Unverified names the others
+	// (display name, else device ID).
+	Verified   int
+	Unverified []string
+	// IdentityChanged: their cross-signing identity is not the one we
+	// first saw, and we have not verified the new one.
+	IdentityChanged bool
+}
+
+// Security is cross-signing and the trust in a peer's devices.
+type Security interface {
+	// CrossSigningStatus reports our cross-signing (waiting, within ctx,
+	// for encryption to be ready after a login).
+	CrossSigningStatus(ctx context.Context) (CrossSigningStatus, error)
+	// SetUpCrossSigning makes our cross-signing keys (password: the
+	// account's, for the homeserver) and returns the recovery key, to be
+	// shown once. A wrong password wraps ErrBadCredentials.
+	SetUpCrossSigning(ctx context.Context, password string) (recoveryKey string, err error)
+	// UnlockCrossSigning verifies this device with the recovery key. A
+	// key that is not the account's wraps ErrWrongRecoveryKey; an account
+	// without one, ErrNoRecoveryKey.
+	UnlockCrossSigning(ctx context.Context, recoveryKey string) error
+	// PeerTrust reads userID's devices and their verification now.
+	PeerTrust(ctx context.Context, userID string) (PeerTrust, error)
 }

@@ -77,6 +77,7 @@ type CallScreen struct {
 	secIcon   *canvas.Image
 	secText   *canvas.Text
 	secLine   *fyne.Container
+	trust     peerWarning // the peer's unverified devices (peertrust.go)
 	voice     fyne.CanvasObject
 	controls  *fyne.Container
 	pip       *fyne.Container
@@ -145,6 +146,7 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 	s.actErr.Alignment = fyne.TextAlignCenter
 	s.actErr.Hide()
 	s.secIcon, s.secText, s.secLine = newSecurityLine()
+	s.trust = newPeerWarning(true)
 
 	// Voice panel: shown for voice calls and while remote video is missing.
 	big := NewAvatar(avatarID, title, peer.Avatar, 160)
@@ -200,7 +202,7 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 	s.controls = container.NewHBox(layout.NewSpacer(), s.Mute, s.Camera, s.Share, s.Hold, s.Devices, s.Full, s.Hangup, s.BackBtn, layout.NewSpacer())
 
 	shade := canvas.NewRectangle(color.NRGBA{0, 0, 0, 0x90})
-	info1 := container.NewVBox(s.name, s.secLine, s.state, s.timer, s.peerMuted, s.actErr, s.shareLine)
+	info1 := container.NewVBox(s.name, s.secLine, s.trust.line, s.state, s.timer, s.peerMuted, s.actErr, s.shareLine)
 	top := container.NewStack(shade, container.NewPadded(info1))
 	barBg := canvas.NewRectangle(color.NRGBA{0, 0, 0, 0x90})
 	bottom := container.NewStack(barBg, container.NewPadded(s.controls))

@@ -92,6 +92,7 @@ func (u *UI) openCall(info callengine.CallInfo) {
 	}
 	u.refreshParticipants()
 	u.showCall()
+	u.refreshTrust() // a warning if the peer has unverified devices
 }
 
 // refreshParticipants shows the current call's participants (a grid for
@@ -181,6 +182,10 @@ func (u *UI) handleCall(info callengine.CallInfo) {
 		u.stopRingback()
 	}
 	wasEnded := c.Info().State == callengine.StateEnded
+	if u.share.callID == info.ID && c.Info().Screensharing && !info.Screensharing {
+		// The backend stopped our share (the shared window was closed).
+		u.sharingEnded()
+	}
 	if info.State == callengine.StateEnded {
 		// The backend stops our share with the call.
 		u.closePicker()

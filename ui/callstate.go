@@ -37,6 +37,13 @@ func (s *CallScreen) applySecurity() {
 	if s.grouped {
 		text, c, locked = groupSecurity(s.room, s.hasRoom, s.plainTile)
 	}
+	warn := s.hasRoom && s.room.Encrypted && s.room.DM && !s.grouped && s.info.State != callengine.StateEnded &&
+		s.trust.text != ""
+	if warn {
+		// The warning line below says who and offers Verify.
+		text, c = "End-to-end encrypted", secUnverifiedColor
+	}
+	s.trust.show(warn)
 	s.secText.Text = text
 	s.secText.Color = c
 	s.secIcon.Resource = lockImage(locked, c)

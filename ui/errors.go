@@ -16,4 +16,10 @@ var (
 	ErrNotMatrix = errors.New("not a Matrix homeserver")
 	// ErrInvalidUserID: the user ID is not of the form @name:server.
 	ErrInvalidUserID = errors.New("invalid Matrix user ID")
+	// ErrWrongRecoveryKey: the recovery key is malformed or not the
+	// account's.
+	ErrWrongRecoveryKey = errors.New("wrong recovery key")
+	// ErrNoRecoveryKey: the account keeps no cross-signing keys under a
+	// recovery key (set up cross-signing first).
+	ErrNoRecoveryKey = errors.New("no recovery key set up for this account")
 )

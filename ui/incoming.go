@@ -32,6 +32,8 @@ type IncomingScreen struct {
 	Decline     *widget.Button
 
 	info    callengine.CallInfo
+	name    string      // the caller's
+	trust   peerWarning // the caller's unverified devices (peertrust.go)
 	title   *canvas.Text
 	what    *widget.Label
 	from    *widget.Label
@@ -80,11 +82,12 @@ func (f *fitText) MinSize(objs []fyne.CanvasObject) fyne.Size {
 
 // NewIncomingScreen returns the screen for the ringing call info from peer.
 func NewIncomingScreen(info callengine.CallInfo, peer Peer, act IncomingActions) *IncomingScreen {
-	s := &IncomingScreen{info: info}
+	s := &IncomingScreen{info: info, trust: newPeerWarning(false)}
 	name := peer.Name
 	if name == "" {
 		name = peer.ID
 	}
+	s.name = name
 	heading, avatarID, line := name, peer.ID, peer.ID
 	if peer.Room != "" {
 		heading, avatarID, line = peer.Room, info.RoomID, ""
@@ -137,7 +140,7 @@ func NewIncomingScreen(info callengine.CallInfo, peer Peer, act IncomingActions)
 	bg := canvas.NewVerticalGradient(top, color.Transparent)
 	s.content = container.NewStack(bg, container.NewPadded(container.NewVBox(
 		container.NewCenter(NewAvatar(avatarID, heading, peer.Avatar, 96)),
-		container.New(&fitText{full: heading}, title), what, id, layout.NewSpacer(), buttons,
+		container.New(&fitText{full: heading}, title), what, id, layout.NewSpacer(), s.trust.line, buttons,
 	)))
 	s.ExtendBaseWidget(s)
 	return s

@@ -10,9 +10,17 @@ import (
 )
 
 type incomingWindow struct {
-	win    fyne.Window
-	screen *IncomingScreen
+	win          fyne.Window
+	screen       *IncomingScreen
+	roomID, peer string
 }
+
+// Sizes of the incoming-call window: with a warning about the caller's
+// devices it grows to make room for it.
+var (
+	incomingSize       = fyne.NewSize(380, 340)
+	incomingSizeWarned = fyne.NewSize(380, 440)
+)
 
 // ring opens the incoming-call window, plays the ringtone and sends a
 // desktop notification.
@@ -28,15 +36,16 @@ func (u *UI) ring(info callengine.CallInfo) {
 	})
 	w := u.app.NewWindow("Incoming call – MX Call")
 	w.SetContent(scr)
-	w.Resize(fyne.NewSize(380, 340))
+	w.Resize(incomingSize)
 	w.SetFixedSize(true)
 	w.SetCloseIntercept(func() { u.Decline(id) })
-	u.incoming[id] = &incomingWindow{win: w, screen: scr}
+	u.incoming[id] = &incomingWindow{win: w, screen: scr, roomID: info.RoomID, peer: info.Peer}
 	w.CenterOnScreen()
 	w.Show()
 	keepOnTop(w)
 	w.RequestFocus()
 
+	u.refreshTrust() // a warning if the caller has unverified devices
 	u.app.SendNotification(fyne.NewNotification(incomingKind(info, p.Room != ""), ringText(p)))
 	if u.stopRing == nil && u.be.Sounds != nil {
 		u.stopRing = u.be.Sounds.Play(assets.Ringtone.Content(), true)

@@ -28,6 +28,9 @@ type SettingsScreen struct {
 	Legacy  *widget.Check
 	Preview *VideoView
 	Error   *widget.Label
+	// Security is the cross-signing row (crosssign.go); hidden without a
+	// Security backend.
+	Security *fyne.Container
 
 	media       Media
 	cfg         *config
@@ -90,7 +93,9 @@ func newSettingsScreen(media Media, back func(), rtc bool, cfg *config) *Setting
 		widget.NewFormItem("Video resolution", s.Resolution),
 	)
 	title := widget.NewLabelWithStyle("Settings", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	top := container.NewVBox(container.NewBorder(nil, nil, backBtn, nil, title), form, s.Legacy, s.Error,
+	s.Security = container.NewVBox()
+	s.Security.Hide()
+	top := container.NewVBox(container.NewBorder(nil, nil, backBtn, nil, title), form, s.Legacy, s.Security, s.Error,
 		widget.NewLabelWithStyle("Camera preview", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	s.content = container.NewPadded(container.NewBorder(top, nil, nil, nil, s.Preview))
 	s.ExtendBaseWidget(s)

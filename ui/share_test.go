@@ -304,3 +304,21 @@ func TestQuitClosesSharePicker(t *testing.T) {
 	}
 	p.Cancel.OnTapped() // a late click does nothing
 }
+
+// When the backend ends our share by itself (the shared window was
+// closed: CallInfo.Screensharing goes false), the bar and the call view's
+// indicator go.
+func TestShareEndedByBackend(t *testing.T) {
+	e := newEnv(t, true)
+	id := videoCall(t, e)
+	test.Tap(openPicker(t, e).Share)
+	if _, _, ok := e.ui.SharingBar(); !ok {
+		t.Fatal("not sharing")
+	}
+	if err := e.be.EndShare(id); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := e.ui.SharingBar(); ok || e.ui.Call().Sharing() {
+		t.Fatal("the share is still shown after the backend ended it")
+	}
+}

@@ -43,6 +43,8 @@ type UI struct {
 	latest      map[string]callengine.CallInfo // newest info of each live call
 	stopVerify  func()                         // Verify.SubscribeVerifications
 	verifs      map[string]*verifyDialog       // open verification dialogs
+	secDialog   *securityDialog                // the open cross-signing dialog
+	trust       trustFetches                   // peer trust fetches (peertrust.go)
 	share       shareState                     // the share picker and our screen share
 }
 
@@ -144,7 +146,10 @@ func (u *UI) setScreen(o fyne.CanvasObject, stop func()) {
 
 // ShowLogin shows the login screen.
 func (u *UI) ShowLogin() {
-	u.login = newLoginScreen(u.be.Auth, u.loggedIn, u.cfg)
+	u.login = newLoginScreen(u.be.Auth, func(s Session) {
+		u.loggedIn(s)
+		u.promptRecovery() // a password login may be a new device
+	}, u.cfg)
 	u.setScreen(u.login, nil)
 	u.win.Canvas().Focus(u.login.UserID)
 }
@@ -202,6 +207,7 @@ func (u *UI) loggedIn(s Session) {
 					u.call.SetRoom(r)
 				}
 			}
+			u.refreshTrust() // a peer's devices may have changed
 		})
 	})
 	u.stopCalls = u.be.Calls.SubscribeCalls(func(info callengine.CallInfo) {
@@ -240,6 +246,7 @@ func (u *UI) ShowSettings() {
 	u.settings = s
 	u.setScreen(s, func() { s.Stop(); u.settings = nil })
 	s.Start()
+	u.loadSecurity(s)
 }
 
 // Logout logs out and returns to the login screen.
@@ -280,6 +287,7 @@ func (u *UI) unsubscribe() {
 	for id := range u.verifs {
 		u.closeVerify(id)
 	}
+	u.closeSecurity()
 	for id := range u.incoming {
 		u.closeIncoming(id)
 	}

@@ -139,7 +139,15 @@ func emojiGrid(es []SASEmoji) fyne.CanvasObject {
 type verifyDialog struct {
 	d    *dialog.CustomDialog
 	view *VerifyView
+	in   fyne.Window // the incoming-call window it opened in, if any
 }
+
+// verifySize is the verification dialog's size; an incoming-call window
+// that shows one grows to verifyWindowSize meanwhile.
+var (
+	verifySize       = fyne.NewSize(600, 340)
+	verifyWindowSize = fyne.NewSize(640, 420)
+)
 
 // verificationChanged shows a verification's new state: in its dialog,
 // opened for a new request or one we started.
@@ -173,10 +181,20 @@ func (u *UI) openVerify(v Verification) {
 		close: func() { u.closeVerify(id) },
 	}
 	vd.view = newVerifyView(v, act)
-	vd.d = dialog.NewCustomWithoutButtons("Verify "+peerLabel(v), vd.view, u.win)
+	// While the peer's call rings, the dialog opens in its window, which
+	// stays above the main one.
+	parent := u.win
+	for _, iw := range u.incoming {
+		if iw.peer == v.Peer {
+			parent, vd.in = iw.win, iw.win
+			iw.win.Resize(verifyWindowSize)
+			break
+		}
+	}
+	vd.d = dialog.NewCustomWithoutButtons("Verify "+peerLabel(v), vd.view, parent)
 	// Wrapped labels report one line as their minimum height: give the
 	// dialog room for the text, the emoji and the buttons.
-	vd.d.Resize(fyne.NewSize(600, 340))
+	vd.d.Resize(verifySize)
 	u.verifs[id] = vd
 	vd.d.Show()
 }
@@ -185,6 +203,11 @@ func (u *UI) closeVerify(id string) {
 	if vd, ok := u.verifs[id]; ok {
 		delete(u.verifs, id)
 		vd.d.Hide()
+		for _, iw := range u.incoming {
+			if iw.win == vd.in {
+				iw.win.Resize(incomingSizeWarned)
+			}
+		}
 	}
 }
 

@@ -4,7 +4,8 @@
 #include <vpx/vp8dx.h>
 #include "bridge.h"
 
-int mx_enc_new(mx_enc **out, int w, int h, int fps, int kbps, int threads, int cpu_used, int kf_max_dist) {
+int mx_enc_new(mx_enc **out, int w, int h, int fps, int kbps, int threads, int cpu_used, int kf_max_dist,
+               int screen) {
 	mx_enc *e = calloc(1, sizeof(*e));
 	if (!e) return -1;
 	vpx_codec_err_t err = vpx_codec_enc_config_default(vpx_codec_vp8_cx(), &e->cfg, 0);
@@ -19,8 +20,8 @@ int mx_enc_new(mx_enc **out, int w, int h, int fps, int kbps, int threads, int c
 	e->cfg.g_pass = VPX_RC_ONE_PASS;
 	e->cfg.rc_end_usage = VPX_CBR;
 	e->cfg.rc_target_bitrate = kbps;
-	e->cfg.rc_min_quantizer = 4;
-	e->cfg.rc_max_quantizer = 56;
+	e->cfg.rc_min_quantizer = screen ? 2 : 4;
+	e->cfg.rc_max_quantizer = screen ? 52 : 56;
 	e->cfg.rc_undershoot_pct = 100;
 	e->cfg.rc_overshoot_pct = 15;
 	e->cfg.rc_buf_initial_sz = 500;
@@ -38,7 +39,13 @@ int mx_enc_new(mx_enc **out, int w, int h, int fps, int kbps, int threads, int c
 	vpx_codec_control(&e->ctx, VP8E_SET_NOISE_SENSITIVITY, 0);
 	vpx_codec_control(&e->ctx, VP8E_SET_STATIC_THRESHOLD, 1);
 	vpx_codec_control(&e->ctx, VP8E_SET_TOKEN_PARTITIONS, threads > 1 ? VP8_TWO_TOKENPARTITION : VP8_ONE_TOKENPARTITION);
-	vpx_codec_control(&e->ctx, VP8E_SET_MAX_INTRA_BITRATE_PCT, 300);
+	vpx_codec_control(&e->ctx, VP8E_SET_MAX_INTRA_BITRATE_PCT, screen ? 1000 : 300);
+	if (screen) {
+		// Screen content: mode 1 tunes mode decisions and rate control
+		// for text and flat areas with few, sudden changes (2 would also
+		// drop frames after a big change to recover quality faster).
+		vpx_codec_control(&e->ctx, VP8E_SET_SCREEN_CONTENT_MODE, 1);
+	}
 	vpx_img_wrap(&e->img, VPX_IMG_FMT_I420, w, h, 1, (unsigned char *)1);
 	*out = e;
 	return 0;
@@ -213,6 +220,35 @@ void mx_scale_plane(const uint8_t *src, int sstride, int sw, int sh,
 			for (uint32_t i = xb[x]; i < xb[x + 1]; i++) sum += col[i];
 			uint32_t n = rows * (xb[x + 1] - xb[x]);
 			d[x] = (uint8_t)((sum + n / 2) / n);
+		}
+	}
+}
+
+// BT.601 limited range, 8-bit fixed point (the inverse of mx_i420_to_rgba):
+//   Y = (66 R + 129 G + 25 B + 128) >> 8 + 16
+//   U = (-38 R - 74 G + 112 B + 128) >> 8 + 128
+//   V = (112 R - 94 G - 18 B + 128) >> 8 + 128
+// U and V from the sums of each 2x2 block (rounded mean).
+void mx_rgb32_to_i420(const uint8_t *src, int sstride, int w, int h, int bgr,
+                      uint8_t *y, uint8_t *u, uint8_t *v) {
+	const int ri = bgr ? 2 : 0, bi = bgr ? 0 : 2;
+	const int cw = w / 2;
+	for (int r = 0; r + 1 < h; r += 2) {
+		const uint8_t *s0 = src + (size_t)r * sstride, *s1 = s0 + sstride;
+		uint8_t *y0 = y + (size_t)r * w, *y1 = y0 + w;
+		uint8_t *ur = u + (size_t)(r / 2) * cw, *vr = v + (size_t)(r / 2) * cw;
+		for (int x = 0; x < w; x++) {
+			const uint8_t *p0 = s0 + 4 * x, *p1 = s1 + 4 * x;
+			y0[x] = (uint8_t)(((66 * p0[ri] + 129 * p0[1] + 25 * p0[bi] + 128) >> 8) + 16);
+			y1[x] = (uint8_t)(((66 * p1[ri] + 129 * p1[1] + 25 * p1[bi] + 128) >> 8) + 16);
+		}
+		for (int x = 0; x < cw; x++) {
+			const uint8_t *p0 = s0 + 8 * x, *p1 = s1 + 8 * x;
+			int R = p0[ri] + p0[4 + ri] + p1[ri] + p1[4 + ri];
+			int G = p0[1] + p0[5] + p1[1] + p1[5];
+			int B = p0[bi] + p0[4 + bi] + p1[bi] + p1[4 + bi];
+			ur[x] = (uint8_t)(((-38 * R - 74 * G + 112 * B + 512) >> 10) + 128);
+			vr[x] = (uint8_t)(((112 * R - 94 * G - 18 * B + 512) >> 10) + 128);
 		}
 	}
 }

@@ -24,7 +24,8 @@ typedef struct mx_dec {
 	const uint8_t *y, *u, *v;   // last decoded picture (owned by libvpx)
 } mx_dec;
 
-int mx_enc_new(mx_enc **out, int w, int h, int fps, int kbps, int threads, int cpu_used, int kf_max_dist);
+int mx_enc_new(mx_enc **out, int w, int h, int fps, int kbps, int threads, int cpu_used, int kf_max_dist,
+               int screen);
 int mx_enc_encode(mx_enc *e, const uint8_t *y, const uint8_t *u, const uint8_t *v,
                   int ystride, int uvstride, int64_t pts, int force_key);
 int mx_enc_set_bitrate(mx_enc *e, int kbps);
@@ -42,5 +43,12 @@ void mx_i420_to_rgba(const uint8_t *y, int ystride, const uint8_t *u, const uint
 // averaging; scratch holds sw+dw+1 entries.
 void mx_scale_plane(const uint8_t *src, int sstride, int sw, int sh,
                     uint8_t *dst, int dstride, int dw, int dh, uint32_t *scratch);
+
+// Converts a 32-bit-per-pixel picture (w x h, both even, rows sstride
+// bytes apart) into packed I420 (BT.601 limited range, chroma the mean of
+// each 2x2 block). bgr: bytes B,G,R,x in memory (X11's usual TrueColor on
+// a little-endian server); else R,G,B,x.
+void mx_rgb32_to_i420(const uint8_t *src, int sstride, int w, int h, int bgr,
+                      uint8_t *y, uint8_t *u, uint8_t *v);
 
 #endif

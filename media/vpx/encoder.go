@@ -30,11 +30,19 @@ type EncoderConfig struct {
 	// CPUUsed is VP8E_SET_CPUUSED, 8..16 trading quality for speed. Default:
 	// 8 on machines with 4 or more CPUs, else 16 (on our 2-core target
 	// cpu-used 16 encodes a noisy 480p frame in ≈ 2.4 ms and 720p in ≈ 5.8 ms
-	// against ≈ 6 ms and ≈ 14 ms at 8).
+	// against ≈ 6 ms and ≈ 14 ms at 8). With ScreenContent the default is
+	// 8 on every machine.
 	CPUUsed int
 	// KeyframeInterval is the longest distance between keyframes in frames
 	// (default 10 s worth). Keyframes are also forced on request.
 	KeyframeInterval int
+	// ScreenContent tunes the encoder for screen sharing: libvpx's
+	// VP8E_SET_SCREEN_CONTENT_MODE, a finer lowest quantizer (2 instead of
+	// 4) and a coarser highest one (52 instead of 56, so text stays
+	// readable when the bitrate is short) and keyframes up to 10x a frame's
+	// share of the bitrate instead of 3x (a sharp first picture of a
+	// mostly static screen matters more than a smooth rate).
+	ScreenContent bool
 }
 
 // Encoder is a realtime VP8 encoder. It is not safe for concurrent use,
@@ -69,7 +77,11 @@ func NewEncoder(cfg EncoderConfig) (*Encoder, error) {
 	}
 	if cfg.CPUUsed == 0 {
 		cfg.CPUUsed = 16
-		if runtime.NumCPU() >= 4 {
+		if runtime.NumCPU() >= 4 || cfg.ScreenContent {
+			// Screens: few frames a second leave time for the better
+			// search; at 16 a scrolling 1080p screen overshot a 2.5 Mbit/s
+			// target 2x (141 kB a frame at 5 fps, against 43 kB at 8),
+			// for 21 against 30 ms of CPU a frame (BenchmarkScreenEncode*).
 			cfg.CPUUsed = 8
 		}
 	}
@@ -78,11 +90,18 @@ func NewEncoder(cfg EncoderConfig) (*Encoder, error) {
 	}
 	var e *C.mx_enc
 	rc := C.mx_enc_new(&e, C.int(cfg.Width), C.int(cfg.Height), C.int(cfg.FPS), C.int(cfg.BitrateKbps),
-		C.int(cfg.Threads), C.int(cfg.CPUUsed), C.int(cfg.KeyframeInterval))
+		C.int(cfg.Threads), C.int(cfg.CPUUsed), C.int(cfg.KeyframeInterval), C.int(boolInt(cfg.ScreenContent)))
 	if rc != 0 {
 		return nil, fmt.Errorf("%w: vpx_codec_enc_init: %d", ErrInit, int(rc))
 	}
 	return &Encoder{cfg: cfg, enc: e, buf: make([]byte, 0, cfg.Width*cfg.Height/2), kbps: cfg.BitrateKbps, cur: cfg.BitrateKbps}, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Config returns the configuration the encoder was created with (defaults filled in).

@@ -83,6 +83,22 @@ func (f *I420) CopyPacked(y, u, v []byte, w, h int) error {
 	return nil
 }
 
+// FromRGB32 converts a picture of 32 bits per pixel into f (BT.601
+// limited range, as the decoder's conversion back to RGBA expects),
+// resizing f to w×h, which must be even. pix holds h rows of stride bytes
+// (stride ≥ 4w); bgr says the bytes of a pixel are B, G, R, unused (X11's
+// usual 24-bit TrueColor on a little-endian server) rather than R, G, B,
+// unused.
+func (f *I420) FromRGB32(pix []byte, stride, w, h int, bgr bool) error {
+	if w <= 0 || h <= 0 || w%2 != 0 || h%2 != 0 || stride < 4*w || len(pix) < stride*(h-1)+4*w {
+		return ErrBadFrame
+	}
+	f.Resize(w, h)
+	C.mx_rgb32_to_i420((*C.uint8_t)(unsafe.Pointer(&pix[0])), C.int(stride), C.int(w), C.int(h), C.int(boolInt(bgr)),
+		(*C.uint8_t)(unsafe.Pointer(&f.Y[0])), (*C.uint8_t)(unsafe.Pointer(&f.U[0])), (*C.uint8_t)(unsafe.Pointer(&f.V[0])))
+	return nil
+}
+
 // Scaler shrinks I420 pictures by area averaging: every output pixel is
 // the mean of the source pixels it covers, a box filter that does not
 // alias at any factor. It keeps its scratch memory between calls and is

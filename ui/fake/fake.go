@@ -54,6 +54,9 @@ type Backend struct {
 	Members []ui.Participant
 	// Verifier makes UI offer the Verify side (see verify.go).
 	Verifier bool
+	// Securer makes UI offer the Security side: cross-signing and peers'
+	// devices (see security.go).
+	Securer bool
 
 	// ScreenErr, when set, is returned by ScreenSources and
 	// ScreenThumbnail (as on Wayland without XWayland); ShareErr by
@@ -64,6 +67,7 @@ type Backend struct {
 
 	mu       sync.Mutex
 	verifs   verifState
+	sec      securityState
 	snap     ui.RoomsSnapshot
 	roomSubs map[int]func(ui.RoomsSnapshot)
 	callSubs map[int]func(callengine.CallInfo)
@@ -113,6 +117,9 @@ func (b *Backend) UI() ui.Backend {
 	}
 	if b.Verifier {
 		be.Verify = b
+	}
+	if b.Securer {
+		be.Security = b
 	}
 	return be
 }

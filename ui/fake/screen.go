@@ -151,7 +151,7 @@ func (b *Backend) StartScreenshare(ctx context.Context, callID, sourceID string)
 	b.mu.Lock()
 	b.sharing[callID] = sourceID
 	b.mu.Unlock()
-	return nil
+	return b.Update(callID, func(c *callengine.CallInfo) { c.Screensharing = true })
 }
 
 // StopScreenshare implements ui.Calls.
@@ -160,7 +160,19 @@ func (b *Backend) StopScreenshare(ctx context.Context, callID string) error {
 	b.mu.Lock()
 	delete(b.sharing, callID)
 	b.mu.Unlock()
-	return nil
+	if _, ok := b.Call(callID); !ok {
+		return nil
+	}
+	return b.Update(callID, func(c *callengine.CallInfo) { c.Screensharing = false })
+}
+
+// EndShare ends our share in a call by itself, as the backend does when
+// the shared window is closed.
+func (b *Backend) EndShare(callID string) error {
+	b.mu.Lock()
+	delete(b.sharing, callID)
+	b.mu.Unlock()
+	return b.Update(callID, func(c *callengine.CallInfo) { c.Screensharing = false })
 }
 
 // Sharing returns what a call shares ("" when nothing).

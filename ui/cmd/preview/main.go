@@ -40,7 +40,13 @@ import (
 
 var screens = []string{"demo", "login", "login-error", "rooms", "rooms-offline", "incoming", "incoming-group",
 	"call-ringing", "call-video", "call-voice", "call-ended", "call-grid", "settings", "verify-emoji",
+	"crosssign-key", "recovery-key", "call-new-device", "incoming-new-device",
 	"share-picker", "call-sharing", "call-receiving-share", "call-grid-share"}
+
+// securityScreens show the trust UI of issue 16; only they get the fake's
+// Security side, so the other screens stay as docs/ shows them.
+var securityScreens = map[string]bool{"crosssign-key": true, "recovery-key": true, "call-new-device": true,
+	"incoming-new-device": true}
 
 func main() {
 	screen := flag.String("screen", "demo", "state to open in: "+strings.Join(screens, ", "))
@@ -73,6 +79,7 @@ func main() {
 	be.AutoProgress = true
 	be.GroupCalls = true
 	be.Verifier = true
+	be.Securer = securityScreens[*screen]
 	be.RingFor = 2 * time.Second
 	be.HomeserverFor = func(id string) (string, error) {
 		if i := strings.IndexByte(id, ':'); i > 0 {
@@ -262,6 +269,29 @@ func drive(screen string, u *ui.UI, be *fake.Backend, alice, bob, team ui.Room) 
 		}()
 	case "settings":
 		u.ShowSettings()
+	case "crosssign-key":
+		// Set-up done: the recovery key, shown once.
+		u.SetUpCrossSigning()
+		if v, ok := u.SecurityDialog(); ok {
+			v.Password.SetText("hunter2")
+			v.SetUp.OnTapped()
+		}
+	case "recovery-key":
+		// A new device: a mistyped recovery key.
+		be.SetCrossSigning(ui.CrossSigningStatus{Published: true})
+		u.VerifyWithRecoveryKey()
+		if v, ok := u.SecurityDialog(); ok {
+			v.RecoveryKey.SetText("EsTj 3yST y93F SLpB jJsz eAXc 2XzA ygD3 w69H fDKq 8PLr Uj5K")
+			v.Unlock.OnTapped()
+		}
+	case "call-new-device":
+		// Bob, verified before, logged in on a new phone.
+		be.SetPeerTrust(ui.PeerTrust{UserID: bob.Peer, Verified: 1, Unverified: []string{"Bob's phone (QWERTYUIOP)"}})
+		be.RingFor = time.Hour
+		u.PlaceCall(bob, true)
+	case "incoming-new-device":
+		be.SetPeerTrust(ui.PeerTrust{UserID: bob.Peer, Verified: 1, Unverified: []string{"Bob's phone (QWERTYUIOP)"}})
+		be.Ring(bob, true)
 	case "verify-emoji":
 		// Bob asked, we accepted: the emoji to compare.
 		be.PushVerification(ui.Verification{ID: "preview", Peer: bob.Peer, Incoming: true,

@@ -1,0 +1,79 @@
+//go:build integration && goolm
+
+package backend
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/mxcall/mxcall/callengine"
+)
+
+// TestIntegrationRTCCallSteps measures where the time of a MatrixRTC DM
+// call goes, from the click (PlaceCall) to the first decoded echoed frame,
+// over the real stack (Dendrite, token service, LiveKit) with the echo
+// partner, like TestIntegrationCallSteps does for legacy calls. It asserts
+// nothing about time; it writes rtc-call-steps.txt (see writeSteps).
+// MXCALL_BENCH_CALLS sets the number of calls (default 3; scripts/bench-call.sh
+// --rtc runs 20), MXCALL_BENCH_DEBUG=1 logs both sides at debug level
+// ("matrixrtc: join" lines give the steps inside each join).
+//
+// Steps: created = PlaceCall returned; ringing = we joined (membership
+// sent, LiveKit connected, tracks published) and the ring went out;
+// connected = the partner's membership is seen; first frame = the first
+// echoed picture decoded (our video went through the SFU to the partner
+// and back).
+func TestIntegrationRTCCallSteps(t *testing.T) {
+	ctx, hs, focus := rtcIT(t)
+	n := 3
+	if s := os.Getenv("MXCALL_BENCH_CALLS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n < 1 {
+			t.Fatalf("MXCALL_BENCH_CALLS=%q: want a number ≥ 1", s)
+		}
+	}
+	alice := newRTCUser(ctx, t, hs, "alice", focus)
+	echo := startRTCEcho(ctx, t, hs)
+	room, err := alice.b.CreateDM(ctx, echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitIT(ctx, t, "the partner in the DM", func() bool { _, err := alice.b.mc.CallPeer(room); return err == nil })
+
+	var steps [][]time.Duration
+	var rss []int64
+	cpu0 := cpuTime()
+	for i := 1; i <= n; i++ {
+		start := time.Now()
+		id, err := alice.b.PlaceCall(ctx, room, echo, true)
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		created := time.Since(start)
+		var ringing time.Duration
+		alice.until(ctx, t, fmt.Sprintf("call %d connected", i), func(ci callengine.CallInfo) bool {
+			if ci.ID == id && ci.State == callengine.StateInviteSent && ringing == 0 {
+				ringing = time.Since(start)
+			}
+			return ci.ID == id && ci.State == callengine.StateConnected
+		})
+		connected := time.Since(start)
+		alice.frames(ctx, t, id, 1)
+		first := time.Since(start)
+		if ringing == 0 { // the partner was seen before the ring was out
+			ringing = connected
+		}
+		steps = append(steps, []time.Duration{created, ringing, connected, first})
+		rss = append(rss, rssKB())
+		if err := alice.b.Hangup(ctx, id); err != nil {
+			t.Fatalf("call %d: hangup: %v", i, err)
+		}
+		alice.ended(ctx, t, id, callengine.PartyLocal, callengine.ReasonUserHangup)
+		waitIT(ctx, t, fmt.Sprintf("call %d: the partner gone", i), func() bool { return alice.b.callMembers(room) == 0 })
+	}
+	writeSteps(t, "rtc-call-steps.txt", formatSteps("MatrixRTC DM call steps over real Dendrite + LiveKit to the echo partner",
+		[]string{"created", "ringing", "connected", "first frame"}, steps, rss, cpuTime()-cpu0))
+}
