@@ -115,7 +115,7 @@ func (r *rtcCalls) startScreenshare(ctx context.Context, callID, sourceID string
 			c.update()
 		}
 	})
-	stopWhenGone(r.cfg.log, callID, tr, func(ctx context.Context) error { return r.stopScreenshare(ctx, callID) })
+	stopWhenGone(r.cfg.log, callID, tr, func(ctx context.Context) error { return r.stopScreenshare(ctx, callID) }) //nolint:contextcheck // the watch outlives the request that started the share
 	return nil
 }
 

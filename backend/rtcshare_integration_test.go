@@ -3,6 +3,7 @@
 package backend
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"testing"
@@ -103,4 +104,17 @@ func isPattern(img *image.RGBA) bool {
 		}
 	}
 	return true
+}
+
+// testScreenID is a source ID for testPatternScreen (which shares the
+// pattern whatever the ID).
+const testScreenID = "test-pattern"
+
+// testPatternScreen is a ScreenCapture of media's test pattern, at a
+// screen share's size and frame rate (tests share it).
+func testPatternScreen(opts ...media.Option) ScreenCapture {
+	return func(_ context.Context, _ string) (ScreenTrack, error) {
+		return media.NewSource(append([]media.Option{media.WithTestPattern(),
+			media.WithVideoSize(1280, 720), media.WithFrameRate(5)}, opts...)...)
+	}
 }

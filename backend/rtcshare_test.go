@@ -13,22 +13,8 @@ import (
 
 	"github.com/mxcall/mxcall/callengine"
 	"github.com/mxcall/mxcall/matrixrtc"
-	"github.com/mxcall/mxcall/media"
 	"github.com/mxcall/mxcall/media/framecrypt"
 )
-
-// testScreenID is a source ID for testPatternScreen (which shares the
-// pattern whatever the ID).
-const testScreenID = "test-pattern"
-
-// testPatternScreen is a ScreenCapture of media's test pattern, at a
-// screen share's size and frame rate (tests share it).
-func testPatternScreen(opts ...media.Option) ScreenCapture {
-	return func(_ context.Context, _ string) (ScreenTrack, error) {
-		return media.NewSource(append([]media.Option{media.WithTestPattern(),
-			media.WithVideoSize(1280, 720), media.WithFrameRate(5)}, opts...)...)
-	}
-}
 
 // fakeScreen is a ScreenTrack that records what is done to it.
 type fakeScreen struct {

@@ -44,7 +44,7 @@ func (b *Backend) StartScreenshare(ctx context.Context, callID, sourceID string)
 	if err := b.ShareScreen(ctx, callID, tr); err != nil {
 		return err
 	}
-	b.stopWhenGone(callID, tr, func(ctx context.Context) error { return b.StopScreenshare(ctx, callID) })
+	b.stopWhenGone(callID, tr, func(ctx context.Context) error { return b.StopScreenshare(ctx, callID) }) //nolint:contextcheck // the watch outlives the request that started the share
 	return nil
 }
 
