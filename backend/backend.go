@@ -59,6 +59,9 @@ type Config struct {
 	RingLifetime time.Duration
 	// ClientOptions are added to the Matrix client's options.
 	ClientOptions []matrixclient.Option
+	// ScreenCapture opens what a screen share shares; nil: media's screen
+	// capture (media.OpenScreenTrack).
+	ScreenCapture ScreenCapture
 }
 
 // Backend is the app's core: Matrix client, call engine and media.
@@ -128,6 +131,7 @@ func New(cfg Config) (*Backend, error) {
 		},
 		discovery:      matrixrtc.Discovery{Configured: cfg.RTCFoci},
 		newSource:      b.newSource,
+		newScreen:      cfg.ScreenCapture,
 		speaker:        func() string { return b.Settings().Speaker },
 		onUpdate:       b.callSubs.send,
 		onParticipants: b.partSubs.send,
@@ -138,6 +142,9 @@ func New(cfg Config) (*Backend, error) {
 		},
 		members: b.liveMembers,
 	})
+	if b.rtc.cfg.newScreen == nil {
+		b.rtc.cfg.newScreen = openScreen
+	}
 	if matrixclient.E2EEAvailable {
 		b.rtc.cfg.toDevice = b.mc // MatrixRTC media keys go out Olm-encrypted
 	}

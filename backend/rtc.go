@@ -34,6 +34,10 @@ const rtcLeaveTimeout = 15 * time.Second
 type rtcSession interface {
 	Join(ctx context.Context) error
 	JoinRinging(ctx context.Context, ring matrixrtc.RingOptions) (notificationID string, err error)
+	// PublishScreenshare and UnpublishScreenshare start and stop our
+	// screen share (rtcshare.go).
+	PublishScreenshare(ctx context.Context, track webrtc.TrackLocal) error
+	UnpublishScreenshare(ctx context.Context) error
 	// Close leaves (when joined) and stops the session; idempotent.
 	Close() error
 }
@@ -49,6 +53,8 @@ type rtcConfig struct {
 	discovery matrixrtc.Discovery
 	// newSource opens camera and microphone (or the test pattern).
 	newSource func(video bool) (*media.Source, error)
+	// newScreen opens a screen or window for sharing (rtcshare.go).
+	newScreen ScreenCapture
 	// speaker is the chosen speaker's device ID.
 	speaker func() string
 	// onUpdate receives every call snapshot (Calls' subscribers).
@@ -123,6 +129,7 @@ type rtcCall struct {
 	ringTimer    *time.Timer
 	peerSeen     bool // the DM peer has been in the call
 	endErr       error
+	screen       ScreenTrack // our screen share while we share
 
 	media *rtcMedia
 	// crypto encrypts our media and decrypts the others' in an encrypted
@@ -263,6 +270,21 @@ func (m *rtcMedia) isPlain(identity string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.plain[identity]
+}
+
+// dropPeer releases the media of key (a participant, or a participant's
+// screen share) if it is still p.
+func (m *rtcMedia) dropPeer(key string, p *callMedia) {
+	m.mu.Lock()
+	if m.peers[key] != p {
+		p = nil
+	} else {
+		delete(m.peers, key)
+	}
+	m.mu.Unlock()
+	if p != nil {
+		p.close()
+	}
 }
 
 func (m *rtcMedia) close() {
@@ -903,6 +925,10 @@ func (c *rtcCall) release() {
 	if c.sess != nil {
 		_ = c.sess.Close()
 	}
+	if c.screen != nil {
+		_ = c.screen.Close()
+		c.screen = nil
+	}
 	c.media.close()
 	if cr := c.crypto.Load(); cr != nil {
 		cr.close()
@@ -941,7 +967,11 @@ func (c *rtcCall) decode(rt matrixrtc.RemoteTrack) {
 		log.Warn("a member sends unencrypted media into an encrypted call", "call_id", c.id, "identity", rt.Identity)
 		c.media.markPlain(rt.Identity)
 	}
-	p := c.media.peer(rt.Identity)
+	key := rt.Identity
+	if rt.Screen {
+		key = screenKey(rt.Identity)
+	}
+	p := c.media.peer(key)
 	if p == nil {
 		return // released meanwhile
 	}
@@ -963,13 +993,25 @@ func (c *rtcCall) decode(rt matrixrtc.RemoteTrack) {
 			return
 		}
 		p.frames.set(sink.Frames())
-		c.media.setMainPicture(sink.Frames())
+		if !rt.Screen {
+			c.media.setMainPicture(sink.Frames())
+		}
 		c.r.cfg.onParticipants(c.id)
 		select {
 		case <-sink.Frames().Updated():
-			log.Info("first remote video frame", "call_id", c.id, "identity", rt.Identity,
+			log.Info("first remote video frame", "call_id", c.id, "identity", rt.Identity, "screen", rt.Screen,
 				"since_start", time.Since(start).Round(time.Millisecond))
 		case <-sink.Done():
+		}
+		if rt.Screen {
+			// The share's tile goes when the share stops.
+			select {
+			case <-rt.Ended:
+			case <-sink.Done():
+			}
+			log.Info("remote screen share ended", "call_id", c.id, "identity", rt.Identity)
+			c.media.dropPeer(key, p)
+			c.r.cfg.onParticipants(c.id)
 		}
 	case webrtc.RTPCodecTypeAudio:
 		player, err := media.NewPlayer(c.r.cfg.speaker())
@@ -1020,24 +1062,31 @@ func (c *rtcCall) participants() []ui.Participant {
 	c.pmu.Unlock()
 	out := []ui.Participant{me}
 	listed := make(map[string]bool, len(parts))
+	var screens []ui.Participant
 	for _, p := range parts {
 		listed[p.Identity] = true
+		name := cmp.Or(p.Name, p.UserID, p.Identity)
 		t := ui.Participant{
-			ID: p.Identity, Name: cmp.Or(p.Name, p.UserID, p.Identity), Video: c.media.frameSourceOf(p.Identity),
+			ID: p.Identity, Name: name, Video: c.media.frameSourceOf(p.Identity),
 			AudioMuted: p.AudioMuted, VideoMuted: p.VideoMuted, Speaking: p.Speaking,
 		}
 		crypt(&t)
 		out = append(out, t)
+		if src := c.media.frameSourceOf(screenKey(p.Identity)); src != nil {
+			screens = append(screens, ui.Participant{ID: screenKey(p.Identity), Name: name, Video: src, Screen: true,
+				Encrypted: t.Encrypted, WaitingForKey: t.WaitingForKey})
+		}
 	}
 	// Publishers whose tracks came before LiveKit's list named them.
 	for _, id := range c.media.identities() {
-		if !listed[id] {
+		if !listed[id] && !isScreenKey(id) {
 			t := ui.Participant{ID: id, Name: userOf(id), Video: c.media.frameSourceOf(id)}
 			crypt(&t)
 			out = append(out, t)
 		}
 	}
-	return out
+	// Shares come after the people: the grid shows them large anyway.
+	return append(out, screens...)
 }
 
 // userOf is the user ID in a LiveKit identity of the "@user:server:DEVICE"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pion/transport/v5/test"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/mxcall/mxcall/callengine"
 	"github.com/mxcall/mxcall/matrixrtc"
@@ -76,10 +77,13 @@ type fakeSession struct {
 	joinErr error
 	block   bool
 
-	mu     sync.Mutex
-	joins  int
-	rings  int
-	closes int
+	mu       sync.Mutex
+	joins    int
+	rings    int
+	closes   int
+	shares   int
+	screen   webrtc.TrackLocal
+	shareErr error
 }
 
 func (s *fakeSession) Join(ctx context.Context) error {
@@ -101,6 +105,28 @@ func (s *fakeSession) JoinRinging(ctx context.Context, _ matrixrtc.RingOptions) 
 	s.rings++
 	s.mu.Unlock()
 	return "$ring", nil
+}
+
+func (s *fakeSession) PublishScreenshare(_ context.Context, tr webrtc.TrackLocal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shares++
+	s.screen = tr
+	return s.shareErr
+}
+
+func (s *fakeSession) UnpublishScreenshare(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.screen = nil
+	return nil
+}
+
+// sharing returns the published screen track (nil: none).
+func (s *fakeSession) sharing() webrtc.TrackLocal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.screen
 }
 
 func (s *fakeSession) Close() error {

@@ -3,12 +3,14 @@ package backend
 import (
 	"context"
 	"fmt"
+	"image"
 	"io"
 
 	"github.com/pion/webrtc/v4"
 
 	"github.com/mxcall/mxcall/callengine"
 	"github.com/mxcall/mxcall/media"
+	"github.com/mxcall/mxcall/media/screen"
 	"github.com/mxcall/mxcall/ui"
 )
 
@@ -25,13 +27,53 @@ type ScreenSource interface {
 	Close() error
 }
 
-// StartScreenshare shares src in the legacy (m.call.invite) call callID: a
+// StartScreenshare shares the screen or window sourceID (an ID from
+// ScreenSources) in callID: in a MatrixRTC call as a LiveKit screen-share
+// track (rtcshare.go), in a legacy call through ShareScreen. The capture
+// comes from Config.ScreenCapture (default: media.OpenScreenTrack). When
+// the capture ends by itself (the shared window was closed), the share
+// stops.
+func (b *Backend) StartScreenshare(ctx context.Context, callID, sourceID string) error {
+	if b.rtc.has(callID) {
+		return b.rtc.startScreenshare(ctx, callID, sourceID)
+	}
+	tr, err := b.rtc.cfg.newScreen(ctx, sourceID)
+	if err != nil {
+		return fmt.Errorf("backend: screen capture: %w", err)
+	}
+	if err := b.ShareScreen(ctx, callID, tr); err != nil {
+		return err
+	}
+	b.stopWhenGone(callID, tr, func(ctx context.Context) error { return b.StopScreenshare(ctx, callID) }) //nolint:contextcheck // the watch outlives the request that started the share
+	return nil
+}
+
+// ScreenSources lists the screens and windows that can be shared
+// (media/screen; on Wayland without XWayland its error says so).
+func (b *Backend) ScreenSources(ctx context.Context) ([]ui.ScreenSource, error) {
+	srcs, err := screen.ListSources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ui.ScreenSource, 0, len(srcs))
+	for _, s := range srcs {
+		out = append(out, ui.ScreenSource{ID: s.ID, Title: s.Title, Window: s.Kind == screen.KindWindow})
+	}
+	return out, nil
+}
+
+// ScreenThumbnail is a picture of the source id, at most maxWidth wide.
+func (b *Backend) ScreenThumbnail(ctx context.Context, id string, maxWidth int) (*image.RGBA, error) {
+	return screen.Thumbnail(ctx, id, maxWidth)
+}
+
+// ShareScreen shares src in the legacy (m.call.invite) call callID: a
 // second video stream with purpose m.screenshare, added by renegotiation.
 // The backend owns src from then on: it closes it when the share stops,
 // when the call ends, and at once when sharing cannot start (no such call,
 // already sharing, call not connected). MatrixRTC calls are not handled
-// here (ErrNotSupported).
-func (b *Backend) StartScreenshare(ctx context.Context, callID string, src ScreenSource) error {
+// here (ErrNotSupported): StartScreenshare shares in them.
+func (b *Backend) ShareScreen(ctx context.Context, callID string, src ScreenSource) error {
 	if src == nil {
 		return fmt.Errorf("%w: nil screen source", callengine.ErrInvalidArgument)
 	}
@@ -57,15 +99,16 @@ func (b *Backend) StartScreenshare(ctx context.Context, callID string, src Scree
 	return nil
 }
 
-// StopScreenshare stops our screen share in callID (renegotiating) and
-// closes its source. Without a share it does nothing.
+// StopScreenshare stops our screen share in callID (renegotiating, or
+// unpublishing it in a MatrixRTC call) and closes its source. Without a
+// share it does nothing.
 func (b *Backend) StopScreenshare(ctx context.Context, callID string) error {
+	if b.rtc.has(callID) {
+		return b.rtc.stopScreenshare(ctx, callID)
+	}
 	eng, err := b.engine()
 	if err != nil {
 		return err
-	}
-	if b.rtc.has(callID) {
-		return fmt.Errorf("%w: screen sharing", ErrNotSupported)
 	}
 	err = eng.StopScreenshare(ctx, callID)
 	// The sender has stopped (or the call is gone): the capture can go.

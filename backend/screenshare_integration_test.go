@@ -105,13 +105,13 @@ func TestIntegrationScreenshareLegacy(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		if err := a.StartScreenshare(ctx, id, screen); err != nil {
+		if err := a.ShareScreen(ctx, id, screen); err != nil {
 			t.Fatalf("%s: %v", round, err)
 		}
 		waitCall("alice", aUpdates, round+": sharing", func(ci callengine.CallInfo) bool { return ci.Screensharing })
 		waitCall("bob", bUpdates, round+": remote share", func(ci callengine.CallInfo) bool { return ci.RemoteScreenshare })
 		img := waitFrame(ctx, t, round+": screen", func() ui.FrameSource { return b.RemoteScreen(id) })
-		t.Logf("%s share: first decoded screen frame %v after StartScreenshare (polled every 50 ms)", round, time.Since(start).Round(time.Millisecond))
+		t.Logf("%s share: first decoded screen frame %v after ShareScreen (polled every 50 ms)", round, time.Since(start).Round(time.Millisecond))
 		if img.Rect.Dx() != 1280 || img.Rect.Dy() != 720 {
 			t.Errorf("%s: screen frame %v, want 1280x720", round, img.Rect)
 		}

@@ -72,7 +72,7 @@ func TestCallMediaScreenLifecycle(t *testing.T) {
 	}
 }
 
-// StartScreenshare owns the source it is given: it closes it when the
+// ShareScreen owns the source it is given: it closes it when the
 // share cannot start. RemoteScreen is nil without a call.
 func TestStartScreenshareFailureClosesSource(t *testing.T) {
 	defer test.CheckRoutines(t)()
@@ -84,7 +84,7 @@ func TestStartScreenshareFailureClosesSource(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	src := &screenCloser{}
-	if err := b.StartScreenshare(ctx, "some-call", src); !errors.Is(err, ErrNotLoggedIn) || src.closes() != 1 {
+	if err := b.ShareScreen(ctx, "some-call", src); !errors.Is(err, ErrNotLoggedIn) || src.closes() != 1 {
 		t.Fatalf("not logged in: %v, closes %d", err, src.closes())
 	}
 	eng, err := callengine.New("@me:hs", nopSignaller{})
@@ -95,10 +95,10 @@ func TestStartScreenshareFailureClosesSource(t *testing.T) {
 	b.eng = eng
 	b.mu.Unlock()
 	src = &screenCloser{}
-	if err := b.StartScreenshare(ctx, "no-such-call", src); !errors.Is(err, callengine.ErrNoSuchCall) || src.closes() != 1 {
+	if err := b.ShareScreen(ctx, "no-such-call", src); !errors.Is(err, callengine.ErrNoSuchCall) || src.closes() != 1 {
 		t.Fatalf("no such call: %v, closes %d", err, src.closes())
 	}
-	if err := b.StartScreenshare(ctx, "no-such-call", nil); !errors.Is(err, callengine.ErrInvalidArgument) {
+	if err := b.ShareScreen(ctx, "no-such-call", nil); !errors.Is(err, callengine.ErrInvalidArgument) {
 		t.Fatalf("nil source: %v", err)
 	}
 	if err := b.StopScreenshare(ctx, "no-such-call"); !errors.Is(err, callengine.ErrNoSuchCall) {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 )
 
@@ -37,13 +38,13 @@ func participantsOf(room *lksdk.Room) []Participant {
 		p := Participant{Identity: rp.Identity(), Name: rp.Name(), AudioMuted: true, VideoMuted: true, Speaking: rp.IsSpeaking()}
 		p.UserID, p.DeviceID = ParseIdentity(p.Identity)
 		for _, pub := range rp.TrackPublications() {
-			if pub.IsMuted() {
-				continue
-			}
-			switch pub.Kind() {
-			case lksdk.TrackKindAudio:
+			switch {
+			case pub.IsMuted():
+			case pub.Source() == livekit.TrackSource_SCREEN_SHARE:
+				p.Screensharing = true
+			case pub.Kind() == lksdk.TrackKindAudio:
 				p.AudioMuted = false
-			case lksdk.TrackKindVideo:
+			case pub.Kind() == lksdk.TrackKindVideo:
 				p.VideoMuted = false
 			}
 		}

@@ -42,14 +42,15 @@ func connectLiveKit(ctx context.Context, url, token string, cb *lksdk.RoomCallba
 }
 
 // connectRoom gets a LiveKit token for focus (OpenID token, /sfu/get),
-// connects and publishes the configured tracks. It touches none of the
-// owner's state, so reconnection attempts run it on their own goroutine.
-func (s *Session) connectRoom(ctx context.Context, gen int, focus Focus, sw *stopwatch) (*lksdk.Room, error) {
+// connects and publishes the configured tracks and screen (nil: none).
+// It touches none of the owner's state, so reconnection attempts run it
+// on their own goroutine.
+func (s *Session) connectRoom(ctx context.Context, gen int, focus Focus, sw *stopwatch, screen webrtc.TrackLocal) (*lksdk.Room, error) {
 	creds, err := s.credentials(ctx, focus, sw)
 	if err != nil {
 		return nil, err
 	}
-	return s.connectWith(ctx, gen, creds, sw)
+	return s.connectWith(ctx, gen, creds, sw, screen)
 }
 
 // credentials gets a LiveKit URL and token for focus: an OpenID token
@@ -71,8 +72,8 @@ func (s *Session) credentials(ctx context.Context, focus Focus, sw *stopwatch) (
 }
 
 // connectWith connects to LiveKit with creds and publishes the configured
-// tracks. It touches none of the owner's state.
-func (s *Session) connectWith(ctx context.Context, gen int, creds Credentials, sw *stopwatch) (*lksdk.Room, error) {
+// tracks and screen (nil: none). It touches none of the owner's state.
+func (s *Session) connectWith(ctx context.Context, gen int, creds Credentials, sw *stopwatch, screen webrtc.TrackLocal) (*lksdk.Room, error) {
 	room, err := s.connect(ctx, creds.URL, creds.JWT, s.roomCallback(gen), s.cfg.ConnectOptions...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: connecting to LiveKit: %w", ErrUnreachable, err)
@@ -82,22 +83,38 @@ func (s *Session) connectWith(ctx context.Context, gen int, creds Credentials, s
 		sif = append([]byte(nil), sif...)
 		s.sif.Store(&sif)
 	}
-	enc := livekit.Encryption_NONE
-	if s.cfg.Encrypted {
-		enc = livekit.Encryption_GCM
-	}
 	for _, t := range s.cfg.Tracks {
 		src := livekit.TrackSource_MICROPHONE
 		if t.Kind() == webrtc.RTPCodecTypeVideo {
 			src = livekit.TrackSource_CAMERA
 		}
-		if _, err := room.LocalParticipant.PublishTrack(t, &lksdk.TrackPublicationOptions{Name: t.ID(), Source: src, Encryption: enc}); err != nil {
+		if err := s.publish(room, t, src); err != nil {
 			room.Disconnect()
-			return nil, fmt.Errorf("matrixrtc: publishing %s: %w", t.ID(), err)
+			return nil, err
 		}
 		sw.mark("publish-" + t.Kind().String())
 	}
+	if screen != nil {
+		if err := s.publish(room, screen, livekit.TrackSource_SCREEN_SHARE); err != nil {
+			room.Disconnect()
+			return nil, err
+		}
+		sw.mark("publish-screen")
+	}
 	return room, nil
+}
+
+// publish publishes t in room as a track of source src, marked encrypted
+// when the session's tracks are.
+func (s *Session) publish(room *lksdk.Room, t webrtc.TrackLocal, src livekit.TrackSource) error {
+	enc := livekit.Encryption_NONE
+	if s.cfg.Encrypted {
+		enc = livekit.Encryption_GCM
+	}
+	if _, err := room.LocalParticipant.PublishTrack(t, &lksdk.TrackPublicationOptions{Name: t.ID(), Source: src, Encryption: enc}); err != nil {
+		return fmt.Errorf("matrixrtc: publishing %s: %w", t.ID(), err)
+	}
+	return nil
 }
 
 // roomCallback is the callbacks of the room of join gen. None blocks a
@@ -116,7 +133,8 @@ func (s *Session) roomCallback(gen int) *lksdk.RoomCallback {
 	}
 	if on := s.cfg.OnRemoteTrack; on != nil {
 		cb.OnTrackSubscribed = func(t *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
-			rt := RemoteTrack{Identity: rp.Identity(), Track: t, RequestKeyframe: func() { rp.WritePLI(t.SSRC()) }}
+			rt := RemoteTrack{Identity: rp.Identity(), Track: t, RequestKeyframe: func() { rp.WritePLI(t.SSRC()) },
+				Screen: pub.Source() == livekit.TrackSource_SCREEN_SHARE, Ended: s.trackEnds(t)}
 			if info := pub.TrackInfo(); info != nil && info.Encryption != livekit.Encryption_NONE {
 				rt.Encrypted = true
 			}
@@ -124,6 +142,9 @@ func (s *Session) roomCallback(gen int) *lksdk.RoomCallback {
 				rt.SIFTrailer = *sif
 			}
 			on(rt)
+		}
+		cb.OnTrackUnsubscribed = func(t *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
+			s.trackEnded(t)
 		}
 	}
 	return cb
@@ -210,6 +231,7 @@ func retryable(raw livekit.DisconnectReason, reason lksdk.DisconnectionReason) b
 func (s *Session) disconnected(reason lksdk.DisconnectionReason) {
 	raw := s.room.DisconnectReason()
 	s.room = nil // lksdk has cleaned it up
+	s.endRemoteTracks()
 	if s.lkGrace != nil {
 		s.lkGrace.Stop()
 		s.lkGrace = nil
@@ -239,6 +261,7 @@ func (s *Session) liveKitGaveUp() {
 	s.cfg.Log.Info("matrixrtc: LiveKit did not reconnect, reconnecting with a new token", "room", s.cfg.RoomID)
 	s.room.Disconnect()
 	s.room = nil
+	s.endRemoteTracks()
 	s.updateParticipants()
 	s.reconnecting, s.attempt = true, 0
 	s.reconnect()
@@ -249,23 +272,24 @@ func (s *Session) liveKitGaveUp() {
 // through reconnected.
 func (s *Session) reconnect() {
 	s.gen++
-	gen, focus := s.gen, s.focus
+	gen, focus, screen := s.gen, s.focus, s.screen
 	ctx, cancel := context.WithDeadline(context.Background(), s.lostAt.Add(s.cfg.ReconnectTimeout))
 	s.cancelAttempt = cancel
 	s.attempts.Add(1)
 	go func() {
 		defer s.attempts.Done()
-		room, err := s.connectRoom(ctx, gen, focus, nil)
-		if !s.post(func() { s.reconnected(gen, room, err) }) && room != nil { //nolint:contextcheck // the owner's work outlives this attempt's context
+		room, err := s.connectRoom(ctx, gen, focus, nil, screen)
+		if !s.post(func() { s.reconnected(gen, room, screen, err) }) && room != nil { //nolint:contextcheck // the owner's work outlives this attempt's context
 
 			room.Disconnect() // the session was closed meanwhile
 		}
 	}()
 }
 
-// reconnected (owner) installs the room of a successful attempt, or
-// schedules the next attempt, or ends the session when the time is up.
-func (s *Session) reconnected(gen int, room *lksdk.Room, err error) {
+// reconnected (owner) installs the room of a successful attempt (which
+// published screen), or schedules the next attempt, or ends the session
+// when the time is up.
+func (s *Session) reconnected(gen int, room *lksdk.Room, screen webrtc.TrackLocal, err error) {
 	if gen != s.gen || !s.reconnecting {
 		if room != nil {
 			room.Disconnect()
@@ -292,6 +316,7 @@ func (s *Session) reconnected(gen int, room *lksdk.Room, err error) {
 	}
 	s.cfg.Log.Info("matrixrtc: reconnected", "room", s.cfg.RoomID, "after", time.Since(s.lostAt).Round(time.Millisecond), "attempts", s.attempt+1)
 	s.room, s.reconnecting, s.lostAt = room, false, time.Time{}
+	s.fixScreen(screen)
 	s.participantsChanged()
 }
 

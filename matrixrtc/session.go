@@ -104,6 +104,12 @@ type RemoteTrack struct {
 	// SIFTrailer marks frames the SFU itself injected in the clear (the
 	// join response's sif_trailer; see framecrypt.Decryptor.SetSIFTrailer).
 	SIFTrailer []byte
+	// Screen is true for a screen share (LiveKit's TrackSource
+	// SCREEN_SHARE), false for a camera or microphone.
+	Screen bool
+	// Ended is closed when the track is gone: the publisher unpublished
+	// it (a share stopped) or left, or our session left the room.
+	Ended <-chan struct{}
 }
 
 // Participant is one remote member of the session's LiveKit room.
@@ -119,6 +125,9 @@ type Participant struct {
 	// Speaking is true while LiveKit lists the participant among the
 	// active speakers.
 	Speaking bool
+	// Screensharing is true while the participant publishes a screen
+	// share (which VideoMuted does not count: that is the camera's).
+	Screensharing bool
 }
 
 // Session is one device's membership of a room's MatrixRTC call and its
@@ -146,6 +155,14 @@ type Session struct {
 	refresh     *time.Timer
 	// parts is the remote participant list last handed to the notifier.
 	parts []Participant
+	// screen is our screen share while we share (PublishScreenshare),
+	// published in every room we connect to until unpublished.
+	screen webrtc.TrackLocal
+
+	// ends holds the Ended channels of subscribed remote tracks, closed
+	// (and removed) when LiveKit unsubscribes a track or we leave.
+	endsMu sync.Mutex
+	ends   map[*webrtc.TrackRemote]chan struct{}
 
 	// partsDirty (1 slot) tells the owner that LiveKit changed the
 	// participants; partsBox (1 slot) holds the latest list for the
@@ -437,7 +454,7 @@ func (s *Session) join(ctx context.Context, ring *RingOptions) (_ string, err er
 		return "", cr.err
 	}
 	s.gen++
-	room, err := s.connectWith(ctx, s.gen, cr.creds, sw)
+	room, err := s.connectWith(ctx, s.gen, cr.creds, sw, nil)
 	if err != nil {
 		return "", err
 	}
@@ -517,6 +534,8 @@ func (s *Session) cleanup(ctx context.Context) error {
 		s.room.Disconnect()
 		s.room = nil
 	}
+	s.screen = nil // a share ends with the session's membership
+	s.endRemoteTracks()
 	s.updateParticipants() // none left
 	s.joined = false
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)

@@ -8,8 +8,13 @@
 #   scripts/test-gui.sh           # smoke test: room list, a video call, and a
 #                                 # clicked-through session (xdotool): log in,
 #                                 # place a video call, see video, hang up;
-#                                 # and the incoming-call window stays on top
+#                                 # and the incoming-call window and the
+#                                 # screen-sharing bar stay on top
 #   scripts/test-gui.sh --docs    # also refresh docs/screen-*.png, one per screen
+#                                 # (and share-picker.png, call-share.png,
+#                                 # call-sharing.png, grid-share.png)
+#   MXCALL_GUI_SCREENS="share-picker call-sharing" scripts/test-gui.sh --docs
+#                                 # only those screens
 #
 # Everything it starts runs inside dbus-run-session/xvfb-run and is gone
 # when it returns.
@@ -31,10 +36,13 @@ echo "X11 tests of ui/internal/ontop under Xvfb"
 xvfb-run -a go test -count=1 ./ui/internal/ontop
 
 if [ $docs = 1 ]; then
-  screens="login login-error rooms rooms-offline incoming call-ringing call-video call-voice call-ended settings verify-emoji"
+  screens="login login-error rooms rooms-offline incoming call-ringing call-video call-voice call-ended settings verify-emoji
+    share-picker call-receiving-share call-sharing call-grid-share"
 else
   screens="rooms call-ringing call-video"
 fi
+# MXCALL_GUI_SCREENS picks the screens (e.g. to refresh a few docs shots).
+screens=${MXCALL_GUI_SCREENS:-$screens}
 
 # The inner script runs inside the D-Bus session and the X server.
 cat > "$work/inner.sh" <<'INNER'
@@ -47,6 +55,7 @@ for s in "$@"; do
     call-video) wait_s=6 ;;
     call-voice) wait_s=8 ;;
     call-ended) wait_s=7 ;;
+    share-picker | call-receiving-share | call-sharing | call-grid-share) wait_s=8 ;;
   esac
   "$work/preview" -screen "$s" -quit-after $((wait_s + 3))s >"$work/shots/$s.log" 2>&1 &
   pid=$!
@@ -76,7 +85,7 @@ import -window root "$work/shots/flow-rooms.png"
 xdotool mousemove 918 252 click 1     # Alice Liddell: video call
 sleep 5
 import -window root "$work/shots/flow-call.png"
-xdotool mousemove 639 613 click 1     # Hang up
+xdotool mousemove 722 613 click 1     # Hang up
 sleep 1
 import -window root "$work/shots/flow-ended.png"
 sleep 4                               # back to the room list after 3 s
@@ -102,6 +111,14 @@ for id in $(xdotool search --name "^Incoming call" || true); do
   xprop -id "$id" _NET_WM_STATE >>"$work/shots/ontop.state"
 done
 wait "$pid" || { echo "incoming preview exited with an error:"; cat "$work/shots/ontop.log"; exit 1; }
+# The "you are sharing your screen" bar too.
+"$work/preview" -screen call-sharing -quit-after 11s >"$work/shots/ontop-share.log" 2>&1 &
+pid=$!
+sleep 8
+for id in $(xdotool search --name "^Sharing your screen" || true); do
+  xprop -id "$id" _NET_WM_STATE >>"$work/shots/ontop-share.state"
+done
+wait "$pid" || { echo "sharing preview exited with an error:"; cat "$work/shots/ontop-share.log"; exit 1; }
 kill "$wm" 2>/dev/null || true
 ONTOP
 chmod +x "$work/ontop.sh"
@@ -138,6 +155,10 @@ for s in $screens; do
     case $s in
       incoming) cp "$shot" "$root/docs/screen-$s.png" ;;  # own window, centred on the screen
       verify-emoji) convert "$shot" -crop 960x640+0+0 +repage "$root/docs/verify-emoji.png" ;;
+      share-picker) convert "$shot" -crop 960x640+0+0 +repage "$root/docs/share-picker.png" ;;
+      call-receiving-share) convert "$shot" -crop 960x640+0+0 +repage "$root/docs/call-share.png" ;;
+      call-sharing) cp "$shot" "$root/docs/call-sharing.png" ;; # the bar is a window of its own
+      call-grid-share) convert "$shot" -crop 960x640+0+0 +repage "$root/docs/grid-share.png" ;;
       *) convert "$shot" -crop 960x640+0+0 +repage "$root/docs/screen-$s.png" ;;  # the main window
     esac
   fi
@@ -170,6 +191,11 @@ if [ -f "$work/shots/ontop.log" ]; then
     echo "ok   incoming window: $(cat "$work/shots/ontop.state")"
   else
     echo "FAIL incoming window not kept on top: $(cat "$work/shots/ontop.state" 2>/dev/null || echo 'no window found')"; fail=1
+  fi
+  if grep -q "_NET_WM_STATE_ABOVE" "$work/shots/ontop-share.state" 2>/dev/null; then
+    echo "ok   sharing bar: $(cat "$work/shots/ontop-share.state")"
+  else
+    echo "FAIL sharing bar not kept on top: $(cat "$work/shots/ontop-share.state" 2>/dev/null || echo 'no window found')"; fail=1
   fi
 fi
 if [ $fail = 0 ] && [ -n "${GUI_SHOT:-}" ]; then

@@ -169,6 +169,11 @@ type Calls interface {
 	SetVideoMuted(ctx context.Context, callID string, muted bool) error
 	// SetHold puts the call on hold or resumes it.
 	SetHold(ctx context.Context, callID string, hold bool) error
+	// StartScreenshare shares the screen or window sourceID (an ID from
+	// Media.ScreenSources) in the call, alongside the camera.
+	StartScreenshare(ctx context.Context, callID string, sourceID string) error
+	// StopScreenshare stops sharing in the call; a no-op when not sharing.
+	StopScreenshare(ctx context.Context, callID string) error
 	// SubscribeCalls calls fn with every CallInfo update of every call
 	// (callengine's OnUpdate) until cancel is called. fn may run on any
 	// goroutine and must not block.
@@ -249,6 +254,27 @@ type Media interface {
 	// StartPreview opens the camera for the settings screen's live
 	// preview (LocalVideo then yields frames) until stop is called.
 	StartPreview(ctx context.Context) (stop func(), err error)
+	// ScreenSources lists the screens and windows that can be shared. Its
+	// error's message is shown to the user as it is (e.g. that sharing
+	// needs X11 or XWayland).
+	ScreenSources(ctx context.Context) ([]ScreenSource, error)
+	// ScreenThumbnail is a small picture of a source, at most maxWidth
+	// pixels wide, taken now (the share picker asks again about once a
+	// second while it is open).
+	ScreenThumbnail(ctx context.Context, id string, maxWidth int) (*image.RGBA, error)
+	// RemoteScreen is the latest-frame slot of the screen the peer of a
+	// one-to-one call shares; nil while the peer shares nothing.
+	RemoteScreen(callID string) FrameSource
+}
+
+// ScreenSource is a screen or a window that can be shared.
+type ScreenSource struct {
+	// ID is what StartScreenshare and ScreenThumbnail take.
+	ID string
+	// Title is the screen's name or the window's title.
+	Title string
+	// Window is true for a window, false for a whole screen.
+	Window bool
 }
 
 // Sounds plays the UI's short sounds (ringtone, ringback) on the selected
@@ -279,6 +305,10 @@ type Participant struct {
 	// encrypted participant's key has not arrived: the tile says so
 	// instead of showing a picture.
 	Encrypted, WaitingForKey bool
+	// Screen is true for the tile of a participant's screen share (ID
+	// is then its own, Name the sharer's, Video the shared picture): the
+	// grid shows it large, the other tiles beside it.
+	Screen bool
 }
 
 // Group is the MatrixRTC side of the calls. Group calls appear in Calls'

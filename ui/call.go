@@ -24,6 +24,9 @@ type CallActions struct {
 	Back func()
 	// Settings opens the device settings (camera, microphone, speaker).
 	Settings func()
+	// ShareScreen opens the share picker; StopShare stops our share. The
+	// view offers sharing only when both are set.
+	ShareScreen, StopShare func()
 }
 
 // Peer is how the UI names and draws the other party.
@@ -38,14 +41,24 @@ type Peer struct {
 
 // CallScreen shows one call. A one-to-one call shows the remote video
 // (aspect kept) or, for voice calls and a muted camera, the peer's avatar,
-// and our own camera picture in picture. A group call (one with
-// participants, see SetParticipants) shows a grid of tiles instead. Both
-// have the state, the timer and the controls.
+// and our own camera picture in picture; while the peer shares a screen,
+// the share fills the view and their camera becomes a picture in picture
+// too. A group call (one with participants, see SetParticipants) shows a
+// grid of tiles instead. Both have the state, the timer and the controls,
+// and while we share a screen, a line that says so with a Stop button.
 type CallScreen struct {
 	widget.BaseWidget
 
 	Remote *VideoView
 	Local  *VideoView
+	// Screen shows the screen the peer of a one-to-one call shares
+	// (Media.RemoteScreen); hidden while they share none.
+	Screen *VideoView
+	// Share opens the share picker ("Share screen"), or stops our share
+	// ("Stop sharing"); StopShare is the Stop of the "You are sharing
+	// your screen" line.
+	Share     *widget.Button
+	StopShare *widget.Button
 	// Grid holds the tiles of a group call; hidden for one-to-one calls.
 	Grid    *Grid
 	Mute    *widget.Button
@@ -71,6 +84,12 @@ type CallScreen struct {
 	top       fyne.CanvasObject // the shaded name, state and timer
 	bottom    fyne.CanvasObject // the control bar
 	groupBg   *canvas.Rectangle
+	shareLine *fyne.Container   // "You are sharing your screen" and StopShare
+	camBorder *canvas.Rectangle // frames the peer's camera while their share fills the view
+
+	sharing   bool        // we share a screen (SetSharing)
+	screenSrc FrameSource // the peer's shared screen, nil while none
+	started   bool        // Start ran (and Stop did not since)
 
 	grouped bool // showing the grid (the call has participants)
 	// plainTile names the first participant whose media is not end-to-end
@@ -139,6 +158,9 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 	// The self-view is painted with the remote picture: one repaint of
 	// the window per remote frame, not one per frame of each.
 	s.Remote.Lead(s.Local)
+	s.Screen = NewVideoView(nil)
+	s.Screen.do, s.Screen.hidden = cfg.do, &cfg.hidden
+	s.Screen.Hide()
 	s.Grid = newGrid(cfg)
 	s.Grid.Hide()
 	s.groupBg = canvas.NewRectangle(color.NRGBA{0x10, 0x12, 0x16, 0xff})
@@ -166,10 +188,21 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 	})
 	s.BackBtn.Importance = widget.HighImportance
 	s.BackBtn.Hide()
-	s.controls = container.NewHBox(layout.NewSpacer(), s.Mute, s.Camera, s.Hold, s.Devices, s.Full, s.Hangup, s.BackBtn, layout.NewSpacer())
+	s.Share = widget.NewButtonWithIcon("Share screen", theme.ComputerIcon(), s.toggleShare)
+	s.StopShare = widget.NewButtonWithIcon("Stop", theme.MediaStopIcon(), func() {
+		if s.act.StopShare != nil {
+			s.act.StopShare()
+		}
+	})
+	s.StopShare.Importance = widget.DangerImportance
+	sharingMsg := canvas.NewText(sharingText, color.NRGBA{0xff, 0x90, 0x90, 0xff})
+	sharingMsg.TextStyle.Bold = true
+	s.shareLine = container.NewHBox(layout.NewSpacer(), container.NewCenter(sharingMsg), s.StopShare, layout.NewSpacer())
+	s.shareLine.Hide()
+	s.controls = container.NewHBox(layout.NewSpacer(), s.Mute, s.Camera, s.Share, s.Hold, s.Devices, s.Full, s.Hangup, s.BackBtn, layout.NewSpacer())
 
 	shade := canvas.NewRectangle(color.NRGBA{0, 0, 0, 0x90})
-	info1 := container.NewVBox(s.name, s.secLine, s.trust.line, s.state, s.timer, s.peerMuted, s.actErr)
+	info1 := container.NewVBox(s.name, s.secLine, s.trust.line, s.state, s.timer, s.peerMuted, s.actErr, s.shareLine)
 	top := container.NewStack(shade, container.NewPadded(info1))
 	barBg := canvas.NewRectangle(color.NRGBA{0, 0, 0, 0x90})
 	bottom := container.NewStack(barBg, container.NewPadded(s.controls))
@@ -178,7 +211,11 @@ func newCallScreen(info callengine.CallInfo, peer Peer, calls Calls, media Media
 	border.StrokeColor = color.NRGBA{0xff, 0xff, 0xff, 0xc0}
 	border.StrokeWidth = 2
 	s.pip = container.New(&pipLayout{}, s.Local, border)
-	s.content = container.New(callLayout{s}, s.Remote, s.pip, s.groupBg, s.Grid, container.NewBorder(top, bottom, nil, nil))
+	s.camBorder = canvas.NewRectangle(color.Transparent)
+	s.camBorder.StrokeColor = color.NRGBA{0xff, 0xff, 0xff, 0xc0}
+	s.camBorder.StrokeWidth = 2
+	s.camBorder.Hide()
+	s.content = container.New(callLayout{s}, s.Screen, s.Remote, s.camBorder, s.pip, s.groupBg, s.Grid, container.NewBorder(top, bottom, nil, nil))
 	s.ExtendBaseWidget(s)
 	s.apply()
 	return s
@@ -195,8 +232,12 @@ func (s *CallScreen) Info() callengine.CallInfo { return s.info }
 // Start begins drawing video and ticking the timer.
 func (s *CallScreen) Start() {
 	s.attachSources()
+	s.started = true
 	if s.cfg.static {
 		return
+	}
+	if s.screenSrc != nil {
+		s.Screen.Start(s.cfg.videoRate)
 	}
 	if s.info.Video {
 		s.Remote.Start(s.cfg.videoRate)
@@ -248,8 +289,11 @@ func (s *CallScreen) logStats(stop chan struct{}, id string) {
 // pictures and frame sources (see VideoView.Release): call it when the
 // screen is taken down. Idempotent.
 func (s *CallScreen) Stop() {
+	s.started = false
 	s.Remote.Release()
 	s.Local.Release()
+	s.Screen.Release()
+	s.screenSrc = nil
 	s.Grid.Release()
 	if s.stopTmr != nil {
 		close(s.stopTmr)
@@ -283,14 +327,27 @@ func (s *CallScreen) attachSources() {
 type pipLayout struct{}
 
 func (pipLayout) Layout(objs []fyne.CanvasObject, s fyne.Size) {
+	pos, size := pipBox(s, false)
+	for _, o := range objs {
+		o.Resize(size)
+		o.Move(pos)
+	}
+}
+
+// pipBox is where a picture in picture goes in a view of size s: bottom
+// right (ours), or bottom left (the peer's camera while their shared
+// screen fills the view); a quarter of the width (at most 320 px), 4:3,
+// above the control bar.
+func pipBox(s fyne.Size, left bool) (fyne.Position, fyne.Size) {
 	w := fyne.Min(s.Width/4, 320)
 	h := w * 3 / 4
 	pad := theme.Padding() * 2
 	const barSpace = 64 // the control bar
-	for _, o := range objs {
-		o.Resize(fyne.NewSize(w, h))
-		o.Move(fyne.NewPos(s.Width-w-pad, s.Height-h-pad-barSpace))
+	x := s.Width - w - pad
+	if left {
+		x = pad
 	}
+	return fyne.NewPos(x, s.Height-h-pad-barSpace), fyne.NewSize(w, h)
 }
 
 func (pipLayout) MinSize([]fyne.CanvasObject) fyne.Size { return fyne.NewSize(0, 0) }
@@ -306,6 +363,15 @@ func (l callLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 		o.Resize(size)
 	}
 	s := l.s
+	if s.screenSrc != nil && !s.grouped {
+		// The peer's share fills the view; their camera goes to the
+		// bottom left.
+		pos, sz := pipBox(size, true)
+		for _, o := range []fyne.CanvasObject{s.Remote, s.camBorder} {
+			o.Move(pos)
+			o.Resize(sz)
+		}
+	}
 	if !s.grouped {
 		return
 	}

@@ -78,10 +78,14 @@ func (u *UI) openCall(info callengine.CallInfo) {
 	if u.call != nil {
 		u.call.Stop()
 	}
+	u.closePicker()
+	u.sharingEnded() // of the call this one replaces
 	u.call = newCallScreen(info, u.peer(info.RoomID, info.Peer), u.be.Calls, u.be.Media, CallActions{
-		FullScreen: func() { u.win.SetFullScreen(!u.win.FullScreen()) },
-		Back:       u.leaveCall,
-		Settings:   u.ShowSettings,
+		FullScreen:  func() { u.win.SetFullScreen(!u.win.FullScreen()) },
+		Back:        u.leaveCall,
+		Settings:    u.ShowSettings,
+		ShareScreen: u.ShareScreen,
+		StopShare:   u.StopSharing,
 	}, u.cfg)
 	if r, ok := u.room(info.RoomID); ok {
 		u.call.SetRoom(r)
@@ -117,6 +121,8 @@ func (u *UI) showCall() {
 
 // leaveCall goes from an ended call back to the room list.
 func (u *UI) leaveCall() {
+	u.closePicker()
+	u.sharingEnded()
 	if u.call != nil {
 		u.call.Stop()
 	}
@@ -176,6 +182,17 @@ func (u *UI) handleCall(info callengine.CallInfo) {
 		u.stopRingback()
 	}
 	wasEnded := c.Info().State == callengine.StateEnded
+	if u.share.callID == info.ID && c.Info().Screensharing && !info.Screensharing {
+		// The backend stopped our share (the shared window was closed).
+		u.sharingEnded()
+	}
+	if info.State == callengine.StateEnded {
+		// The backend stops our share with the call.
+		u.closePicker()
+		if u.share.callID == info.ID {
+			u.sharingEnded()
+		}
+	}
 	c.Update(info)
 	if bound {
 		u.refreshParticipants()

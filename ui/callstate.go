@@ -72,7 +72,12 @@ func (s *CallScreen) SetParticipants(ps []Participant) {
 	} else {
 		s.Grid.Release()
 	}
-	s.people = len(s.Grid.shown) + s.Grid.more
+	s.people = s.Grid.more
+	for _, t := range s.Grid.shown {
+		if !t.p.Screen { // a share is not one more person
+			s.people++
+		}
+	}
 	s.applySecurity()
 	s.apply()
 }
@@ -93,6 +98,9 @@ func (s *CallScreen) Update(info callengine.CallInfo) {
 }
 
 func (s *CallScreen) tick() {
+	if s.remoteShareChanged() {
+		s.apply()
+	}
 	t := s.timerText()
 	if t == s.timer.Text {
 		return
@@ -176,6 +184,7 @@ func (s *CallScreen) apply() {
 	if !info.Video || info.VideoMuted || ended || s.grouped {
 		s.Local.Clear()
 	}
+	s.applyShare()
 	s.applySecurity()
 	setVisible(s.timer, s.timer.Text != "")
 	setVisible(s.peerMuted, s.peerMuted.Text != "")

@@ -1,5 +1,7 @@
 // Package ui is mxcall's Fyne desktop interface: the login screen, the room
-// list, the call view, the incoming-call window and the settings screen.
+// list, the call view, the incoming-call window, the settings screen, and
+// for screen sharing the picker and the always-on-top "you are sharing"
+// bar.
 //
 // It owns everything the user sees and hears from the app itself (windows,
 // widgets, the ringtone and ringback choice, notifications) and the

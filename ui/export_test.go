@@ -25,3 +25,9 @@ var Ellipsize = ellipsize
 
 // StateText returns the call view's state line.
 func StateText(c *CallScreen) string { return c.state.Text }
+
+// NewSharePicker returns a share picker over media, as the call view
+// opens it.
+func NewSharePicker(media Media, opts ...Option) *SharePicker {
+	return newSharePicker(media, applyOpts(opts), nil, nil)
+}

@@ -106,7 +106,12 @@ func (t *Tile) set(p Participant, force bool) {
 	old := t.p
 	t.p = p
 	label := tileName(p)
-	if p.Local {
+	switch {
+	case p.Screen && p.Local:
+		label = "Your screen"
+	case p.Screen:
+		label += "'s screen"
+	case p.Local:
 		label += " (you)"
 	}
 	shows := func(p Participant) bool { return p.Video != nil && !p.VideoMuted && !p.WaitingForKey }
@@ -115,7 +120,7 @@ func (t *Tile) set(p Participant, force bool) {
 	} else if shows(old) || force {
 		t.Video.Clear()
 	}
-	if !force && label == t.label && old.ID == p.ID && old.Name == p.Name && old.AudioMuted == p.AudioMuted &&
+	if !force && label == t.label && old.ID == p.ID && old.Name == p.Name && old.Screen == p.Screen && old.AudioMuted == p.AudioMuted &&
 		old.VideoMuted == p.VideoMuted && old.Speaking == p.Speaking && old.WaitingForKey == p.WaitingForKey {
 		return
 	}
@@ -125,9 +130,9 @@ func (t *Tile) set(p Participant, force bool) {
 		t.avatar.set(p.ID, tileName(p))
 	}
 	t.label = label
-	setVisible(t.mic, p.AudioMuted)
-	setVisible(t.cam, p.VideoMuted)
-	setVisible(t.border, p.Speaking)
+	setVisible(t.mic, p.AudioMuted && !p.Screen)
+	setVisible(t.cam, p.VideoMuted && !p.Screen)
+	setVisible(t.border, p.Speaking && !p.Screen)
 	t.Refresh()
 }
 
@@ -264,7 +269,9 @@ func ellipsize(s string, size float32, style fyne.TextStyle, max float32) string
 // Grid is the call view of a group call: a tile per participant, ours
 // first, at most MaxTiles (the rest are counted in a "+N more" note),
 // laid out 1 (full), 2 (side by side), 2×2, 3×2 or 3×3 in cells of a fixed
-// aspect ratio. Tiles are kept across updates and released when their
+// aspect ratio. While someone shares a screen, the share's tile
+// (Participant.Screen) takes most of the view and the others go in a
+// column beside it. Tiles are kept across updates and released when their
 // participant leaves. Use it on the UI goroutine.
 type Grid struct {
 	widget.BaseWidget
@@ -425,6 +432,11 @@ func (r *gridRenderer) Layout(size fyne.Size) {
 	if n == 0 {
 		return
 	}
+	if main := g.Presenting(); main != nil {
+		r.layoutPresenting(size, main)
+		r.layoutMore()
+		return
+	}
 	cols, rows := gridShape(n)
 	gap := theme.Padding()
 	cw := (size.Width - gap*float32(cols-1)) / float32(cols)
@@ -445,6 +457,55 @@ func (r *gridRenderer) Layout(size fyne.Size) {
 		t.Move(fyne.NewPos(x, y0+float32(row)*(ch+gap)))
 		t.Resize(fyne.NewSize(cw, ch))
 	}
+	r.layoutMore()
+}
+
+// Presenting returns the tile of the screen share shown large (the first
+// share on screen), nil when nobody shares.
+func (g *Grid) Presenting() *Tile {
+	for _, t := range g.shown {
+		if t.p.Screen {
+			return t
+		}
+	}
+	return nil
+}
+
+// layoutPresenting puts main (a screen share) on the left, as large as
+// the view less a column of a quarter of its width (at most 320 px) on
+// the right, where the other tiles go, one under the other, in cells of
+// tileAspect centred in the column's height.
+func (r *gridRenderer) layoutPresenting(size fyne.Size, main *Tile) {
+	g := r.g
+	gap := theme.Padding()
+	side := len(g.shown) - 1
+	if side == 0 {
+		main.Move(fyne.Position{})
+		main.Resize(size)
+		return
+	}
+	colW := fyne.Min(size.Width/4, 320)
+	main.Move(fyne.Position{})
+	main.Resize(fyne.NewSize(fyne.Max(size.Width-colW-gap, 1), size.Height))
+	ch := fyne.Min((size.Height-gap*float32(side-1))/float32(side), colW/tileAspect)
+	cw := ch * tileAspect
+	ch, cw = fyne.Max(ch, 1), fyne.Max(cw, 1)
+	x := size.Width - colW + (colW-cw)/2
+	y := (size.Height - (ch*float32(side) + gap*float32(side-1))) / 2
+	for _, t := range g.shown {
+		if t == main {
+			continue
+		}
+		t.Move(fyne.NewPos(x, y))
+		t.Resize(fyne.NewSize(cw, ch))
+		y += ch + gap
+	}
+}
+
+// layoutMore puts the "+N more" note on the last tile.
+func (r *gridRenderer) layoutMore() {
+	g := r.g
+	n := len(g.shown)
 	if g.more > 0 {
 		// In the top right corner of the last tile: after it come the
 		// ones left out.

@@ -9,7 +9,8 @@ import (
 	"github.com/mxcall/mxcall/ui/internal/ontop"
 )
 
-// keepOnTop asks the desktop to keep w (shown) above other windows; Fyne
+// keepOnTop asks the desktop to keep w (shown) above other windows (the
+// incoming-call window, the screen-sharing bar); Fyne
 // has no API for it. Best effort: where it is not possible (macOS,
 // native Wayland, Fyne's test driver) w stays an ordinary focused window.
 func keepOnTop(w fyne.Window) {
@@ -27,6 +28,6 @@ func keepOnTop(w fyne.Window) {
 		}
 	})
 	if err != nil {
-		slog.Debug("incoming-call window not kept on top", "err", err)
+		slog.Debug("window not kept on top", "title", w.Title(), "err", err)
 	}
 }

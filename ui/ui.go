@@ -45,6 +45,7 @@ type UI struct {
 	verifs      map[string]*verifyDialog       // open verification dialogs
 	secDialog   *securityDialog                // the open cross-signing dialog
 	trust       trustFetches                   // peer trust fetches (peertrust.go)
+	share       shareState                     // the share picker and our screen share
 }
 
 // New builds the UI on app with the given backend. Nothing is shown until
@@ -334,6 +335,10 @@ func (u *UI) quit() {
 		return
 	}
 	u.win.Hide()
+	u.closePicker() // stops its thumbnails
+	if u.share.bar != nil {
+		u.share.bar.Hide()
+	}
 	var ringing []string
 	for id, iw := range u.incoming {
 		ringing = append(ringing, id)

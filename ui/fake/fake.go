@@ -58,6 +58,13 @@ type Backend struct {
 	// devices (see security.go).
 	Securer bool
 
+	// ScreenErr, when set, is returned by ScreenSources and
+	// ScreenThumbnail (as on Wayland without XWayland); ShareErr by
+	// StartScreenshare. RemoteScreenSlot is what RemoteScreen returns
+	// while the peer shares (SetRemoteShare).
+	ScreenErr, ShareErr error
+	RemoteScreenSlot    *FrameSlot
+
 	mu       sync.Mutex
 	verifs   verifState
 	sec      securityState
@@ -73,7 +80,11 @@ type Backend struct {
 	playing  map[string]int
 	parts    map[string][]ui.Participant // group calls' participants
 	partSubs map[int]func(string)
-	group    map[string]bool // group calls
+	group    map[string]bool   // group calls
+	sharing  map[string]string // calls we share a screen in: the source
+	// remoteShare: calls whose peer shares a screen
+	remoteShare map[string]bool
+	thumbs      int // ScreenThumbnail calls
 }
 
 // New returns a fake with empty rooms and two video slots.
@@ -82,15 +93,19 @@ func New() *Backend {
 		RingFor:    2 * time.Second,
 		RemoteSlot: &FrameSlot{},
 		LocalSlot:  &FrameSlot{},
-		roomSubs:   map[int]func(ui.RoomsSnapshot){},
-		callSubs:   map[int]func(callengine.CallInfo){},
-		calls:      map[string]callengine.CallInfo{},
-		media:      map[string]bool{},
-		playing:    map[string]int{},
-		parts:      map[string][]ui.Participant{},
-		partSubs:   map[int]func(string){},
-		group:      map[string]bool{},
-		settings:   ui.Settings{Camera: "cam0", Microphone: "mic0", Speaker: "spk0", Resolution: ui.Resolution{Width: 1280, Height: 720}},
+		// the peer's shared screen
+		RemoteScreenSlot: &FrameSlot{},
+		sharing:          map[string]string{},
+		remoteShare:      map[string]bool{},
+		roomSubs:         map[int]func(ui.RoomsSnapshot){},
+		callSubs:         map[int]func(callengine.CallInfo){},
+		calls:            map[string]callengine.CallInfo{},
+		media:            map[string]bool{},
+		playing:          map[string]int{},
+		parts:            map[string][]ui.Participant{},
+		partSubs:         map[int]func(string){},
+		group:            map[string]bool{},
+		settings:         ui.Settings{Camera: "cam0", Microphone: "mic0", Speaker: "spk0", Resolution: ui.Resolution{Width: 1280, Height: 720}},
 	}
 }
 
@@ -277,6 +292,8 @@ func (b *Backend) Emit(info callengine.CallInfo) {
 		delete(b.calls, info.ID)
 		delete(b.parts, info.ID)
 		delete(b.group, info.ID)
+		delete(b.sharing, info.ID)
+		delete(b.remoteShare, info.ID)
 	} else {
 		b.calls[info.ID] = info
 	}

@@ -5,6 +5,10 @@
 //	go run ./ui/cmd/preview                    # interactive demo: any password logs in
 //	go run ./ui/cmd/preview -screen call-video # open straight in one state
 //	go run ./ui/cmd/preview -screen call-grid  # a group call of four
+//	go run ./ui/cmd/preview -screen share-picker         # the screen-share picker
+//	go run ./ui/cmd/preview -screen call-sharing         # we share: the call view and the bar
+//	go run ./ui/cmd/preview -screen call-receiving-share # Alice shares her screen
+//	go run ./ui/cmd/preview -screen call-grid-share      # Bob shares in the group call
 //
 // Remote and local video are synthetic frames drawn at -res and -fps, fed
 // through the same latest-frame slot interface a decoder uses; the other
@@ -36,7 +40,8 @@ import (
 
 var screens = []string{"demo", "login", "login-error", "rooms", "rooms-offline", "incoming", "incoming-group",
 	"call-ringing", "call-video", "call-voice", "call-ended", "call-grid", "settings", "verify-emoji",
-	"crosssign-key", "recovery-key", "call-new-device", "incoming-new-device"}
+	"crosssign-key", "recovery-key", "call-new-device", "incoming-new-device",
+	"share-picker", "call-sharing", "call-receiving-share", "call-grid-share"}
 
 // securityScreens show the trust UI of issue 16; only they get the fake's
 // Security side, so the other screens stay as docs/ shows them.
@@ -122,6 +127,11 @@ func main() {
 	defer cancel()
 	go fake.Produce(ctx, be.RemoteSlot, w, h, *fps, fake.RemoteColors)
 	go fake.Produce(ctx, be.LocalSlot, 640, 480, *fps, fake.LocalColors)
+	// A shared screen (Alice's in -screen call-receiving-share, Bob's in
+	// call-grid-share): 1280×720 at 5 fps, as screens are sent.
+	if *screen == "call-receiving-share" || *screen == "call-grid-share" {
+		go fake.ProduceScreen(ctx, be.RemoteScreenSlot, 1280, 720, 5, 1)
+	}
 	// Who is in Team standup's call: Alice speaks, Bob has muted his
 	// microphone, Dana sends no video.
 	for i, m := range []ui.Participant{
@@ -135,6 +145,10 @@ func main() {
 			m.Video = slot
 		}
 		be.Members = append(be.Members, m)
+	}
+	if *screen == "call-grid-share" {
+		be.Members = append(be.Members, ui.Participant{ID: "@bob:matrix.org:BOBLAPTOP#screen", Name: "Bob Builder",
+			Video: be.RemoteScreenSlot, Screen: true})
 	}
 
 	opts := []ui.Option{}
@@ -226,6 +240,31 @@ func drive(screen string, u *ui.UI, be *fake.Backend, alice, bob, team ui.Room) 
 			time.Sleep(2500 * time.Millisecond)
 			if c := u.Call(); c != nil {
 				_ = be.Update(c.Info().ID, func(c *callengine.CallInfo) { c.Relay = true })
+			}
+		}()
+	case "call-grid-share":
+		u.JoinCall(team, true)
+	case "share-picker", "call-sharing", "call-receiving-share":
+		id := be.Ring(alice, true)
+		go func() {
+			time.Sleep(300 * time.Millisecond) // the ring reaches the UI through fyne.Do
+			fyne.Do(func() { u.Answer(id, true) })
+			time.Sleep(1500 * time.Millisecond) // connected
+			switch screen {
+			case "share-picker":
+				fyne.Do(u.ShareScreen)
+			case "call-sharing":
+				fyne.DoAndWait(u.ShareScreen)
+				for shared := false; !shared; time.Sleep(100 * time.Millisecond) {
+					fyne.DoAndWait(func() {
+						p := u.SharePicker()
+						if shared = p == nil; !shared && len(p.Sources()) > 0 {
+							p.Share.OnTapped() // the first screen
+						}
+					})
+				}
+			case "call-receiving-share":
+				_ = be.SetRemoteShare(id, true)
 			}
 		}()
 	case "settings":
