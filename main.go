@@ -59,6 +59,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "echo" {
 		os.Exit(runEcho(log, os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "member" { // hidden: for scripts/bench-group.sh
+		os.Exit(runMember(log, os.Args[2:]))
+	}
 	os.Exit(runApp(log))
 }
 
@@ -176,6 +179,57 @@ func runEcho(log *slog.Logger, args []string) int {
 	})
 	if err != nil {
 		log.Error("echo partner", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// runMember is the hidden `mxcall member`: a headless device that joins a
+// room's MatrixRTC call and publishes the test pattern (at
+// $MXCALL_RESOLUTION, default 640x480) and a tone until SIGTERM or
+// SIGINT, then leaves (scripts/bench-group.sh runs three of them).
+func runMember(log *slog.Logger, args []string) int {
+	fs := flag.NewFlagSet("member", flag.ContinueOnError)
+	user := fs.String("user", os.Getenv(envUser), "Matrix user ID, e.g. @bob:example.org")
+	hs := fs.String("homeserver", os.Getenv(envHomeserver), "homeserver URL (default: discovered from the user ID)")
+	room := fs.String("room", "", "ID of the room whose call to join (the user must be in the room)")
+	focus := fs.String("focus", os.Getenv(envRTCFocus), "MatrixRTC focus (a token service URL) when the homeserver advertises none")
+	tone := fs.Float64("tone", 440, "frequency of the tone sent, in Hz")
+	fs.Usage = func() {
+		_, _ = fmt.Fprintf(fs.Output(), "usage: mxcall member --user @bob:example.org --room '!room:server' [--focus URL]\n\n"+
+			"Joins the room's MatrixRTC call and sends a test pattern and a tone until stopped (password from $%s).\n\n", envPassword)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *user == "" || *room == "" {
+		fs.Usage()
+		return 2
+	}
+	opts := []media.Option{media.WithTestPattern(), media.WithTone(*tone), media.WithLogger(log)}
+	var w, h int
+	if _, err := fmt.Sscanf(os.Getenv(envResolution), "%dx%d", &w, &h); err == nil {
+		opts = append(opts, media.WithVideoSize(w, h))
+	}
+	src, err := media.NewSource(opts...)
+	if err != nil {
+		log.Error("member: media", "err", err)
+		return 1
+	}
+	defer func() { _ = src.Close() }() // after the session's connection (media's close order)
+	cfg := partner.MemberConfig{
+		UserID: *user, Password: os.Getenv(envPassword), Homeserver: *hs, DataDir: os.Getenv(envDataDir),
+		RoomID: *room, Tracks: []webrtc.TrackLocal{src.Audio(), src.Video()}, Log: log,
+		Joined: func() { fmt.Printf("member %s joined the call\n", *user) },
+	}
+	if *focus != "" {
+		cfg.Discovery.Configured = []matrixrtc.Transport{{Type: matrixrtc.TransportLiveKit, ServiceURL: *focus}}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := partner.RunMember(ctx, cfg); err != nil {
+		log.Error("member", "err", err)
 		return 1
 	}
 	return 0

@@ -265,10 +265,12 @@ func (s *CallScreen) Start() {
 	}
 }
 
-// logStats logs the repaint rates of both video views until stop.
+// logStats logs the repaint rates of both video views and of the group
+// call grid's tiles until stop.
 func (s *CallScreen) logStats(stop chan struct{}, id string) {
 	t := time.NewTicker(s.cfg.statsIvl)
 	defer t.Stop()
+	_, lastG := s.Grid.Repaints()
 	lastR, lastL, lastU, last := s.Remote.Repaints(), s.Local.Repaints(), s.Remote.Updates(), time.Now()
 	for {
 		select {
@@ -276,11 +278,17 @@ func (s *CallScreen) logStats(stop chan struct{}, id string) {
 			return
 		case now := <-t.C:
 			r, l, u := s.Remote.Repaints(), s.Local.Repaints(), s.Remote.Updates()
+			tiles, g := s.Grid.Repaints()
+			gd := g - lastG
+			if g < lastG { // a tile left with its count
+				gd = g
+			}
 			sec := now.Sub(last).Seconds()
 			s.cfg.statsLog.Info("video repaint", "call", id,
 				"remote_fps", float64(r-lastR)/sec, "local_fps", float64(l-lastL)/sec,
+				"grid_tiles", tiles, "grid_fps", float64(gd)/sec,
 				"window_updates_per_s", float64(u-lastU)/sec)
-			lastR, lastL, lastU, last = r, l, u, now
+			lastR, lastL, lastU, lastG, last = r, l, u, g, now
 		}
 	}
 }

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"image/color"
+	"sync"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -283,6 +284,9 @@ type Grid struct {
 	moreBg   *canvas.Rectangle
 	moreText *canvas.Text
 	rate     int // video poll rate while started; 0: stopped
+
+	statMu    sync.Mutex
+	statViews []*VideoView // the shown tiles' views, for Repaints from any goroutine
 }
 
 func newGrid(cfg *config) *Grid {
@@ -335,6 +339,7 @@ func (g *Grid) Update(ps []Participant) {
 		same = shown[i] == g.shown[i]
 	}
 	g.shown, g.more = shown, more
+	g.setStatViews()
 	if !same { // who is where changed (tiles redraw their own changes)
 		g.Refresh()
 	}
@@ -382,8 +387,31 @@ func (g *Grid) Release() {
 	}
 	if len(g.shown) > 0 || g.more > 0 {
 		g.shown, g.more = nil, 0
+		g.setStatViews()
 		g.Refresh()
 	}
+}
+
+func (g *Grid) setStatViews() {
+	views := make([]*VideoView, 0, len(g.shown))
+	for _, t := range g.shown {
+		views = append(views, t.Video)
+	}
+	g.statMu.Lock()
+	g.statViews = views
+	g.statMu.Unlock()
+}
+
+// Repaints returns how many tiles are on screen and how many frames they
+// have painted in all (each since its tile was made). Unlike the rest of
+// Grid it may be called from any goroutine (the stats log).
+func (g *Grid) Repaints() (tiles int, frames uint64) {
+	g.statMu.Lock()
+	defer g.statMu.Unlock()
+	for _, v := range g.statViews {
+		frames += v.Repaints()
+	}
+	return len(g.statViews), frames
 }
 
 // CreateRenderer implements fyne.Widget.

@@ -661,3 +661,27 @@ func TestGroupCallEncryption(t *testing.T) {
 		t.Errorf("one plain member: security line %q, want %q", got, want)
 	}
 }
+
+// TestGridRepaints: the grid counts what its tiles on screen painted
+// (for the stats log), and forgets the tiles of those who left.
+func TestGridRepaints(t *testing.T) {
+	e := newGroupEnv(t)
+	id, c := joinTeam(t, e)
+	ps, slots := participants(e, 4) // the fourth (Carol) sends no video
+	e.be.SetParticipants(id, ps)
+	pollTiles(t, c)
+	if tiles, frames := c.Grid.Repaints(); tiles != 4 || frames != 3 {
+		t.Fatalf("Repaints() = %d tiles, %d frames; want 4, 3", tiles, frames)
+	}
+	for _, s := range slots[:2] {
+		s.Put(image.NewRGBA(image.Rect(0, 0, 320, 180)))
+	}
+	pollTiles(t, c)
+	if tiles, frames := c.Grid.Repaints(); tiles != 4 || frames != 5 {
+		t.Fatalf("after two new frames: Repaints() = %d tiles, %d frames; want 4, 5", tiles, frames)
+	}
+	e.be.SetParticipants(id, ps[:2])
+	if tiles, frames := c.Grid.Repaints(); tiles != 2 || frames != 4 {
+		t.Fatalf("after two left: Repaints() = %d tiles, %d frames; want 2, 4", tiles, frames)
+	}
+}
