@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"image/color"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -285,8 +287,16 @@ type Grid struct {
 	moreText *canvas.Text
 	rate     int // video poll rate while started; 0: stopped
 
+	// statMu guards statViews, the shown tiles' views, which the grid's
+	// poller and Repaints read from their own goroutines.
 	statMu    sync.Mutex
-	statViews []*VideoView // the shown tiles' views, for Repaints from any goroutine
+	statViews []*VideoView
+
+	// The grid's one poller (Start), and whether the repaint it queued
+	// last has not run yet.
+	pollStop chan struct{}
+	polling  sync.WaitGroup
+	pending  atomic.Bool
 }
 
 func newGrid(cfg *config) *Grid {
@@ -320,9 +330,6 @@ func (g *Grid) Update(ps []Participant) {
 		if t == nil {
 			t = newTile(p, g.cfg)
 			g.tiles[p.ID] = t
-			if g.rate > 0 {
-				t.Video.Start(g.rate)
-			}
 		} else {
 			t.set(p, false)
 		}
@@ -357,23 +364,79 @@ func (g *Grid) Tile(id string) (*Tile, bool) {
 // More returns how many participants are left out of the grid.
 func (g *Grid) More() int { return g.more }
 
-// Start makes every tile poll its video rate times a second (see
-// VideoView.Start), tiles added later too, until Stop.
+// Start polls the tiles' videos rate times a second, tiles added later
+// too, until Stop. One poller serves every tile and puts all the new
+// frames of a tick on screen with one repaint of the window: a poller per
+// tile, ticking at its own moments, made up to one repaint per tile per
+// frame, and the window is repainted whole each time (the software
+// painter's cost in a 4-way call halves). Calling Start again does
+// nothing but change the rate for the next Start.
 func (g *Grid) Start(rate int) {
 	if rate <= 0 {
 		rate = DefaultVideoRate
 	}
 	g.rate = rate
-	for _, t := range g.tiles {
-		t.Video.Start(rate)
+	if g.pollStop != nil {
+		return
 	}
+	stop := make(chan struct{})
+	g.pollStop = stop
+	g.polling.Add(1)
+	go func() {
+		defer g.polling.Done()
+		t := time.NewTicker(time.Second / time.Duration(rate))
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				g.Poll()
+			}
+		}
+	}()
 }
 
-// Stop ends polling. Idempotent.
+// Poll takes the newest frame of every shown tile that has one it has not
+// shown yet and swaps them all in through one call of the UI runner (one
+// repaint). It reports whether a repaint was queued. Nothing is taken
+// while the window is minimised, nor while the previous repaint is still
+// queued. Only one goroutine may call Poll at a time (the poller started
+// by Start, or a test).
+func (g *Grid) Poll() bool {
+	if g.pending.Load() || g.cfg.hidden.Load() {
+		return false
+	}
+	g.statMu.Lock()
+	views := g.statViews
+	g.statMu.Unlock()
+	var swaps []func()
+	for _, v := range views {
+		if c := v.prepare(); c != nil {
+			v.updates.Add(1)
+			swaps = append(swaps, c)
+		}
+	}
+	if len(swaps) == 0 {
+		return false
+	}
+	g.pending.Store(true)
+	g.cfg.do(func() {
+		defer g.pending.Store(false)
+		for _, c := range swaps {
+			c()
+		}
+	})
+	return true
+}
+
+// Stop ends polling and waits for the poller to exit. Idempotent.
 func (g *Grid) Stop() {
 	g.rate = 0
-	for _, t := range g.tiles {
-		t.Video.Stop()
+	if g.pollStop != nil {
+		close(g.pollStop)
+		g.pollStop = nil
+		g.polling.Wait()
 	}
 }
 
