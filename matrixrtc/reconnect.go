@@ -7,6 +7,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -73,7 +74,12 @@ func (s *Session) credentials(ctx context.Context, focus Focus, sw *stopwatch) (
 // connectWith connects to LiveKit with creds and publishes the configured
 // tracks. It touches none of the owner's state.
 func (s *Session) connectWith(ctx context.Context, gen int, creds Credentials, sw *stopwatch) (*lksdk.Room, error) {
-	room, err := s.connect(ctx, creds.URL, creds.JWT, s.roomCallback(gen), s.cfg.ConnectOptions...)
+	// Every key frame request the SFU sends reaches our tracks (see
+	// keyframeTap); options of the config come after, and may replace it.
+	tap := &keyframeTap{onRequest: func(uint32) { s.requestKeyframes("a key frame request from the SFU") }}
+	opts := append([]lksdk.ConnectOption{lksdk.WithInterceptors([]interceptor.Factory{tap}), lksdk.WithIncludeDefaultInterceptors(true)},
+		s.cfg.ConnectOptions...)
+	room, err := s.connect(ctx, creds.URL, creds.JWT, s.roomCallback(gen), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: connecting to LiveKit: %w", ErrUnreachable, err)
 	}
@@ -114,8 +120,21 @@ func (s *Session) roomCallback(gen int) *lksdk.RoomCallback {
 		s.queueLiveKitEvent(lkEvent{gen: gen, kind: lkReconnected})
 		s.participantsChanged()
 	}
+	// The debug log tells when media starts, counted from the connection
+	// attempt (where the time to a call's first picture goes).
+	t0 := time.Now()
+	cb.OnLocalTrackSubscribed = func(pub *lksdk.LocalTrackPublication, _ *lksdk.LocalParticipant) {
+		s.cfg.Log.Debug("matrixrtc: our track subscribed", "room", s.cfg.RoomID, "track", pub.Name(), "kind", pub.Kind(), "since_connect", ms(time.Since(t0)))
+		// The SFU tells us when our track's first subscription is set up
+		// (TrackSubscribed): its forwarding waits for a key frame, so make
+		// one now rather than at its next (throttled) request.
+		if pub.Kind() != lksdk.TrackKindAudio {
+			s.requestKeyframes("our video is subscribed")
+		}
+	}
 	if on := s.cfg.OnRemoteTrack; on != nil {
 		cb.OnTrackSubscribed = func(t *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+			s.cfg.Log.Debug("matrixrtc: track subscribed", "room", s.cfg.RoomID, "identity", rp.Identity(), "kind", t.Kind().String(), "since_connect", ms(time.Since(t0)))
 			rt := RemoteTrack{Identity: rp.Identity(), Track: t, RequestKeyframe: func() { rp.WritePLI(t.SSRC()) }}
 			if info := pub.TrackInfo(); info != nil && info.Encryption != livekit.Encryption_NONE {
 				rt.Encrypted = true
@@ -128,6 +147,9 @@ func (s *Session) roomCallback(gen int) *lksdk.RoomCallback {
 	}
 	return cb
 }
+
+// ms rounds d for the log.
+func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 
 func (s *Session) queueLiveKitEvent(ev lkEvent) {
 	s.lkMu.Lock()
