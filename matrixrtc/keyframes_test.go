@@ -106,3 +106,24 @@ func TestKeyframeWhenOurVideoIsSubscribed(t *testing.T) {
 		t.Fatalf("after a request: %d video, %d audio key frame requests; want 2, 0", video.n.Load(), audio.n.Load())
 	}
 }
+
+// TestKeyframeWhenARemoteVideoStarts checks that a session makes a key
+// frame when a remote video track starts (its publisher's subscription to
+// ours may have been set up after our last key frame), and still hands
+// the track on.
+func TestKeyframeWhenARemoteVideoStarts(t *testing.T) {
+	video := newKFTrack(t, webrtc.MimeTypeVP8)
+	var got []RemoteTrack
+	s := &Session{cfg: SessionConfig{Tracks: []webrtc.TrackLocal{video}, Log: slog.New(slog.DiscardHandler),
+		OnRemoteTrack: func(rt RemoteTrack) { got = append(got, rt) }}}
+	remote := &webrtc.TrackRemote{} // of no kind: counts as video
+	s.roomCallback(1).OnTrackSubscribed(remote, &lksdk.RemoteTrackPublication{}, &lksdk.RemoteParticipant{})
+	if video.n.Load() != 1 || len(got) != 1 || got[0].Track != remote {
+		t.Fatalf("%d key frame requests, %d tracks handed on; want 1, 1", video.n.Load(), len(got))
+	}
+	s.cfg.OnRemoteTrack = nil // nobody takes remote tracks: still a key frame
+	s.roomCallback(2).OnTrackSubscribed(remote, &lksdk.RemoteTrackPublication{}, &lksdk.RemoteParticipant{})
+	if video.n.Load() != 2 {
+		t.Fatalf("%d key frame requests without OnRemoteTrack, want 2", video.n.Load())
+	}
+}

@@ -132,18 +132,30 @@ func (s *Session) roomCallback(gen int) *lksdk.RoomCallback {
 			s.requestKeyframes("our video is subscribed")
 		}
 	}
-	if on := s.cfg.OnRemoteTrack; on != nil {
-		cb.OnTrackSubscribed = func(t *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
-			s.cfg.Log.Debug("matrixrtc: track subscribed", "room", s.cfg.RoomID, "identity", rp.Identity(), "kind", t.Kind().String(), "since_connect", ms(time.Since(t0)))
-			rt := RemoteTrack{Identity: rp.Identity(), Track: t, RequestKeyframe: func() { rp.WritePLI(t.SSRC()) }}
-			if info := pub.TrackInfo(); info != nil && info.Encryption != livekit.Encryption_NONE {
-				rt.Encrypted = true
-			}
-			if sif := s.sif.Load(); sif != nil {
-				rt.SIFTrailer = *sif
-			}
-			on(rt)
+	on := s.cfg.OnRemoteTrack
+	cb.OnTrackSubscribed = func(t *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+		s.cfg.Log.Debug("matrixrtc: track subscribed", "room", s.cfg.RoomID, "identity", rp.Identity(), "kind", t.Kind().String(), "since_connect", ms(time.Since(t0)))
+		// A remote video has just started (its first packet is in): its
+		// publisher, new to the room or new to us, now gets our video
+		// too, and its subscription may have been set up after our last
+		// key frame, which the SFU asks for again only after its
+		// throttle (500 ms to 1 s). Make one now: with an echo, or with
+		// anyone whose own video follows ours, this is the key frame
+		// that starts the picture.
+		if t.Kind() != webrtc.RTPCodecTypeAudio {
+			s.requestKeyframes("a remote video started")
 		}
+		if on == nil {
+			return
+		}
+		rt := RemoteTrack{Identity: rp.Identity(), Track: t, RequestKeyframe: func() { rp.WritePLI(t.SSRC()) }}
+		if info := pub.TrackInfo(); info != nil && info.Encryption != livekit.Encryption_NONE {
+			rt.Encrypted = true
+		}
+		if sif := s.sif.Load(); sif != nil {
+			rt.SIFTrailer = *sif
+		}
+		on(rt)
 	}
 	return cb
 }
