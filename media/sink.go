@@ -303,9 +303,11 @@ func (d *videoDecoder) frame(data []byte, lostBefore bool) {
 	if d.slot.writeFrame().CopyPicture(pic) != nil {
 		return
 	}
-	d.slot.publish()
+	// Counted before it is published, so that whoever sees the picture
+	// sees it counted (FirstFrame set).
 	d.last = decoded{key: key, width: pic.Width, height: pic.Height}
 	d.count(d.countFrame)
+	d.slot.publish()
 }
 
 // AudioSink receives a remote Opus track, decodes it (libopus, with packet
