@@ -4,6 +4,7 @@ package backend
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"testing"
@@ -48,6 +49,9 @@ func TestIntegrationRTCCallSteps(t *testing.T) {
 	cpu0 := cpuTime()
 	for i := 1; i <= n; i++ {
 		start := time.Now()
+		if itLogLevel() == slog.LevelDebug { // the click, for the debug log's timeline
+			fmt.Fprintf(os.Stderr, "time=%s level=DEBUG msg=\"bench: click\" call=%d\n", start.UTC().Format("2006-01-02T15:04:05.000Z"), i)
+		}
 		id, err := alice.b.PlaceCall(ctx, room, echo, true)
 		if err != nil {
 			t.Fatalf("call %d: %v", i, err)

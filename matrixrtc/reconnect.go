@@ -7,6 +7,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -74,7 +75,12 @@ func (s *Session) credentials(ctx context.Context, focus Focus, sw *stopwatch) (
 // connectWith connects to LiveKit with creds and publishes the configured
 // tracks and screen (nil: none). It touches none of the owner's state.
 func (s *Session) connectWith(ctx context.Context, gen int, creds Credentials, sw *stopwatch, screen webrtc.TrackLocal) (*lksdk.Room, error) {
-	room, err := s.connect(ctx, creds.URL, creds.JWT, s.roomCallback(gen), s.cfg.ConnectOptions...)
+	// Every key frame request the SFU sends reaches our tracks (see
+	// keyframeTap); options of the config come after, and may replace it.
+	tap := &keyframeTap{onRequest: func(uint32) { s.requestKeyframes("a key frame request from the SFU") }}
+	opts := append([]lksdk.ConnectOption{lksdk.WithInterceptors([]interceptor.Factory{tap}), lksdk.WithIncludeDefaultInterceptors(true)},
+		s.cfg.ConnectOptions...)
+	room, err := s.connect(ctx, creds.URL, creds.JWT, s.roomCallback(gen), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: connecting to LiveKit: %w", ErrUnreachable, err)
 	}
@@ -131,24 +137,54 @@ func (s *Session) roomCallback(gen int) *lksdk.RoomCallback {
 		s.queueLiveKitEvent(lkEvent{gen: gen, kind: lkReconnected})
 		s.participantsChanged()
 	}
-	if on := s.cfg.OnRemoteTrack; on != nil {
-		cb.OnTrackSubscribed = func(t *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
-			rt := RemoteTrack{Identity: rp.Identity(), Track: t, RequestKeyframe: func() { rp.WritePLI(t.SSRC()) },
-				Screen: pub.Source() == livekit.TrackSource_SCREEN_SHARE, Ended: s.trackEnds(t)}
-			if info := pub.TrackInfo(); info != nil && info.Encryption != livekit.Encryption_NONE {
-				rt.Encrypted = true
-			}
-			if sif := s.sif.Load(); sif != nil {
-				rt.SIFTrailer = *sif
-			}
-			on(rt)
+	// The debug log tells when media starts, counted from the connection
+	// attempt (where the time to a call's first picture goes).
+	t0 := time.Now()
+	cb.OnLocalTrackSubscribed = func(pub *lksdk.LocalTrackPublication, _ *lksdk.LocalParticipant) {
+		s.cfg.Log.Debug("matrixrtc: our track subscribed", "room", s.cfg.RoomID, "track", pub.Name(), "kind", pub.Kind(), "since_connect", ms(time.Since(t0)))
+		// The SFU tells us when our track's first subscription is set up
+		// (TrackSubscribed): its forwarding waits for a key frame, so make
+		// one now rather than at its next (throttled) request.
+		if pub.Kind() != lksdk.TrackKindAudio {
+			s.requestKeyframes("our video is subscribed")
 		}
+	}
+	on := s.cfg.OnRemoteTrack
+	if on != nil {
 		cb.OnTrackUnsubscribed = func(t *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
 			s.trackEnded(t)
 		}
 	}
+	cb.OnTrackSubscribed = func(t *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+		s.cfg.Log.Debug("matrixrtc: track subscribed", "room", s.cfg.RoomID, "identity", rp.Identity(), "kind", t.Kind().String(), "since_connect", ms(time.Since(t0)))
+		// A remote video has just started (its first packet is in): its
+		// publisher, new to the room or new to us, now gets our video
+		// too, and its subscription may have been set up after our last
+		// key frame, which the SFU asks for again only after its
+		// throttle (500 ms to 1 s). Make one now: with an echo, or with
+		// anyone whose own video follows ours, this is the key frame
+		// that starts the picture.
+		if t.Kind() != webrtc.RTPCodecTypeAudio {
+			s.requestKeyframes("a remote video started")
+		}
+		if on == nil {
+			return
+		}
+		rt := RemoteTrack{Identity: rp.Identity(), Track: t, RequestKeyframe: func() { rp.WritePLI(t.SSRC()) },
+			Screen: pub.Source() == livekit.TrackSource_SCREEN_SHARE, Ended: s.trackEnds(t)}
+		if info := pub.TrackInfo(); info != nil && info.Encryption != livekit.Encryption_NONE {
+			rt.Encrypted = true
+		}
+		if sif := s.sif.Load(); sif != nil {
+			rt.SIFTrailer = *sif
+		}
+		on(rt)
+	}
 	return cb
 }
+
+// ms rounds d for the log.
+func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 
 func (s *Session) queueLiveKitEvent(ev lkEvent) {
 	s.lkMu.Lock()

@@ -40,7 +40,7 @@ func (s *Session) PublishScreenshare(ctx context.Context, track webrtc.TrackLoca
 				return err
 			}
 		}
-		s.screen = track
+		s.setScreen(track)
 		s.participantsChanged()
 		return nil
 	})
@@ -53,7 +53,7 @@ func (s *Session) UnpublishScreenshare(ctx context.Context) error {
 		if s.screen == nil {
 			return nil
 		}
-		s.screen = nil
+		s.setScreen(nil)
 		return unpublishScreens(s.room)
 	})
 }
@@ -97,7 +97,7 @@ func (s *Session) fixScreen(published webrtc.TrackLocal) {
 	if s.screen != nil {
 		if err := s.publish(s.room, s.screen, livekit.TrackSource_SCREEN_SHARE); err != nil {
 			s.cfg.Log.Warn("matrixrtc: screen share after reconnecting", "room", s.cfg.RoomID, "err", err)
-			s.screen = nil
+			s.setScreen(nil)
 		}
 	}
 }

@@ -142,6 +142,9 @@ type Session struct {
 
 	// sif is the current room's SIF trailer (set once connected).
 	sif atomic.Pointer[[]byte]
+	// sharing is the owner's screen, for LiveKit's goroutines (key frame
+	// requests).
+	sharing atomic.Pointer[webrtc.TrackLocal]
 
 	// Owned by the run goroutine.
 	joined bool
@@ -156,7 +159,8 @@ type Session struct {
 	// parts is the remote participant list last handed to the notifier.
 	parts []Participant
 	// screen is our screen share while we share (PublishScreenshare),
-	// published in every room we connect to until unpublished.
+	// published in every room we connect to until unpublished; set it
+	// with setScreen.
 	screen webrtc.TrackLocal
 
 	// ends holds the Ended channels of subscribed remote tracks, closed
@@ -534,7 +538,7 @@ func (s *Session) cleanup(ctx context.Context) error {
 		s.room.Disconnect()
 		s.room = nil
 	}
-	s.screen = nil // a share ends with the session's membership
+	s.setScreen(nil) // a share ends with the session's membership
 	s.endRemoteTracks()
 	s.updateParticipants() // none left
 	s.joined = false

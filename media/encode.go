@@ -51,7 +51,7 @@ func (v *videoEncoder) send(y, u, vv []byte, w, h int, now time.Time) error {
 	if s.video.isBound() {
 		if s.keyframe.Swap(false) {
 			v.enc.RequestKeyframe()
-			s.keyframes.Add(1)
+			s.log.Debug("media: key frame on request", "n", s.keyframes.Add(1))
 		}
 		v.enc.SetBitrate(int(s.targetKbps.Load()))
 		data, _, err := v.enc.Encode(y, u, vv, now.Sub(v.t0).Milliseconds())

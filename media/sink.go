@@ -65,6 +65,11 @@ type VideoStats struct {
 	// Undecryptable those that did not decrypt (wrong key, tampered).
 	NoKey, Undecryptable uint64
 	Width, Height        int
+	// Start is when the sink started; FirstPacket, FirstKeyframe and
+	// FirstFrame when its first RTP packet arrived, its first complete key
+	// frame was assembled and its first picture was published (zero until
+	// then): where the time to the first picture went.
+	Start, FirstPacket, FirstKeyframe, FirstFrame time.Time
 }
 
 // VideoSink receives a remote VP8 track: RTP → frame reassembly (our own
@@ -92,6 +97,7 @@ func NewVideoSink(track *webrtc.TrackRemote, sendRTCP func([]rtcp.Packet) error,
 		return nil, fmt.Errorf("%w: %s", ErrUnsupportedCodec, track.Codec().MimeType)
 	}
 	s := &VideoSink{cfg: sinkOptions(opts), track: track, sendRTCP: sendRTCP, slot: NewFrameSlot(), done: make(chan struct{})}
+	s.stats.Start = time.Now()
 	dec, err := vpx.NewDecoder(1)
 	if err != nil {
 		return nil, err
@@ -174,6 +180,8 @@ type videoDecoder struct {
 	// once so that counting allocates nothing per frame.
 	last       decoded
 	countFrame func(*VideoStats)
+	// gotPacket and gotKey: the first packet and key frame were noted.
+	gotPacket, gotKey bool
 }
 
 type decoded struct {
@@ -192,6 +200,9 @@ func newVideoDecoder(dec *vpx.Decoder, slot *FrameSlot, count func(func(*VideoSt
 			st.Keyframes++
 		}
 		st.Width, st.Height = d.last.width, d.last.height
+		if st.FirstFrame.IsZero() {
+			st.FirstFrame = time.Now()
+		}
 	}
 	d.asm = newVP8Assembler(90000/10, func(b *pktBuf) { d.free = append(d.free, b) })
 	return d
@@ -225,6 +236,11 @@ func (d *videoDecoder) push(b *pktBuf, n int) {
 	if err := b.pkt.Unmarshal(b.raw[:n]); err != nil {
 		d.free = append(d.free, b)
 		return
+	}
+	if !d.gotPacket {
+		d.gotPacket = true
+		now := time.Now()
+		d.count(func(st *VideoStats) { st.FirstPacket = now })
 	}
 	d.asm.push(b)
 	for {
@@ -263,6 +279,11 @@ func (d *videoDecoder) frame(data []byte, lostBefore bool) {
 		}
 	}
 	key := vpx.IsKeyframe(data)
+	if key && !d.gotKey {
+		d.gotKey = true
+		now := time.Now()
+		d.count(func(st *VideoStats) { st.FirstKeyframe = now })
+	}
 	if d.needKey && !key {
 		d.count(func(st *VideoStats) { st.Skipped++ })
 		d.pli(false)
@@ -282,9 +303,11 @@ func (d *videoDecoder) frame(data []byte, lostBefore bool) {
 	if d.slot.writeFrame().CopyPicture(pic) != nil {
 		return
 	}
-	d.slot.publish()
+	// Counted before it is published, so that whoever sees the picture
+	// sees it counted (FirstFrame set).
 	d.last = decoded{key: key, width: pic.Width, height: pic.Height}
 	d.count(d.countFrame)
+	d.slot.publish()
 }
 
 // AudioSink receives a remote Opus track, decodes it (libopus, with packet

@@ -24,6 +24,15 @@ func newPLITrack(t *webrtc.TrackLocalStaticRTP) *pliTrack { return &pliTrack{Tra
 // setOnKeyframe sets what a key frame request from a receiver calls.
 func (t *pliTrack) setOnKeyframe(fn func()) { t.onKeyframe.Store(&fn) }
 
+// RequestKeyframe passes a key frame request on (to the caller); a
+// matrixrtc session calls it (matrixrtc.KeyframeTrack) for every request
+// the SFU makes, some of which LiveKit's SDK reads before readRTCP can.
+func (t *pliTrack) RequestKeyframe() {
+	if fn := t.onKeyframe.Load(); fn != nil && *fn != nil {
+		(*fn)()
+	}
+}
+
 // Bind implements webrtc.TrackLocal and starts reading the sender's RTCP
 // (until its PeerConnection closes).
 func (t *pliTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
@@ -52,9 +61,7 @@ func (t *pliTrack) readRTCP(r interceptor.RTCPReader) {
 		for _, p := range pkts {
 			switch p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				if fn := t.onKeyframe.Load(); fn != nil && *fn != nil {
-					(*fn)()
-				}
+				t.RequestKeyframe()
 			}
 		}
 	}

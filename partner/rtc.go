@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/mxcall/mxcall/matrixrtc"
@@ -205,11 +207,16 @@ func (e *RTCEcho) serve(ctx context.Context, c *rtcEchoCall) {
 // kind until the track ends, asking for key frames now and then so the
 // caller's decoder recovers quickly from loss on the way back.
 func (e *RTCEcho) forward(rt matrixrtc.RemoteTrack, c *rtcEchoCall) {
+	start, kind := time.Now(), rt.Track.Kind()
+	log := e.cfg.Log.With("room", c.ring.RoomID, "kind", kind.String())
 	var out interface{ Write([]byte) (int, error) } = c.audio
-	if rt.Track.Kind() == webrtc.RTPCodecTypeVideo {
+	if kind == webrtc.RTPCodecTypeVideo {
 		out = c.video
 		if rt.RequestKeyframe != nil {
-			c.video.setOnKeyframe(rt.RequestKeyframe)
+			c.video.setOnKeyframe(func() {
+				log.Debug("echo: key frame request from a receiver, passed on to the caller", "since_subscribed", time.Since(start).Round(time.Millisecond))
+				rt.RequestKeyframe()
+			})
 		}
 		stop := make(chan struct{})
 		defer close(stop)
@@ -228,16 +235,42 @@ func (e *RTCEcho) forward(rt matrixrtc.RemoteTrack, c *rtcEchoCall) {
 			}
 		}()
 	}
+	log.Debug("echo: forwarding the caller's track")
 	buf := make([]byte, 1500)
+	first, key := true, kind != webrtc.RTPCodecTypeVideo
 	for {
 		n, _, err := rt.Track.Read(buf)
 		if err != nil {
 			return
 		}
+		if first {
+			first = false
+			log.Debug("echo: first packet of the caller's track", "since_subscribed", time.Since(start).Round(time.Millisecond))
+		}
+		if !key && vp8Keyframe(buf[:n]) {
+			key = true
+			log.Debug("echo: first key frame of the caller's track", "since_subscribed", time.Since(start).Round(time.Millisecond))
+		}
 		if _, err := out.Write(buf[:n]); err != nil && !errors.Is(err, io.ErrClosedPipe) {
 			e.cfg.Log.Debug("echo: write", "err", err)
 		}
 	}
+}
+
+// vp8Keyframe says whether raw is an RTP packet that starts a VP8 key
+// frame (RFC 7741: the first packet of partition 0 of a frame whose
+// header's P bit is 0; the header stays in the clear in LiveKit's frame
+// encryption).
+func vp8Keyframe(raw []byte) bool {
+	var p rtp.Packet
+	if p.Unmarshal(raw) != nil {
+		return false
+	}
+	var v codecs.VP8Packet
+	if _, err := v.Unmarshal(p.Payload); err != nil {
+		return false
+	}
+	return v.S == 1 && v.PID == 0 && len(v.Payload) > 0 && v.Payload[0]&1 == 0
 }
 
 func intent(video bool) string {

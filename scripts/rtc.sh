@@ -25,6 +25,8 @@
 #                         (default http://127.0.0.1:8008)
 #   MXCALL_SERVER_NAME    its server name                          (default localhost)
 #   MXCALL_RTC_BUILD      0: do not (re)build the token service (default 1)
+#   MXCALL_RTC_LOG_LEVEL  the SFU's log level: debug shows its key frame
+#                         requests (PLIs) and subscriptions    (default info)
 # `start` waits until everything answers, writes RUN_DIR/env (mode 600: it
 # holds the API secret) with MXCALL_RTC_LIVEKIT_URL, MXCALL_RTC_AUTH_URL (and
 # _2 for node 2), MXCALL_RTC_API_KEY, MXCALL_RTC_API_SECRET, MXCALL_RTC_NODES,
@@ -120,7 +122,7 @@ room:
   empty_timeout: 60
   departure_timeout: 5
 logging:
-  level: info
+  level: ${MXCALL_RTC_LOG_LEVEL:-info}
 keys:
   $(cat "$run/api.key"): $(cat "$run/api.secret")
 EOC
