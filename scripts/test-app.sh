@@ -12,7 +12,8 @@
 # rootpattern), Share screen → the screen in the picker → Share; the echo
 # partner decodes the share and must log those colours in its corners;
 # Stop on the sharing bar, kept above the app, must end the share at the
-# partner. docs/call-share-real.png is the call while sharing.
+# partner. call-share.png is the call while sharing (MXCALL_APP_DOCS=1
+# copies it to docs/call-share-real.png).
 #
 # MXCALL_APP_RTC=1 calls the second room instead, "Echo (unencrypted)":
 # a MatrixRTC call through the demo's LiveKit SFU that rings the partner.
@@ -176,23 +177,25 @@ if [ -n "$share" ]; then
   xdotool mousemove --window "$win" 525 581 click 1 # Share
   waitecho "echo: screen share started" 15
   # openbox may place the sharing bar in a corner of the screen: move it
-  # over the app (it must stay above it).
+  # over the app (it must stay above it), once it is shown.
   bar=
   for _ in $(seq 50); do
-    bar=$(xdotool search --name '^Sharing your screen' | head -1 || true)
+    bar=$(xdotool search --onlyvisible --name '^Sharing your screen' | head -1 || true)
     [ -n "$bar" ] && break
     sleep 0.1
   done
   [ -n "$bar" ] || { echo "no sharing bar window"; exit 1; }
   xdotool windowmove "$bar" 400 300
   ok=
-  for _ in $(seq 300); do
+  for i in $(seq 300); do
+    # (again now and then: openbox may place the bar after our first move)
+    [ $((i % 10)) = 0 ] && xdotool windowmove "$bar" 400 300
     got=$(grep -o 'corners="[^"]*"' "$echo_log" | tail -1 | sed 's/corners="\(.*\)"/\1/' || true)
     if [ -n "$got" ]; then
       read -r -a g <<<"$got"
       read -r -a w <<<"$share_colours"
       ok=1
-      for i in 0 1 2 3; do near_hex "${g[$i]}" "${w[$i]}" || ok=; done
+      for j in 0 1 2 3; do near_hex "${g[$j]}" "${w[$j]}" || ok=; done
       [ -n "$ok" ] && break
     fi
     sleep 0.1
@@ -209,7 +212,8 @@ if [ -n "$share" ]; then
   # (xwininfo, not xdotool getwindowgeometry: that counts openbox's title bar twice)
   read -r X Y W H <<<"$(xwininfo -id "$win" | awk '/Absolute upper-left X/ {x=$NF} /Absolute upper-left Y/ {y=$NF}
     /Width:/ {w=$NF} /Height:/ {h=$NF} END {print x, y, w, h}')"
-  convert "$work/share-2-sharing.png" -crop "${W}x${H}+${X}+${Y}" +repage "$root/docs/call-share-real.png"
+  convert "$work/share-2-sharing.png" -crop "${W}x${H}+${X}+${Y}" +repage "$work/call-share.png"
+  [ -n "${MXCALL_APP_DOCS:-}" ] && cp "$work/call-share.png" "$root/docs/call-share-real.png"
   # The sharing bar: kept above the app (openbox honours _NET_WM_STATE_ABOVE);
   # moved over the app, the app raised, its Stop clicked where the app would
   # be if the bar were below.

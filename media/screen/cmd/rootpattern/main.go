@@ -10,6 +10,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -20,6 +21,10 @@ import (
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
 )
+
+// errBadColours is returned for a -colours value that is not four
+// "#rrggbb" colours.
+var errBadColours = errors.New("want four #rrggbb colours separated by commas")
 
 func main() {
 	colours := flag.String("colours", "#c828c8,#28c8c8,#f08c14,#ebebeb", "the quadrants' colours: top left, top right, bottom left, bottom right")
@@ -40,12 +45,12 @@ func parseColours(s string) ([4]uint32, error) {
 	var px [4]uint32
 	parts := strings.Split(s, ",")
 	if len(parts) != 4 {
-		return px, fmt.Errorf("want 4 colours, got %q", s)
+		return px, fmt.Errorf("%w, got %q", errBadColours, s)
 	}
 	for i, p := range parts {
 		var r, g, b uint8
 		if n, err := fmt.Sscanf(strings.TrimSpace(p), "#%02x%02x%02x", &r, &g, &b); err != nil || n != 3 {
-			return px, fmt.Errorf("colour %q is not #rrggbb", p)
+			return px, fmt.Errorf("%w: %q is not #rrggbb", errBadColours, p)
 		}
 		px[i] = uint32(r)<<16 | uint32(g)<<8 | uint32(b)
 	}
