@@ -5,8 +5,9 @@
 // callengine) and MatrixRTC rings (RTCEcho, over matrixrtc sessions).
 //
 // It uses the same callengine and matrixclient as the app, and touches
-// media only as RTP: packets are forwarded, never decoded, so it costs
-// almost no CPU. It must not import Fyne.
+// the caller's camera and microphone only as RTP: packets are forwarded,
+// never decoded, so it costs almost no CPU. A caller's screen share is
+// decoded and described in the log (share.go). It must not import Fyne.
 package partner
 
 import (
@@ -51,6 +52,7 @@ type Echo struct {
 
 type echoCall struct {
 	audio, video *webrtc.TrackLocalStaticRTP
+	sharing      bool // the caller shares a screen (CallInfo.RemoteScreenshare)
 }
 
 // New returns an Echo; attach its engine with SetEngine before calls come.
@@ -111,6 +113,20 @@ func (e *Echo) OnUpdate(ci callengine.CallInfo) {
 		e.mu.Lock()
 		delete(e.calls, ci.ID)
 		e.mu.Unlock()
+	default:
+		e.mu.Lock()
+		ec := e.calls[ci.ID]
+		changed := ec != nil && ec.sharing != ci.RemoteScreenshare
+		if changed {
+			ec.sharing = ci.RemoteScreenshare
+		}
+		e.mu.Unlock()
+		switch {
+		case changed && ci.RemoteScreenshare:
+			e.log.Info("echo: screen share started", "call_id", ci.ID)
+		case changed:
+			e.log.Info("echo: screen share ended", "call_id", ci.ID)
+		}
 	}
 }
 
@@ -128,12 +144,19 @@ func newEchoCall(callID string) (*echoCall, error) {
 }
 
 // OnTrack forwards a remote track's packets into the matching echo track
-// until the track ends.
+// until the track ends. A screen share is decoded and logged instead
+// (watchShare), never mixed into the echoed camera.
 func (e *Echo) OnTrack(rt callengine.RemoteTrack) {
 	e.mu.Lock()
 	ec := e.calls[rt.CallID]
 	e.mu.Unlock()
 	if ec == nil {
+		return
+	}
+	if rt.Purpose == callengine.PurposeScreenshare {
+		if rt.Track.Kind() == webrtc.RTPCodecTypeVideo {
+			e.watchShare(rt)
+		}
 		return
 	}
 	out := ec.audio
