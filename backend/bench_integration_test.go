@@ -127,6 +127,7 @@ func TestIntegrationCallSteps(t *testing.T) {
 // writeSteps logs a report and writes it to name in MXCALL_BENCH_OUT's
 // directory (default the test's log directory).
 func writeSteps(t *testing.T, name, report string) {
+	t.Helper()
 	t.Log("\n" + report)
 	dir := cmpOr(os.Getenv("MXCALL_BENCH_OUT"), cmpOr(os.Getenv("MXCALL_LOG_DIR"), t.TempDir()))
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(report), 0o644); err != nil {
