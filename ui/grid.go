@@ -5,7 +5,6 @@ import (
 	"image/color"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -384,16 +383,7 @@ func (g *Grid) Start(rate int) {
 	g.polling.Add(1)
 	go func() {
 		defer g.polling.Done()
-		t := time.NewTicker(time.Second / time.Duration(rate))
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				g.Poll()
-			}
-		}
+		pollEvery(rate, stop, g.Poll)
 	}()
 }
 

@@ -144,17 +144,22 @@ func (v *VideoView) Start(rate int) {
 	v.closed.Add(1)
 	go func() {
 		defer v.closed.Done()
-		t := time.NewTicker(time.Second / time.Duration(rate))
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				v.Poll()
-			}
-		}
+		pollEvery(rate, stop, v.Poll)
 	}()
+}
+
+// pollEvery calls poll rate times a second until stop is closed.
+func pollEvery(rate int, stop <-chan struct{}, poll func() bool) {
+	t := time.NewTicker(time.Second / time.Duration(rate))
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			poll()
+		}
+	}
 }
 
 // Stop ends polling and waits for the poller to exit. Idempotent.
