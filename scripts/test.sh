@@ -40,8 +40,8 @@ go vet ./... # and without encryption
 
 step "go vet for Windows and macOS (packages without cgo)"
 for os in windows darwin; do
-  GOOS=$os CGO_ENABLED=0 go vet -tags "$tags" ./callengine/... ./matrixclient ./matrixrtc ./partner ./ui/internal/ontop ./ui/internal/winstate \
-    ./media/framecrypt ./internal/... ./rtcauth ./cmd/mxcall-rtc-auth
+  GOOS=$os CGO_ENABLED=0 go vet -tags "$tags" ./callengine/... ./matrixclient ./matrixrtc ./ui/internal/ontop ./ui/internal/winstate \
+    ./media/framecrypt ./media/screen ./internal/... ./rtcauth ./cmd/mxcall-rtc-auth
 done
 step "macOS: the app's build constraints select a complete set of files (cgo on; no macOS C toolchain here)"
 errs=$(GOOS=darwin CGO_ENABLED=1 go list -e -deps -tags "$tags" -f '{{with .Error}}{{.}}{{end}}{{range .DepsErrors}}{{.}}{{end}}' ./... | sort -u)
