@@ -832,10 +832,10 @@ func (s *capture) wait(ctx context.Context) (time.Time, error) {
 	default:
 	}
 	start := time.Now()
-	s.next = s.next.Add(s.period)
-	if s.next.Before(start) {
-		s.next = start.Add(s.period)
-	}
+	// Counted from this frame's start, not from when it was due: a frame
+	// that started late (a slow capture, a late timer, a reader that came
+	// back late) must not be followed by one less than a period after.
+	s.next = start.Add(s.period)
 	return start, nil
 }
 
