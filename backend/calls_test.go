@@ -9,7 +9,6 @@ import (
 	"time"
 	"weak"
 
-	"github.com/pion/transport/v5/test"
 	"github.com/zalando/go-keyring"
 
 	"github.com/mxcall/mxcall/callengine"
@@ -98,7 +97,7 @@ func (nopSignaller) SendCallEvent(context.Context, string, string, any) error { 
 // An Answer that fails closes the media source it opened (no camera left
 // on) and keeps no media record for a call that is not live.
 func TestAnswerFailureReleasesSource(t *testing.T) {
-	defer test.CheckRoutines(t)()
+	defer checkRoutines(t)()
 	keyring.MockInit()
 	b, err := New(Config{Keyring: matrixclient.NewMemoryKeyring(),
 		MediaOptions: []media.Option{media.WithTestPattern(), media.WithTone(440)}})

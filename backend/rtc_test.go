@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/transport/v5/test"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/mxcall/mxcall/callengine"
@@ -327,7 +326,7 @@ func TestRTCPlaceOutcomes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			defer test.CheckRoutines(t)()
+			defer checkRoutines(t)()
 			h := newRTCHarness(t, tc.lifetime, nil)
 			id, err := h.r.place(ctxT(t), room, peer, true)
 			if err != nil {
@@ -355,7 +354,7 @@ func TestRTCPlaceOutcomes(t *testing.T) {
 // A join that fails ends the call and PlaceCall says why; a hangup while
 // the join is under way cancels it. Both release everything.
 func TestRTCJoinFailsOrIsCancelled(t *testing.T) {
-	defer test.CheckRoutines(t)()
+	defer checkRoutines(t)()
 	joinErr := errors.New("no SFU")
 	h := newRTCHarness(t, time.Minute, func(h *rtcHarness) { h.joinErr = joinErr })
 	id, err := h.r.place(ctxT(t), "!dm:hs", "@bob:hs", false)
@@ -438,7 +437,7 @@ func TestRTCIncomingRing(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			defer test.CheckRoutines(t)()
+			defer checkRoutines(t)()
 			h := newRTCHarness(t, time.Minute, nil)
 			h.r.onRing(ring)
 			ci := <-h.updates
@@ -470,7 +469,7 @@ func TestRTCIncomingRing(t *testing.T) {
 // Answer joins the call of the ring (no ring of our own); the call
 // connects, and ends when the caller leaves.
 func TestRTCAnswer(t *testing.T) {
-	defer test.CheckRoutines(t)()
+	defer checkRoutines(t)()
 	h := newRTCHarness(t, time.Minute, nil)
 	const room, caller = "!dm:hs", "@alice:hs"
 	h.r.onRing(matrixrtc.Ring{RoomID: room, EventID: "$n1", Sender: caller, Video: true})
@@ -505,7 +504,7 @@ func TestRTCAnswer(t *testing.T) {
 // unencrypted): the error says why, and neither a session nor a camera is
 // opened.
 func TestRTCEncryptedRoomRefused(t *testing.T) {
-	defer test.CheckRoutines(t)()
+	defer checkRoutines(t)()
 	h := newRTCHarness(t, time.Minute, func(h *rtcHarness) { h.encrypted = true })
 	if _, err := h.r.join(ctxT(t), "!group:hs", "", true); !errors.Is(err, ErrEncryptedCall) {
 		t.Errorf("join: %v, want ErrEncryptedCall", err)
@@ -533,7 +532,7 @@ func TestRTCEncryptedRoomRefused(t *testing.T) {
 // A group call joined by JoinCall connects without ringing, ignores
 // memberships (no DM peer), mutes, refuses hold, and Close leaves it.
 func TestRTCJoinGroup(t *testing.T) {
-	defer test.CheckRoutines(t)()
+	defer checkRoutines(t)()
 	h := newRTCHarness(t, time.Minute, nil)
 	id, err := h.r.join(ctxT(t), "!group:hs", "", true)
 	if err != nil {
@@ -587,7 +586,7 @@ func TestUseRTC(t *testing.T) {
 // Tiles: ours first, then LiveKit's list (names, mute, speaking), then
 // publishers whose tracks came before the list named them.
 func TestRTCParticipants(t *testing.T) {
-	defer test.CheckRoutines(t)()
+	defer checkRoutines(t)()
 	h := newRTCHarness(t, time.Minute, nil)
 	id, err := h.r.join(ctxT(t), "!group:hs", "", false)
 	if err != nil {
@@ -633,7 +632,7 @@ func TestUserOf(t *testing.T) {
 // behind by a crash) is left, once; one of another device, or of a call we
 // are in, is not; a join in that room waits until the stale leave is out.
 func TestRTCLeavesStaleMembership(t *testing.T) {
-	defer test.CheckRoutines(t)()
+	defer checkRoutines(t)()
 	hold := make(chan struct{})
 	var release sync.Once
 	unhold := func() { release.Do(func() { close(hold) }) }

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/transport/v5/test"
-
 	"github.com/mxcall/mxcall/callengine"
 	"github.com/mxcall/mxcall/matrixrtc"
 )
@@ -33,7 +31,7 @@ func (k *keySender) SendToDevice(_ context.Context, evType string, msgs map[stri
 // over to-device, and keys for other rooms or from another device than the
 // one that sent them are not taken.
 func TestRTCEncryptedRoomEncryptsMedia(t *testing.T) {
-	defer test.CheckRoutines(t)()
+	defer checkRoutines(t)()
 	keys := &keySender{sent: make(chan string, 16)}
 	bob := matrixrtc.Membership{Sender: "@bob:hs", DeviceID: "BOBDEV", Slot: matrixrtc.SlotRoom, Created: time.Now()}
 	h := newRTCHarness(t, time.Minute, func(h *rtcHarness) {

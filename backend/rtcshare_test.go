@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/transport/v5/test"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/mxcall/mxcall/callengine"
@@ -92,7 +91,7 @@ func (sh *screenHarness) screen(i int) *fakeScreen {
 // closes it, and start/stop/start works; a second start while sharing is
 // refused, and so is sharing in a call not connected yet.
 func TestRTCScreenshare(t *testing.T) {
-	defer test.CheckRoutines(t)()
+	defer checkRoutines(t)()
 	sh := newScreenHarness(t, nil)
 	id, err := sh.r.join(ctxT(t), "!group:hs", "", true)
 	if err != nil {
@@ -142,7 +141,7 @@ func TestRTCScreenshare(t *testing.T) {
 // Hanging up while sharing closes the capture with the call; a capture
 // that cannot open fails the share; a ringing call cannot share.
 func TestRTCScreenshareEnds(t *testing.T) {
-	defer test.CheckRoutines(t)()
+	defer checkRoutines(t)()
 	sh := newScreenHarness(t, nil)
 	id, err := sh.r.join(ctxT(t), "!group:hs", "", true)
 	if err != nil {
@@ -193,7 +192,7 @@ func TestRTCScreenshareEnds(t *testing.T) {
 // In an encrypted call the share is encrypted with the camera's key (the
 // call's encryptor).
 func TestRTCScreenshareEncrypted(t *testing.T) {
-	defer test.CheckRoutines(t)()
+	defer checkRoutines(t)()
 	sh := newScreenHarness(t, func(h *rtcHarness) { h.encrypted, h.toDevice = true, &keySender{sent: make(chan string, 64)} })
 	id, err := sh.r.join(ctxT(t), "!group:hs", "", true)
 	if err != nil {
@@ -220,7 +219,7 @@ func (nopCloser) Close() error { return nil }
 // marked Screen and named after the sharer; it goes when the share's
 // media does.
 func TestRTCScreenshareTile(t *testing.T) {
-	defer test.CheckRoutines(t)()
+	defer checkRoutines(t)()
 	h := newRTCHarness(t, time.Minute, nil)
 	id, err := h.r.join(ctxT(t), "!group:hs", "", false)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/transport/v5/test"
 	"github.com/pion/webrtc/v4"
 	"github.com/zalando/go-keyring"
 
@@ -75,7 +74,7 @@ func TestCallMediaScreenLifecycle(t *testing.T) {
 // ShareScreen owns the source it is given: it closes it when the
 // share cannot start. RemoteScreen is nil without a call.
 func TestStartScreenshareFailureClosesSource(t *testing.T) {
-	defer test.CheckRoutines(t)()
+	defer checkRoutines(t)()
 	keyring.MockInit()
 	b, err := New(Config{Keyring: matrixclient.NewMemoryKeyring()})
 	if err != nil {

@@ -60,7 +60,7 @@ func (f *fakeFetch) count(userID string) int {
 }
 
 func TestTrustCache(t *testing.T) {
-	defer test.CheckRoutines(t)()
+	defer checkRoutines(t)()
 	defer test.TimeOut(10 * time.Second).Stop()
 
 	f := &fakeFetch{calls: map[string]int{}, release: make(chan struct{}),
@@ -119,7 +119,7 @@ func TestTrustCache(t *testing.T) {
 }
 
 func TestTrustCacheBounded(t *testing.T) {
-	defer test.CheckRoutines(t)()
+	defer checkRoutines(t)()
 	f := &fakeFetch{calls: map[string]int{}, release: make(chan struct{})}
 	c := newTrustCache(f.fetch, nil)
 	peers := make([]string, trustMaxQueue+50)
@@ -175,7 +175,7 @@ func TestMissedCalls(t *testing.T) {
 // The room list gets encryption at once and trust once the background
 // fetch is done; building it never waits for the fetch.
 func TestUIRoomsTrust(t *testing.T) {
-	defer test.CheckRoutines(t)()
+	defer checkRoutines(t)()
 	f := &fakeFetch{calls: map[string]int{}, release: make(chan struct{}),
 		devs: []matrixclient.Device{{ID: "A", Verified: true}}}
 	changed := make(chan struct{}, 1)
