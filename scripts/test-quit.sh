@@ -133,8 +133,15 @@ kill "$caller" 2>/dev/null; wait "$caller" 2>/dev/null || true; caller=""
 start callee-connected ""
 call_app callee-connected
 wid=$(xdotool search --name "^Incoming call" | head -1)
-xdotool mousemove --window "$wid" 291 309 click 1 # "Video"
-waitlog "$log" "call connected" 20
+# "Video" is 31 px above the window's bottom; the window grows (340 → 440
+# px) when it warns about the caller's unverified devices, which it may do
+# a moment after it opens: click where the button is now, again if missed.
+for _ in 1 2 3; do
+  h=$(xdotool getwindowgeometry "$wid" | awk -F'[x ]' '/Geometry/ {print $NF}')
+  xdotool mousemove --window "$wid" 291 $((h - 31)) click 1
+  waitlog "$log" "call connected" 5 >/dev/null && break
+done
+waitlog "$log" "call connected" 15
 quit callee-connected "$work/callee-connected-caller.log"
 kill "$caller" 2>/dev/null; wait "$caller" 2>/dev/null || true; caller=""
 
