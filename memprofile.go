@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
-	"syscall"
 	"time"
 
 	"github.com/mxcall/mxcall/internal/cmem"
@@ -24,11 +23,11 @@ const envProfile = "MXCALL_PROFILE"
 // profileOnSignal serves envProfile until the process exits.
 func profileOnSignal(log *slog.Logger) {
 	dir := os.Getenv(envProfile)
-	if dir == "" {
+	if dir == "" || profileSignal == nil {
 		return
 	}
 	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGUSR1)
+	signal.Notify(ch, profileSignal)
 	go func() {
 		for n := 1; ; n++ {
 			<-ch
