@@ -27,7 +27,10 @@ pkgconfig="$("$root/scripts/build-windows-libs.sh" | tail -1)"
 # go build keys its cache on CGO_CFLAGS but not on pkg-config's output: name
 # the libraries' build in CGO_CFLAGS so that new libraries rebuild the cgo
 # packages instead of linking them with stale flags.
-libs_id="$(cat "$cache/libs.id")"
+# pkg-config's answers hold the cache's path (-L…), so the path is part of
+# the name: a cache elsewhere (another checkout) must not reuse packages
+# linked against this one.
+libs_id="$(cat "$cache/libs.id")-$(printf %s "$cache" | sha256sum | cut -c1-12)"
 t_libs=$((SECONDS - t0))
 
 # ---- resources: icon, version information, manifest ----
