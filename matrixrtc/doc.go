@@ -19,8 +19,9 @@
 //     optional DelayedEvents of the Matrix) the leave is scheduled before
 //     joining and pushed back while joined. A lost LiveKit connection (an
 //     SFU restart) is retried for ReconnectTimeout, the membership kept.
-//     One goroutine owns a Session's state. Session.Ring sends the DM ring
-//     (MSC4075) after joining; Decline declines one (MSC4310).
+//     One goroutine owns a Session's state. Session.JoinRinging joins and
+//     sends the DM ring (MSC4075) as soon as the membership is out;
+//     Decline declines one (MSC4310).
 //   - Tracker: fed with the MatrixRTC events of every joined room from
 //     /sync, it keeps each room's live call memberships and the live
 //     incoming rings, and reports rings, their end (timeout, caller left,

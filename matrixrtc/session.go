@@ -329,7 +329,7 @@ type RingOptions struct {
 	Lifetime time.Duration
 }
 
-// JoinRinging joins as Join does and rings (as Ring does) as soon as our
+// JoinRinging joins as Join does and sends the ring as soon as our
 // membership is out, while the LiveKit connection is still being made:
 // the callee's device starts ringing, and its user can answer, a LiveKit
 // connection earlier (RTC-NOTES §1c: the ring refers to the membership,
@@ -555,20 +555,6 @@ func (s *Session) cleanup(ctx context.Context) error {
 	}
 	s.sent = false
 	return nil
-}
-
-// Ring sends the ring notification for the call we joined (DM calls ring,
-// RTC-NOTES §1c) and returns its event ID. It fails with ErrWrongState
-// when not joined.
-func (s *Session) Ring(ctx context.Context, video bool, lifetime time.Duration) (notificationID string, err error) {
-	err = s.do(ctx, func() error {
-		if !s.joined || s.memberEvent == "" {
-			return fmt.Errorf("%w: ring before join", ErrWrongState)
-		}
-		notificationID, err = s.sendRing(ctx, s.memberEvent, video, lifetime)
-		return err
-	})
-	return notificationID, err
 }
 
 // sendRing sends the ring notification that refers to our membership
