@@ -30,8 +30,8 @@ type KeyframeTrack interface {
 func (s *Session) requestKeyframes(why string) {
 	n := 0
 	tracks := s.cfg.Tracks
-	if sh := s.sharing.Load(); sh != nil {
-		tracks = append(tracks[:len(tracks):len(tracks)], *sh)
+	if sh := s.screen(); sh != nil {
+		tracks = append(tracks[:len(tracks):len(tracks)], sh)
 	}
 	for _, t := range tracks {
 		if k, ok := t.(KeyframeTrack); ok && t.Kind() == webrtc.RTPCodecTypeVideo {
@@ -131,10 +131,19 @@ func (t *keyframeTapInterceptor) inspect(b []byte) {
 
 // setScreen (owner) sets our screen share (nil: none).
 func (s *Session) setScreen(t webrtc.TrackLocal) {
-	s.screen = t
 	if t == nil {
 		s.sharing.Store(nil)
 		return
 	}
 	s.sharing.Store(&t)
+}
+
+// screen is our screen share while we share (PublishScreenshare),
+// published in every room we connect to until unpublished; nil when we
+// share nothing. Set it with setScreen (owner); any goroutine may read it.
+func (s *Session) screen() webrtc.TrackLocal {
+	if t := s.sharing.Load(); t != nil {
+		return *t
+	}
+	return nil
 }

@@ -308,7 +308,7 @@ func (s *Session) liveKitGaveUp() {
 // through reconnected.
 func (s *Session) reconnect() {
 	s.gen++
-	gen, focus, screen := s.gen, s.focus, s.screen
+	gen, focus, screen := s.gen, s.focus, s.screen()
 	ctx, cancel := context.WithDeadline(context.Background(), s.lostAt.Add(s.cfg.ReconnectTimeout))
 	s.cancelAttempt = cancel
 	s.attempts.Add(1)

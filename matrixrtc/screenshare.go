@@ -32,7 +32,7 @@ func (s *Session) PublishScreenshare(ctx context.Context, track webrtc.TrackLoca
 		switch {
 		case !s.joined:
 			return fmt.Errorf("%w: screen share before join", ErrWrongState)
-		case s.screen != nil:
+		case s.screen() != nil:
 			return fmt.Errorf("%w: already sharing a screen", ErrWrongState)
 		}
 		if s.room != nil { // else reconnecting: the next room publishes it
@@ -50,7 +50,7 @@ func (s *Session) PublishScreenshare(ctx context.Context, track webrtc.TrackLoca
 // and the others see it go. A no-op when not sharing.
 func (s *Session) UnpublishScreenshare(ctx context.Context) error {
 	return s.do(ctx, func() error {
-		if s.screen == nil {
+		if s.screen() == nil {
 			return nil
 		}
 		s.setScreen(nil)
@@ -61,7 +61,7 @@ func (s *Session) UnpublishScreenshare(ctx context.Context) error {
 // Screensharing reports whether we publish a screen share.
 func (s *Session) Screensharing(ctx context.Context) (bool, error) {
 	var on bool
-	err := s.do(ctx, func() error { on = s.screen != nil; return nil })
+	err := s.do(ctx, func() error { on = s.screen() != nil; return nil })
 	return on, err
 }
 
@@ -86,7 +86,7 @@ func unpublishScreens(room *lksdk.Room) error {
 // the share wanted now: the attempt published published, and the share
 // may have been stopped or started meanwhile.
 func (s *Session) fixScreen(published webrtc.TrackLocal) {
-	if published == s.screen {
+	if published == s.screen() {
 		return
 	}
 	if published != nil {
@@ -94,8 +94,8 @@ func (s *Session) fixScreen(published webrtc.TrackLocal) {
 			s.cfg.Log.Warn("matrixrtc: screen share after reconnecting", "room", s.cfg.RoomID, "err", err)
 		}
 	}
-	if s.screen != nil {
-		if err := s.publish(s.room, s.screen, livekit.TrackSource_SCREEN_SHARE); err != nil {
+	if s.screen() != nil {
+		if err := s.publish(s.room, s.screen(), livekit.TrackSource_SCREEN_SHARE); err != nil {
 			s.cfg.Log.Warn("matrixrtc: screen share after reconnecting", "room", s.cfg.RoomID, "err", err)
 			s.setScreen(nil)
 		}

@@ -142,8 +142,7 @@ type Session struct {
 
 	// sif is the current room's SIF trailer (set once connected).
 	sif atomic.Pointer[[]byte]
-	// sharing is the owner's screen, for LiveKit's goroutines (key frame
-	// requests).
+	// sharing holds our screen share (see screen).
 	sharing atomic.Pointer[webrtc.TrackLocal]
 
 	// Owned by the run goroutine.
@@ -158,10 +157,6 @@ type Session struct {
 	refresh     *time.Timer
 	// parts is the remote participant list last handed to the notifier.
 	parts []Participant
-	// screen is our screen share while we share (PublishScreenshare),
-	// published in every room we connect to until unpublished; set it
-	// with setScreen.
-	screen webrtc.TrackLocal
 
 	// ends holds the Ended channels of subscribed remote tracks, closed
 	// (and removed) when LiveKit unsubscribes a track or we leave.
