@@ -36,6 +36,8 @@ type Call struct {
 	out   []outEvent // events waiting for the sender goroutine
 	outCh chan struct{}
 
+	remote remoteTracks // the tracks handed to OnTrack, ended with the call
+
 	// ---- owned by the loop goroutine ----
 	st             State
 	ci             CallInfo

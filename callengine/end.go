@@ -14,6 +14,7 @@ func (c *Call) end(by Party, reason EndReason) {
 			c.log.Debug("closing peer connection", "err", err)
 		}
 	}
+	c.remote.end()
 	c.ci.EndedBy, c.ci.EndReason = by, reason
 	c.endTime.Store(c.e.opts.now().UnixNano())
 	c.log.Info("call ended", "by", by, "reason", reason)

@@ -2,6 +2,8 @@ package callengine
 
 import (
 	"context"
+	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -40,7 +42,46 @@ func (c *Call) onTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		c.log.Debug("ignoring remote track", "stream", t.StreamID(), "kind", t.Kind())
 		return
 	}
+	if !c.remote.add(t) {
+		return // the call ended meanwhile; add ended the track
+	}
 	c.e.opts.onTrack(RemoteTrack{CallID: c.id, Track: t, Receiver: r, Purpose: purpose})
+}
+
+// remoteTracks ends the remote tracks of a call when it ends. Closing the
+// peer connection should end every track's reads, but pion v4.2.26 can
+// leave one open: RTPReceiver.Stop before that receiver's startReceive
+// (a renegotiation replacing receivers while offers cross) closes the
+// receiver but not the streams opened after it, and a reader of such a
+// track waits for ever. A read deadline in the past ends those reads too.
+type remoteTracks struct {
+	mu     sync.Mutex
+	tracks []*webrtc.TrackRemote
+	ended  bool
+}
+
+// add records t; after end it ends t at once and returns false.
+func (r *remoteTracks) add(t *webrtc.TrackRemote) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ended {
+		_ = t.SetReadDeadline(time.Unix(1, 0))
+		return false
+	}
+	r.tracks = append(r.tracks, t)
+	return true
+}
+
+// end ends the reads of every track added so far and of any added later.
+// It is idempotent.
+func (r *remoteTracks) end() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ended = true
+	for _, t := range r.tracks {
+		_ = t.SetReadDeadline(time.Unix(1, 0))
+	}
+	r.tracks = nil
 }
 
 // trackPurpose applies the sdp_stream_metadata rules: unknown purposes and
