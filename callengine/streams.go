@@ -49,11 +49,12 @@ func (c *Call) onTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 }
 
 // remoteTracks ends the remote tracks of a call when it ends. Closing the
-// peer connection should end every track's reads, but pion v4.2.26 can
-// leave one open: RTPReceiver.Stop before that receiver's startReceive
-// (a renegotiation replacing receivers while offers cross) closes the
-// receiver but not the streams opened after it, and a reader of such a
-// track waits for ever. A read deadline in the past ends those reads too.
+// peer connection should end every track's reads, but with pion v4.2.26
+// one can stay open after renegotiations that replace receivers: CI saw a
+// track reader wait in srtp's NextStream for ever, after the call had
+// closed, once offers adding screen shares had crossed. The exact path in
+// pion is not pinned down; a read deadline in the past ends such reads
+// whatever left them open.
 type remoteTracks struct {
 	mu     sync.Mutex
 	tracks []*webrtc.TrackRemote
