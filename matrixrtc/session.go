@@ -386,29 +386,42 @@ func (s *Session) join(ctx context.Context, ring *RingOptions) (_ string, err er
 	}
 	sw.mark("discover")
 	// The steps that do not need each other run side by side (a join is
-	// on the path from the click to the first picture): the LiveKit token
-	// does not need the membership, the ring and our created_ts need only
-	// the membership, not the LiveKit connection.
+	// on the path from the click to the first picture): the LiveKit
+	// connection does not need the membership, the ring and our
+	// created_ts need only the membership, not the LiveKit connection.
 	sctx, stop := context.WithCancel(ctx)
 	var steps sync.WaitGroup
+	type roomResult struct {
+		room *lksdk.Room
+		err  error
+	}
+	roomc := make(chan roomResult, 1)
 	defer func() {
 		stop() // on success every step has ended already
 		steps.Wait()
 		if err == nil {
 			return
 		}
+		select { // a LiveKit connection made for a join that failed
+		case r := <-roomc:
+			if r.room != nil {
+				r.room.Disconnect()
+			}
+		default:
+		}
 		if lerr := s.cleanup(ctx); lerr != nil {
 			s.cfg.Log.Warn("matrixrtc: leave after a failed join", "room", s.cfg.RoomID, "err", lerr)
 		}
 	}()
-	type credsResult struct {
-		creds Credentials
-		err   error
-	}
-	credsc := make(chan credsResult, 1)
+	// The LiveKit token, then the connection and our tracks' publishing,
+	// go alongside the membership (Dendrite takes 70–190 ms to accept a
+	// state event): the membership is out before the join returns, and a
+	// join whose membership fails disconnects again.
+	s.gen++
+	gen := s.gen
 	steps.Go(func() {
-		creds, err := s.credentials(sctx, focus, sw)
-		credsc <- credsResult{creds, err}
+		room, err := s.connectRoom(sctx, gen, focus, sw, nil)
+		roomc <- roomResult{room, err}
 	})
 	// Our leave is scheduled before the membership goes out, so a
 	// crash at any point after leaves too (MSC4140; js-sdk does so).
@@ -448,15 +461,11 @@ func (s *Session) join(ctx context.Context, ring *RingOptions) (_ string, err er
 	}
 	createdc := make(chan time.Time, 1)
 	steps.Go(func() { createdc <- s.sentAt(sctx) })
-	cr := <-credsc
-	if cr.err != nil {
-		return "", cr.err
+	rc := <-roomc
+	if rc.err != nil {
+		return "", rc.err
 	}
-	s.gen++
-	room, err := s.connectWith(ctx, s.gen, cr.creds, sw, nil)
-	if err != nil {
-		return "", err
-	}
+	room := rc.room
 	s.room = room
 	rr := <-ringc
 	if rr.err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -360,5 +361,71 @@ func TestJoinRingingConnectFailureLeaves(t *testing.T) {
 	sends := mx.sends()
 	if n := len(sends); n != 3 || sends[n-1] != TypeCallMember+"|"+aliceKey+"|{}" {
 		t.Errorf("sent %q, want the membership, the ring, then the leave", sends)
+	}
+}
+
+// blockingMembership is a fakeMatrix whose first membership send waits
+// until release is closed.
+type blockingMembership struct {
+	*fakeMatrix
+	release chan struct{}
+	once    sync.Once
+}
+
+func (b *blockingMembership) SendState(ctx context.Context, room, evType, key string, content any) (string, error) {
+	first := false
+	b.once.Do(func() { first = true })
+	if first {
+		select {
+		case <-b.release:
+		case <-time.After(5 * time.Second):
+			return "", errors.New("the membership was held: LiveKit did not connect while it was being sent")
+		}
+	}
+	return b.fakeMatrix.SendState(ctx, room, evType, key, content)
+}
+
+// TestJoinConnectsWhileTheMembershipIsSent: the LiveKit connection does
+// not wait for the homeserver to accept our membership (a state event,
+// slow on Dendrite), and a membership the room's power levels refuse
+// still fails the join, with nothing left behind.
+func TestJoinConnectsWhileTheMembershipIsSent(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	for _, forbidden := range []bool{false, true} {
+		t.Run(fmt.Sprintf("forbidden=%v", forbidden), func(t *testing.T) {
+			srv := focusServer(t, 200, `{"url":"wss://sfu.example","jwt":"eyJ.x.y"}`)
+			mx := &blockingMembership{fakeMatrix: &fakeMatrix{hs: srv.URL, forbidden: forbidden}, release: make(chan struct{})}
+			s, err := NewSession(SessionConfig{Matrix: mx, RoomID: roomID, Discovery: Discovery{Client: srv.Client()}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = s.Close() }()
+			var connects atomic.Int32
+			s.connect = func(_ context.Context, _, _ string, cb *lksdk.RoomCallback, _ ...lksdk.ConnectOption) (*lksdk.Room, error) {
+				if connects.Add(1) == 1 {
+					close(mx.release)
+				}
+				return lksdk.NewRoom(cb), nil
+			}
+			err = s.Join(context.Background())
+			switch {
+			case forbidden && !errors.Is(err, ErrNoPermission):
+				t.Fatalf("Join: %v, want ErrNoPermission", err)
+			case !forbidden && err != nil:
+				t.Fatalf("Join: %v", err)
+			}
+			if n := connects.Load(); n != 1 {
+				t.Fatalf("%d LiveKit connections, want 1", n)
+			}
+			if forbidden {
+				if sends := mx.sends(); len(sends) != 0 {
+					t.Errorf("sent %q after a refused membership", sends)
+				}
+				return
+			}
+			if err := s.Leave(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
