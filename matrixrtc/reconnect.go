@@ -77,8 +77,12 @@ func (s *Session) credentials(ctx context.Context, focus Focus, sw *stopwatch) (
 func (s *Session) connectWith(ctx context.Context, gen int, creds Credentials, sw *stopwatch, screen webrtc.TrackLocal) (*lksdk.Room, error) {
 	// Every key frame request the SFU sends reaches our tracks (see
 	// keyframeTap); options of the config come after, and may replace it.
+	// One peer connection carries both directions (LiveKit's single PC
+	// mode, server 1.9+): a subscription is a renegotiation of a connection
+	// that is up, not a second ICE and DTLS handshake on the way to the
+	// first picture.
 	tap := &keyframeTap{onRequest: func(uint32) { s.requestKeyframes("a key frame request from the SFU") }}
-	opts := append([]lksdk.ConnectOption{lksdk.WithInterceptors([]interceptor.Factory{tap}), lksdk.WithIncludeDefaultInterceptors(true)},
+	opts := append([]lksdk.ConnectOption{lksdk.WithInterceptors([]interceptor.Factory{tap}), lksdk.WithIncludeDefaultInterceptors(true), lksdk.WithSinglePeerConnection()},
 		s.cfg.ConnectOptions...)
 	room, err := s.connect(ctx, creds.URL, creds.JWT, s.roomCallback(gen), opts...)
 	if err != nil {
