@@ -280,8 +280,26 @@ func TestEndedCallReleasesPeerConnectionAndMedia(t *testing.T) {
 			t.Fatalf("%s forgot the ended call (%v, %v)", m.userID, ci.State, ok)
 		}
 	}
-	runtime.GC()
-	runtime.GC()
+	// pion's goroutines and our readers end shortly after Close, not at
+	// once: collect until nothing is left, or give up (a hang guard).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		runtime.GC()
+		left := 0
+		for _, p := range pcs {
+			if p.Value() != nil {
+				left++
+			}
+		}
+		for _, p := range tracks {
+			if p.Value() != nil {
+				left++
+			}
+		}
+		if left == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	for i, p := range pcs {
 		if p.Value() != nil {
 			t.Errorf("%s: the ended call's peer connection is still reachable", []string{"caller", "callee"}[i])
