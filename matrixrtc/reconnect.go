@@ -8,6 +8,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -174,7 +175,7 @@ func (s *Session) roomCallback(gen int) *lksdk.RoomCallback {
 		if on == nil {
 			return
 		}
-		rt := RemoteTrack{Identity: rp.Identity(), Track: t, RequestKeyframe: func() { rp.WritePLI(t.SSRC()) },
+		rt := RemoteTrack{Identity: rp.Identity(), Track: t, RequestKeyframe: keyframeRequest(pub, rp, t),
 			Screen: pub.Source() == livekit.TrackSource_SCREEN_SHARE, Ended: s.trackEnds(t)}
 		if info := pub.TrackInfo(); info != nil && info.Encryption != livekit.Encryption_NONE {
 			rt.Encrypted = true
@@ -185,6 +186,22 @@ func (s *Session) roomCallback(gen int) *lksdk.RoomCallback {
 		on(rt)
 	}
 	return cb
+}
+
+// keyframeRequest asks the SFU, for us, for a key frame of remote track
+// t. Not lksdk's RemoteParticipant.WritePLI alone: it writes on the
+// subscriber connection, which single PC mode does not have (v2.19.0), so
+// the request went nowhere. The track's receiver knows its connection.
+func keyframeRequest(pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant, t *webrtc.TrackRemote) func() {
+	return func() {
+		if r := pub.Receiver(); r != nil {
+			if tr := r.Transport(); tr != nil {
+				_, _ = tr.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{SenderSSRC: uint32(t.SSRC()), MediaSSRC: uint32(t.SSRC())}})
+				return
+			}
+		}
+		rp.WritePLI(t.SSRC())
+	}
 }
 
 // ms rounds d for the log.
