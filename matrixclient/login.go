@@ -209,12 +209,12 @@ func (c *Client) Logout(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// clearSession forgets the session locally (after logout or expiry).
+// clearSession forgets the session locally (after logout or expiry). It
+// drops the mautrix client but does not touch it: the sync, TURN and
+// sharing loops may still be using it until they see their context end
+// (a dead token only makes their last requests fail).
 func (c *Client) clearSession(expired bool) {
 	c.mu.Lock()
-	if c.mx != nil {
-		c.mx.AccessToken = ""
-	}
 	c.mx, c.sess, c.expired = nil, Session{}, expired
 	c.rooms, c.since = newRoomModel(), ""
 	c.ice, c.turn = nil, TURNStatus{}
