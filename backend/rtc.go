@@ -38,6 +38,9 @@ type rtcSession interface {
 	// screen share (rtcshare.go).
 	PublishScreenshare(ctx context.Context, track webrtc.TrackLocal) error
 	UnpublishScreenshare(ctx context.Context) error
+	// SetMuted signals our microphone's or camera's mute to the call
+	// without waiting.
+	SetMuted(kind webrtc.RTPCodecType, muted bool) error
 	// Close leaves (when joined) and stops the session; idempotent.
 	Close() error
 }
@@ -571,6 +574,16 @@ func (r *rtcCalls) setMuted(ctx context.Context, callID string, video, muted boo
 			c.info.AudioMuted = muted
 		}
 		c.update()
+		if c.sess == nil { // not joined yet: the join signals it
+			return nil
+		}
+		kind := webrtc.RTPCodecTypeAudio
+		if video {
+			kind = webrtc.RTPCodecTypeVideo
+		}
+		if err := c.sess.SetMuted(kind, muted); err != nil {
+			c.r.cfg.log.Warn("matrixrtc: signalling our mute", "call", callID, "err", err)
+		}
 		return nil
 	})
 	if err == nil {

@@ -83,6 +83,7 @@ type fakeSession struct {
 	shares   int
 	screen   webrtc.TrackLocal
 	shareErr error
+	muted    map[webrtc.RTPCodecType]bool // the mutes signalled
 }
 
 func (s *fakeSession) Join(ctx context.Context) error {
@@ -126,6 +127,23 @@ func (s *fakeSession) sharing() webrtc.TrackLocal {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.screen
+}
+
+func (s *fakeSession) SetMuted(kind webrtc.RTPCodecType, muted bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.muted == nil {
+		s.muted = map[webrtc.RTPCodecType]bool{}
+	}
+	s.muted[kind] = muted
+	return nil
+}
+
+// mutedState returns the mutes signalled so far.
+func (s *fakeSession) mutedState() (audio, video bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.muted[webrtc.RTPCodecTypeAudio], s.muted[webrtc.RTPCodecTypeVideo]
 }
 
 func (s *fakeSession) Close() error {
@@ -549,6 +567,9 @@ func TestRTCJoinGroup(t *testing.T) {
 	}
 	if ps := h.r.get(id).participants(); !ps[0].AudioMuted || ps[0].Video == nil {
 		t.Errorf("our tile %+v", ps[0])
+	}
+	if a, v := h.session(0).mutedState(); !a || v {
+		t.Errorf("signalled to the call: audio muted %v, video muted %v", a, v)
 	}
 	h.r.close()
 	if _, _, closes := h.session(0).counts(); closes != 1 { // Close waits for the leave

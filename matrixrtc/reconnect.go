@@ -373,6 +373,7 @@ func (s *Session) reconnected(gen int, room *lksdk.Room, screen webrtc.TrackLoca
 	}
 	s.cfg.Log.Info("matrixrtc: reconnected", "room", s.cfg.RoomID, "after", time.Since(s.lostAt).Round(time.Millisecond), "attempts", s.attempt+1)
 	s.room, s.reconnecting, s.lostAt = room, false, time.Time{}
+	s.applyMuted()
 	s.fixScreen(screen)
 	s.participantsChanged()
 }

@@ -144,6 +144,10 @@ type Session struct {
 	sif atomic.Pointer[[]byte]
 	// sharing holds our screen share (see screen).
 	sharing atomic.Pointer[webrtc.TrackLocal]
+	// audioMuted and videoMuted are our tracks' mutes (SetMuted);
+	// muteDirty (1 slot) tells the owner they changed.
+	audioMuted, videoMuted atomic.Bool
+	muteDirty              chan struct{}
 
 	// Owned by the run goroutine.
 	joined bool
@@ -225,7 +229,7 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	s := &Session{cfg: cfg, cmds: make(chan func()), quit: make(chan struct{}), done: make(chan struct{}),
+	s := &Session{cfg: cfg, cmds: make(chan func()), muteDirty: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 		partsDirty: make(chan struct{}, 1), notified: make(chan struct{}), lkDirty: make(chan struct{}, 1),
 		connect: connectLiveKit}
 	if cfg.OnParticipants != nil {
@@ -259,6 +263,8 @@ func (s *Session) run() {
 			fn()
 		case <-s.partsDirty:
 			s.updateParticipants()
+		case <-s.muteDirty:
+			s.applyMuted()
 		case <-s.lkDirty:
 			s.handleLiveKitEvents()
 		case <-delayC:
@@ -467,6 +473,7 @@ func (s *Session) join(ctx context.Context, ring *RingOptions) (_ string, err er
 	}
 	room := rc.room
 	s.room = room
+	s.applyMuted()
 	rr := <-ringc
 	if rr.err != nil {
 		return "", rr.err

@@ -108,3 +108,53 @@ func TestRemoteKeyframeRequestReachesThePublisher(t *testing.T) {
 		t.Fatalf("%d of bob's %d key frame requests reached alice's track", n, asks)
 	}
 }
+
+// TestMuteReachesTheOthers: SetMuted on alice's session shows as a muted
+// microphone in bob's participant list, and unmuting shows again.
+func TestMuteReachesTheOthers(t *testing.T) {
+	ctx := guard(t)
+	alice, bob := register(ctx, t, "alice"), register(ctx, t, "bob")
+	room := alice.createRoom(ctx, t, map[string]any{"events": map[string]any{matrixrtc.TypeCallMember: 0}})
+	bob.joinRoom(ctx, t, room)
+	ma := newMember(t, "alice", alice, room, 0)
+	seen := make(chan []matrixrtc.Participant, 64)
+	discovery := matrixrtc.Discovery{Configured: []matrixrtc.Transport{{Type: matrixrtc.TransportLiveKit, ServiceURL: authURL}}}
+	sb, err := matrixrtc.NewSession(matrixrtc.SessionConfig{Matrix: bob, RoomID: room, Intent: "audio", Discovery: discovery,
+		OnParticipants: func(ps []matrixrtc.Participant) { seen <- ps }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	for _, s := range []*matrixrtc.Session{ma.s, sb} {
+		if err := s.Join(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sendCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	ma.send(sendCtx)
+	wait := func(what string, muted bool) {
+		t.Helper()
+		for {
+			select {
+			case ps := <-seen:
+				for _, p := range ps {
+					if p.UserID == alice.user && p.AudioMuted == muted {
+						return
+					}
+				}
+			case <-ctx.Done():
+				t.Fatalf("bob never saw alice %s", what)
+			}
+		}
+	}
+	wait("with her microphone on", false)
+	if err := ma.s.SetMuted(webrtc.RTPCodecTypeAudio, true); err != nil {
+		t.Fatal(err)
+	}
+	wait("muted", true)
+	if err := ma.s.SetMuted(webrtc.RTPCodecTypeAudio, false); err != nil {
+		t.Fatal(err)
+	}
+	wait("unmuted again", false)
+}
