@@ -141,6 +141,16 @@ func New(cfg Config) (*Backend, error) {
 			return !ok || room.Encrypted // unknown: assume the worst
 		},
 		members: b.liveMembers,
+		displayName: func(roomID, userID string) string {
+			if room, ok := b.mc.Room(roomID); ok {
+				for _, m := range room.Members {
+					if m.UserID == userID {
+						return m.DisplayName
+					}
+				}
+			}
+			return ""
+		},
 	})
 	if b.rtc.cfg.newScreen == nil {
 		b.rtc.cfg.newScreen = openScreen

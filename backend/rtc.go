@@ -77,6 +77,9 @@ type rtcConfig struct {
 	// members returns the live memberships of a room's call (our first
 	// key goes to those already in it).
 	members func(roomID string) []matrixrtc.Membership
+	// displayName returns a room member's display name ("" when unknown
+	// or nil: tiles then show the user ID).
+	displayName func(roomID, userID string) string
 }
 
 // rtcCalls are the MatrixRTC calls: DM calls we place (they ring), rooms'
@@ -1061,7 +1064,7 @@ func (c *rtcCall) setParticipants(ps []matrixrtc.Participant) {
 // participants returns the call's tiles, ours first.
 func (c *rtcCall) participants() []ui.Participant {
 	cr := c.crypto.Load()
-	me := ui.Participant{ID: c.r.cfg.matrix.UserID() + ":" + c.r.cfg.matrix.DeviceID(), Name: c.r.cfg.matrix.UserID(), Local: true,
+	me := ui.Participant{ID: c.r.cfg.matrix.UserID() + ":" + c.r.cfg.matrix.DeviceID(), Name: c.nameOf(c.r.cfg.matrix.UserID()), Local: true,
 		Encrypted: cr != nil}
 	// Each remote tile's encryption: with media encryption on, a member is
 	// encrypted unless its media came in the clear, and waits for its key
@@ -1083,7 +1086,7 @@ func (c *rtcCall) participants() []ui.Participant {
 	var screens []ui.Participant
 	for _, p := range parts {
 		listed[p.Identity] = true
-		name := cmp.Or(p.Name, p.UserID, p.Identity)
+		name := cmp.Or(c.nameOf(p.UserID), p.Name, p.UserID, p.Identity)
 		t := ui.Participant{
 			ID: p.Identity, Name: name, Video: c.media.frameSourceOf(p.Identity),
 			AudioMuted: p.AudioMuted, VideoMuted: p.VideoMuted, Speaking: p.Speaking,
@@ -1098,13 +1101,22 @@ func (c *rtcCall) participants() []ui.Participant {
 	// Publishers whose tracks came before LiveKit's list named them.
 	for _, id := range c.media.identities() {
 		if !listed[id] && !isScreenKey(id) {
-			t := ui.Participant{ID: id, Name: userOf(id), Video: c.media.frameSourceOf(id)}
+			t := ui.Participant{ID: id, Name: cmp.Or(c.nameOf(userOf(id)), userOf(id)), Video: c.media.frameSourceOf(id)}
 			crypt(&t)
 			out = append(out, t)
 		}
 	}
 	// Shares come after the people: the grid shows them large anyway.
 	return append(out, screens...)
+}
+
+// nameOf is user's display name in the call's room ("" when unknown: the
+// caller falls back to the user ID). Tiles show it, as Element Call does.
+func (c *rtcCall) nameOf(user string) string {
+	if user == "" || c.r.cfg.displayName == nil {
+		return ""
+	}
+	return c.r.cfg.displayName(c.room, user)
 }
 
 // userOf is the user ID in a LiveKit identity of the "@user:server:DEVICE"

@@ -629,6 +629,17 @@ func TestRTCParticipants(t *testing.T) {
 	if ps[1].Name != "Bob" || !ps[1].AudioMuted || !ps[1].Speaking || ps[2].Name != "@carol:hs" {
 		t.Errorf("remote tiles %+v", ps[1:])
 	}
+	// With the room's display names, tiles show them (Element Call's
+	// LiveKit names are empty).
+	h.r.cfg.displayName = func(roomID, user string) string {
+		if roomID != "!group:hs" {
+			return ""
+		}
+		return map[string]string{"@carol:hs": "Carol", h.mx.UserID(): "Me"}[user]
+	}
+	if ps := c.participants(); ps[0].Name != "Me" || ps[1].Name != "Bob" || ps[2].Name != "Carol" {
+		t.Errorf("tiles with display names: %q %q %q", ps[0].Name, ps[1].Name, ps[2].Name)
+	}
 	h.r.close()
 	if ps := c.participants(); len(ps) != 3 || ps[1].Video != nil {
 		t.Errorf("tiles after the call: %+v", ps)
