@@ -11,10 +11,12 @@
 //     trades an OpenID token from the homeserver for a LiveKit URL and JWT.
 //   - Session: one device in one room's call. Join discovers the focus,
 //     sends our membership (multi_sfu, on our own focus), gets a token,
-//     connects to LiveKit with server-sdk-go and publishes the given pion
-//     tracks; remote tracks come back through a callback with the
-//     publisher's identity, and the remote participants (mutes, speakers)
-//     through another. The membership is refreshed before it expires and
+//     connects to LiveKit with server-sdk-go (one peer connection for both
+//     directions, LiveKit's single PC mode; the connection is made while
+//     the membership is being sent) and publishes the given pion tracks;
+//     remote tracks come back through a callback with the publisher's
+//     identity, and the remote participants (mutes, speakers) through
+//     another. SetMuted signals our own mutes as LiveKit track mutes. The membership is refreshed before it expires and
 //     left ({}) on every exit path; with delayed events (MSC4140, an
 //     optional DelayedEvents of the Matrix) the leave is scheduled before
 //     joining and pushed back while joined. A lost LiveKit connection (an
