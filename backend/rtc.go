@@ -577,7 +577,7 @@ func (r *rtcCalls) setMuted(ctx context.Context, callID string, video, muted boo
 			c.info.AudioMuted = muted
 		}
 		c.update()
-		if c.sess == nil { // not joined yet: the join signals it
+		if c.sess == nil { // no session yet: startSession signals it
 			return nil
 		}
 		kind := webrtc.RTPCodecTypeAudio
@@ -799,6 +799,14 @@ func (c *rtcCall) startSession(video, ring bool, res chan<- error) error {
 		return err
 	}
 	c.sess = sess
+	// Mutes made before the session existed (the session keeps them for
+	// the room it joins).
+	if c.info.AudioMuted {
+		_ = sess.SetMuted(webrtc.RTPCodecTypeAudio, true)
+	}
+	if c.info.VideoMuted {
+		_ = sess.SetMuted(webrtc.RTPCodecTypeVideo, true)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.joinCancel = cancel
 	lifetime := c.r.cfg.ringLifetime
