@@ -34,7 +34,7 @@ func openXScreen(tb testing.TB) *xScreen {
 	tb.Setenv("XDG_SESSION_TYPE", "x11")
 	x, err := xgb.NewConn()
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("connecting to the X server: %v", err)
 	}
 	return &xScreen{x: x, s: xproto.Setup(x).DefaultScreen(x)}
 }
@@ -44,16 +44,16 @@ func (xs *xScreen) window(tb testing.TB, x, y, w, h int, c color.RGBA) xproto.Wi
 	tb.Helper()
 	win, err := xproto.NewWindowId(xs.x)
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("window ID: %v", err)
 	}
 	px := uint32(c.R)<<16 | uint32(c.G)<<8 | uint32(c.B)
 	err = xproto.CreateWindowChecked(xs.x, xs.s.RootDepth, win, xs.s.Root, int16(x), int16(y), uint16(w), uint16(h), 0,
 		xproto.WindowClassInputOutput, xs.s.RootVisual, xproto.CwBackPixel|xproto.CwOverrideRedirect, []uint32{px, 1}).Check()
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("creating a window: %v", err)
 	}
 	if err := xproto.MapWindowChecked(xs.x, win).Check(); err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("mapping a window: %v", err)
 	}
 	return win
 }
@@ -118,16 +118,16 @@ func newScrollText(tb testing.TB, xs *xScreen) *scrollText {
 	st.win = xs.window(tb, 0, 0, w, h, color.RGBA{250, 250, 250, 255})
 	var err error
 	if st.pix, err = xproto.NewPixmapId(xs.x); err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("pixmap ID: %v", err)
 	}
 	if err := xproto.CreatePixmapChecked(xs.x, xs.s.RootDepth, st.pix, xproto.Drawable(xs.s.Root), uint16(w), uint16(2*h)).Check(); err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("creating the text pixmap: %v", err)
 	}
 	if st.gc, err = xproto.NewGcontextId(xs.x); err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("GC ID: %v", err)
 	}
 	if err := xproto.CreateGCChecked(xs.x, st.gc, xproto.Drawable(st.pix), 0, nil).Check(); err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("creating the GC: %v", err)
 	}
 	const rows = 16 // per PutImage: 1920*16*4 = 123 kB, under the request size limit
 	buf := make([]byte, w*rows*4)
@@ -146,7 +146,7 @@ func newScrollText(tb testing.TB, xs *xScreen) *scrollText {
 		err := xproto.PutImageChecked(xs.x, xproto.ImageFormatZPixmap, xproto.Drawable(st.pix), st.gc, uint16(w), rows,
 			0, int16(y0), 0, xs.s.RootDepth, buf).Check()
 		if err != nil {
-			tb.Fatal(err)
+			tb.Fatalf("drawing the text: %v", err)
 		}
 	}
 	st.scroll()
@@ -173,7 +173,7 @@ func benchScreen(b *testing.B, scroll bool) {
 	text := newScrollText(b, xs)
 	st, err := OpenScreenTrack(context.Background(), "screen:root", ScreenOptions{FPS: 5})
 	if err != nil {
-		b.Fatal(err)
+		b.Fatalf("opening the screen track: %v", err)
 	}
 	pa, pb, _ := connectScreenTo(b, false, st.Video())
 	defer func() {

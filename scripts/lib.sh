@@ -43,7 +43,7 @@ gui_outer() {
   go build -tags goolm -o "$root/.cache/bin/mxcall" . # the namespace has no Go proxy
   set +e
   GOPATH="$(go env GOPATH)" GOCACHE="$(go env GOCACHE)" GOMODCACHE="$(go env GOMODCACHE)" GOFLAGS=-mod=mod GOPROXY=off \
-    "$root/scripts/netns.sh" dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" "$script" --inner
+    "$root/scripts/netns.sh" dbus-run-session -- xvfb-run -a -s "-noreset -screen 0 1280x800x24" "$script" --inner
   rc=$?
   set -e
   stray="$(pgrep -f -- "$stray_re" || true)"

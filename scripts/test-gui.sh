@@ -33,7 +33,7 @@ chmod 700 "$work/runtime"
 echo "building preview…"
 go build -o "$work/preview" ./ui/cmd/preview
 echo "X11 tests of ui/internal/ontop under Xvfb"
-xvfb-run -a go test -count=1 ./ui/internal/ontop
+xvfb-run -a -s "-noreset" go test -count=1 ./ui/internal/ontop
 
 if [ $docs = 1 ]; then
   screens="login login-error rooms rooms-offline incoming call-ringing call-video call-voice call-ended settings verify-emoji
@@ -127,16 +127,16 @@ export HOME="$work/home" XDG_CACHE_HOME="$work/home/.cache" XDG_CONFIG_HOME="$wo
   XDG_DATA_HOME="$work/home/.local/share" XDG_RUNTIME_DIR="$work/runtime" LANG=en_US.UTF-8
 echo "running under Xvfb: $screens"
 # shellcheck disable=SC2086
-dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" "$work/inner.sh" "$work" $screens 2> >(grep -v "Failed to set fd limit" >&2)
+dbus-run-session -- xvfb-run -a -s "-noreset -screen 0 1280x800x24" "$work/inner.sh" "$work" $screens 2> >(grep -v "Failed to set fd limit" >&2)
 if command -v xdotool >/dev/null; then
   echo "running the clicked-through demo session"
-  dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" "$work/flow.sh" "$work" 2> >(grep -v "Failed to set fd limit" >&2)
+  dbus-run-session -- xvfb-run -a -s "-noreset -screen 0 1280x800x24" "$work/flow.sh" "$work" 2> >(grep -v "Failed to set fd limit" >&2)
 else
   echo "xdotool missing: skipping the clicked-through session"
 fi
 if command -v openbox >/dev/null && command -v xdotool >/dev/null; then
   echo "checking that the incoming-call window stays on top (under openbox)"
-  dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" "$work/ontop.sh" "$work" 2> >(grep -v "Failed to set fd limit" >&2)
+  dbus-run-session -- xvfb-run -a -s "-noreset -screen 0 1280x800x24" "$work/ontop.sh" "$work" 2> >(grep -v "Failed to set fd limit" >&2)
 fi
 
 fail=0

@@ -16,7 +16,7 @@ grep -q "^Name=MX Call" "$desktop" || { echo "bad .desktop file:"; cat "$desktop
 [ -s "$tmp/mxcall/usr/local/share/pixmaps/im.mxcall.app.png" ] || { echo "no icon in the package"; exit 1; }
 mkdir -p "$tmp/home/run" && chmod 700 "$tmp/home/run"
 HOME="$tmp/home" XDG_RUNTIME_DIR="$tmp/home/run" LANG=en_US.UTF-8 MXCALL_NO_KEYRING=1 \
-  dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" sh -c '
+  dbus-run-session -- xvfb-run -a -s "-noreset -screen 0 1280x800x24" sh -c '
     "$1" >"$2/app.log" 2>&1 & pid=$!
     sleep 5
     import -window root "$2/shot.png"

@@ -42,5 +42,15 @@ INNER
 chmod +x "$tmp/inner.sh"
 for mode in bare wm; do
   echo "screen capture under Xvfb ($mode)"
-  ROOT_S="$root" TMP_S="$tmp" xvfb-run -a -s "-screen 0 1920x1080x24" "$tmp/inner.sh" "$mode" "$@"
+  # -noreset: an X server resets when its last client leaves, and a
+  # connection made during the reset fails (EOF, "connection reset by
+  # peer"): the tests and benchmarks here come and go one after another.
+  # Xvfb's own messages are shown when a step fails.
+  rc=0
+  ROOT_S="$root" TMP_S="$tmp" xvfb-run -a -e "$tmp/xvfb-$mode.log" -s "-noreset -screen 0 1920x1080x24" "$tmp/inner.sh" "$mode" "$@" || rc=$?
+  if [ $rc -ne 0 ]; then
+    echo "test-screen.sh: failed under Xvfb ($mode); Xvfb's log:" >&2
+    cat "$tmp/xvfb-$mode.log" >&2 || true
+    exit $rc
+  fi
 done
