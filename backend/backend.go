@@ -141,15 +141,15 @@ func New(cfg Config) (*Backend, error) {
 			return !ok || room.Encrypted // unknown: assume the worst
 		},
 		members: b.liveMembers,
-		displayName: func(roomID, userID string) string {
-			if room, ok := b.mc.Room(roomID); ok {
-				for _, m := range room.Members {
-					if m.UserID == userID {
-						return m.DisplayName
-					}
+		displayNames: func(roomID string) map[string]string {
+			room, _ := b.mc.Room(roomID)
+			names := make(map[string]string, len(room.Members))
+			for _, m := range room.Members {
+				if m.DisplayName != "" {
+					names[m.UserID] = m.DisplayName
 				}
 			}
-			return ""
+			return names
 		},
 	})
 	if b.rtc.cfg.newScreen == nil {

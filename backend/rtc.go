@@ -77,9 +77,9 @@ type rtcConfig struct {
 	// members returns the live memberships of a room's call (our first
 	// key goes to those already in it).
 	members func(roomID string) []matrixrtc.Membership
-	// displayName returns a room member's display name ("" when unknown
-	// or nil: tiles then show the user ID).
-	displayName func(roomID, userID string) string
+	// displayNames returns a room's members' display names by user ID
+	// (nil, or a user missing: tiles show the user ID).
+	displayNames func(roomID string) map[string]string
 }
 
 // rtcCalls are the MatrixRTC calls: DM calls we place (they ring), rooms'
@@ -1072,7 +1072,11 @@ func (c *rtcCall) setParticipants(ps []matrixrtc.Participant) {
 // participants returns the call's tiles, ours first.
 func (c *rtcCall) participants() []ui.Participant {
 	cr := c.crypto.Load()
-	me := ui.Participant{ID: c.r.cfg.matrix.UserID() + ":" + c.r.cfg.matrix.DeviceID(), Name: c.nameOf(c.r.cfg.matrix.UserID()), Local: true,
+	var names map[string]string // display names, read once for all tiles
+	if c.r.cfg.displayNames != nil {
+		names = c.r.cfg.displayNames(c.room)
+	}
+	me := ui.Participant{ID: c.r.cfg.matrix.UserID() + ":" + c.r.cfg.matrix.DeviceID(), Name: cmp.Or(names[c.r.cfg.matrix.UserID()], c.r.cfg.matrix.UserID()), Local: true,
 		Encrypted: cr != nil}
 	// Each remote tile's encryption: with media encryption on, a member is
 	// encrypted unless its media came in the clear, and waits for its key
@@ -1094,7 +1098,7 @@ func (c *rtcCall) participants() []ui.Participant {
 	var screens []ui.Participant
 	for _, p := range parts {
 		listed[p.Identity] = true
-		name := cmp.Or(c.nameOf(p.UserID), p.Name, p.UserID, p.Identity)
+		name := cmp.Or(names[p.UserID], p.Name, p.UserID, p.Identity)
 		t := ui.Participant{
 			ID: p.Identity, Name: name, Video: c.media.frameSourceOf(p.Identity),
 			AudioMuted: p.AudioMuted, VideoMuted: p.VideoMuted, Speaking: p.Speaking,
@@ -1109,22 +1113,13 @@ func (c *rtcCall) participants() []ui.Participant {
 	// Publishers whose tracks came before LiveKit's list named them.
 	for _, id := range c.media.identities() {
 		if !listed[id] && !isScreenKey(id) {
-			t := ui.Participant{ID: id, Name: cmp.Or(c.nameOf(userOf(id)), userOf(id)), Video: c.media.frameSourceOf(id)}
+			t := ui.Participant{ID: id, Name: cmp.Or(names[userOf(id)], userOf(id)), Video: c.media.frameSourceOf(id)}
 			crypt(&t)
 			out = append(out, t)
 		}
 	}
 	// Shares come after the people: the grid shows them large anyway.
 	return append(out, screens...)
-}
-
-// nameOf is user's display name in the call's room ("" when unknown: the
-// caller falls back to the user ID). Tiles show it, as Element Call does.
-func (c *rtcCall) nameOf(user string) string {
-	if user == "" || c.r.cfg.displayName == nil {
-		return ""
-	}
-	return c.r.cfg.displayName(c.room, user)
 }
 
 // userOf is the user ID in a LiveKit identity of the "@user:server:DEVICE"

@@ -631,11 +631,11 @@ func TestRTCParticipants(t *testing.T) {
 	}
 	// With the room's display names, tiles show them (Element Call's
 	// LiveKit names are empty).
-	h.r.cfg.displayName = func(roomID, user string) string {
+	h.r.cfg.displayNames = func(roomID string) map[string]string {
 		if roomID != "!group:hs" {
-			return ""
+			return nil
 		}
-		return map[string]string{"@carol:hs": "Carol", h.mx.UserID(): "Me"}[user]
+		return map[string]string{"@carol:hs": "Carol", h.mx.UserID(): "Me"}
 	}
 	if ps := c.participants(); ps[0].Name != "Me" || ps[1].Name != "Bob" || ps[2].Name != "Carol" {
 		t.Errorf("tiles with display names: %q %q %q", ps[0].Name, ps[1].Name, ps[2].Name)

@@ -94,8 +94,8 @@ func (s *Session) fixScreen(published webrtc.TrackLocal) {
 			s.cfg.Log.Warn("matrixrtc: screen share after reconnecting", "room", s.cfg.RoomID, "err", err)
 		}
 	}
-	if s.screen() != nil {
-		if err := s.publish(s.room, s.screen(), livekit.TrackSource_SCREEN_SHARE); err != nil {
+	if sh := s.screen(); sh != nil {
+		if err := s.publish(s.room, sh, livekit.TrackSource_SCREEN_SHARE); err != nil {
 			s.cfg.Log.Warn("matrixrtc: screen share after reconnecting", "room", s.cfg.RoomID, "err", err)
 			s.setScreen(nil)
 		}
