@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/mxcall/mxcall/matrixrtc"
 	"github.com/mxcall/mxcall/rtcauth"
@@ -110,19 +109,7 @@ func (p *peer) onTrack(rt matrixrtc.RemoteTrack) {
 // send writes a 20 ms frame with p's identity until ctx ends (through
 // reconnections: the track is bound again to each new connection).
 func (p *peer) send(ctx context.Context) {
-	frame := append([]byte("\xF8mx:"), p.identity...)
-	go func() {
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				_ = p.tr.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
-			}
-		}
-	}()
+	sendSamples(ctx, p.tr, append([]byte("\xF8mx:"), p.identity...), 20*time.Millisecond)
 }
 
 // counts is a copy of the packet counts.

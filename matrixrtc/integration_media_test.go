@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/mxcall/mxcall/matrixrtc"
 )
@@ -65,20 +64,7 @@ func TestRemoteKeyframeRequestReachesThePublisher(t *testing.T) {
 	}
 	sendCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	go func() {
-		tick := time.NewTicker(33 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-sendCtx.Done():
-				return
-			case <-tick.C:
-				if err := tr.WriteSample(media.Sample{Data: vp8Key, Duration: 33 * time.Millisecond}); err != nil {
-					return
-				}
-			}
-		}
-	}()
+	sendSamples(sendCtx, tr, vp8Key, 33*time.Millisecond)
 	var rt matrixrtc.RemoteTrack
 	select {
 	case rt = <-got:

@@ -307,18 +307,22 @@ func (m *member) onTrack(rt matrixrtc.RemoteTrack) {
 }
 
 func (m *member) send(ctx context.Context) {
-	frame := append([]byte{0xF8}, marker(m.mx.user+":"+m.mx.device)...)
+	sendSamples(ctx, m.tr, append([]byte{0xF8}, marker(m.mx.user+":"+m.mx.device)...), 20*time.Millisecond)
+}
+
+// sendSamples writes frame to tr every period, on a goroutine of its own,
+// until ctx ends; through reconnections too (a write with the track bound
+// to no connection sends nothing and fails nothing).
+func sendSamples(ctx context.Context, tr *webrtc.TrackLocalStaticSample, frame []byte, period time.Duration) {
 	go func() {
-		tick := time.NewTicker(20 * time.Millisecond)
+		tick := time.NewTicker(period)
 		defer tick.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				if err := m.tr.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond}); err != nil {
-					return
-				}
+				_ = tr.WriteSample(media.Sample{Data: frame, Duration: period})
 			}
 		}
 	}()
