@@ -36,8 +36,12 @@ type mautrixCrypto struct {
 	vh     *verificationhelper.VerificationHelper
 	vstore verificationhelper.VerificationStore
 	vsync  *mautrix.DefaultSyncer // the helper's handlers
-	vlimit requestLimiter         // incoming requests
-	wg     sync.WaitGroup         // goroutines started by verification callbacks
+	// vmu serialises everything that drives the helper: the events handed
+	// to it and our calls (accept, start, confirm, cancel). See
+	// verifyLocked.
+	vmu    sync.Mutex
+	vlimit requestLimiter // incoming requests
+	wg     sync.WaitGroup // goroutines started by verification callbacks
 }
 
 // initCrypto opens the session's crypto store, loads or creates the Olm

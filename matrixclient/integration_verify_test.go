@@ -5,7 +5,12 @@ package matrixclient
 import (
 	"context"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // mautrix's verification helper expires every incoming request with a
@@ -29,6 +34,10 @@ func waitVerify(d *device, peer string, s VerifyState) Verification {
 			if v.Peer == peer && v.State == s {
 				got = v
 				return true
+			}
+			if v.Peer == peer && v.State == VerifyCancelled && s != VerifyCancelled {
+				d.t.Fatalf("%s: verification with %s cancelled while waiting for %s: %s (%s, by us: %v)",
+					d.name, peer, s, v.Reason, v.CancelCode, v.ByUs)
 			}
 		}
 		return false
@@ -121,6 +130,78 @@ func TestIntegrationVerifySAS(t *testing.T) {
 				t.Fatal("bob does not see alice's device verified")
 			}
 		})
+	}
+}
+
+// macArrives is a zerolog hook that runs its armed function once, when
+// mautrix's verification helper logs that the other side's MAC arrived:
+// the helper has loaded the transaction for that event and is about to
+// take its lock again to handle it.
+type macArrives struct {
+	armed atomic.Pointer[func()]
+	once  sync.Once
+}
+
+func (h *macArrives) Run(_ *zerolog.Event, _ zerolog.Level, msg string) {
+	if f := h.armed.Load(); f != nil && msg == "Received SAS verification MAC event" {
+		h.once.Do(*f)
+	}
+}
+
+// TestIntegrationVerifyConfirmAsTheirMACArrives: alice confirms the emoji
+// just as bob's MAC reaches her (mautrix's helper has loaded the
+// transaction for the MAC and not yet handled it). Her confirmation must
+// not be lost: both sides end verified. Before the client serialised the
+// helper's work, alice's ConfirmSAS ran in that gap, the MAC handler then
+// saved its stale copy over it, nobody sent m.key.verification.done, and
+// bob's done cancelled the verification on alice's side (seen once in CI
+// with matrix-js-sdk, where the other side confirms first).
+func TestIntegrationVerifyConfirmAsTheirMACArrives(t *testing.T) {
+	itLeakCheck(t, verifyExpiry)
+	alice, bob := register(t, "alice"), register(t, "bob")
+	hook := &macArrives{}
+	a := login(t, "alice", alice, devOpts{mxHook: hook})
+	b := login(t, "bob", bob, devOpts{})
+	watchVerifications(a)
+	watchVerifications(b)
+	dm(t, a, b)
+	ctx := context.Background()
+	if _, err := a.c.StartVerification(ctx, bob.userID, ""); err != nil {
+		t.Fatal(err)
+	}
+	req := waitVerify(b, alice.userID, VerifyRequested)
+	if err := b.c.AcceptVerification(ctx, req.ID); err != nil {
+		t.Fatal(err)
+	}
+	sa := waitVerify(a, bob.userID, VerifyShowSAS)
+	sb := waitVerify(b, alice.userID, VerifyShowSAS)
+	confirmed := make(chan error, 1)
+	confirm := func() {
+		go func() { confirmed <- a.c.ConfirmSAS(context.Background(), sa.ID) }()
+		// Give alice's confirmation the gap: it finishes in it unless the
+		// client holds it back until the MAC is handled.
+		select {
+		case err := <-confirmed:
+			confirmed <- err
+		case <-time.After(time.Second):
+		}
+	}
+	hook.armed.Store(&confirm)
+	if err := b.c.ConfirmSAS(ctx, sb.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-confirmed:
+		if err != nil {
+			t.Fatal("alice's confirmation:", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("bob's MAC never reached alice's verification helper")
+	}
+	waitVerify(a, bob.userID, VerifyDone)
+	waitVerify(b, alice.userID, VerifyDone)
+	if !deviceVerified(t, a, bob.userID, b.c.Status().DeviceID) {
+		t.Fatal("alice does not see bob's device verified")
 	}
 }
 

@@ -23,10 +23,10 @@ import (
 // lock held, so whatever they start (the SAS start after the other side
 // accepted our request) runs on a goroutine of its own.
 type verifyCallbacks struct {
-	c   *Client
-	ctx context.Context // the client's run context
-	vh  func() *verificationhelper.VerificationHelper
-	wg  *sync.WaitGroup
+	c        *Client
+	ctx      context.Context // the client's run context
+	startSAS func(context.Context, string) error
+	wg       *sync.WaitGroup
 }
 
 // VerificationRequested: the other side asked.
@@ -50,7 +50,7 @@ func (v verifyCallbacks) VerificationReady(_ context.Context, txnID id.Verificat
 	v.wg.Add(1)
 	go func() {
 		defer v.wg.Done()
-		if err := v.vh().StartSAS(v.ctx, txnID); err != nil && v.ctx.Err() == nil {
+		if err := v.startSAS(v.ctx, txnID.String()); err != nil && v.ctx.Err() == nil {
 			v.c.log.Warn("starting the emoji comparison", "id", txnID.String(), "err", err)
 		}
 	}()
@@ -101,7 +101,7 @@ func (m *mautrixCrypto) initVerification(ctx context.Context, c *Client, mx *mau
 		return fmt.Errorf("%w: the client's syncer cannot take handlers", ErrVerification)
 	}
 	m.vsync = mautrix.NewDefaultSyncer()
-	cb := verifyCallbacks{c: c, ctx: ctx, vh: func() *verificationhelper.VerificationHelper { return m.vh }, wg: &m.wg}
+	cb := verifyCallbacks{c: c, ctx: ctx, startSAS: m.startSAS, wg: &m.wg}
 	m.vstore = verificationhelper.NewInMemoryVerificationStore()
 	m.vh = verificationhelper.NewVerificationHelper(mx, m.helper.Machine(), m.vstore, cb, false, false, true)
 	mx.Syncer = m.vsync
@@ -114,6 +114,25 @@ func (m *mautrixCrypto) initVerification(ctx context.Context, c *Client, mx *mau
 	return nil
 }
 
+// verifyLocked runs f with the helper to itself. mautrix's helper loads a
+// transaction for an incoming event, lets go of its lock, and takes it
+// again to handle the event with the copy it loaded: a ConfirmSAS that
+// runs in between (we confirm as the other side's MAC arrives) is then
+// overwritten, neither side of the helper sends m.key.verification.done,
+// and the other side's done cancels the verification ("unexpected
+// message"). mautrix v0.32 and v0.33 both do this; holding our own lock
+// around each event and each call closes the gap.
+func (m *mautrixCrypto) verifyLocked(f func() error) error {
+	m.vmu.Lock()
+	defer m.vmu.Unlock()
+	return f()
+}
+
+// dispatch hands one event to the helper's handlers.
+func (m *mautrixCrypto) dispatch(ctx context.Context, evt *event.Event) {
+	_ = m.verifyLocked(func() error { m.vsync.Dispatch(ctx, evt); return nil })
+}
+
 // forwardVerification hands the helper the verification events of a sync:
 // to-device ones as they are, in-room ones from others with the request's
 // event ID as their ID.
@@ -122,7 +141,7 @@ func (m *mautrixCrypto) forwardVerification(ctx context.Context, evt *event.Even
 	case evt.RoomID == "" && evt.Type == event.ToDeviceVerificationRequest:
 		m.dispatchRequest(ctx, evt)
 	case evt.RoomID == "" && strings.HasPrefix(evt.Type.Type, "m.key.verification."):
-		m.vsync.Dispatch(ctx, evt)
+		m.dispatch(ctx, evt)
 	case evt.RoomID == "" || evt.Sender == m.mx.UserID:
 	case evt.Type == event.EventMessage:
 		if msg := evt.Content.AsMessage(); msg.MsgType == event.MsgVerificationRequest && msg.To == m.mx.UserID {
@@ -139,7 +158,7 @@ func (m *mautrixCrypto) forwardVerification(ctx context.Context, evt *event.Even
 		}
 		cp := *evt
 		cp.ID = rel.RelatesTo.EventID
-		m.vsync.Dispatch(ctx, &cp)
+		m.dispatch(ctx, &cp)
 	}
 }
 
@@ -147,7 +166,11 @@ func (m *mautrixCrypto) start(ctx context.Context, userID, roomID string) (strin
 	if roomID != "" {
 		return m.startInRoom(ctx, id.UserID(userID), id.RoomID(roomID))
 	}
-	txn, err := m.vh.StartVerification(ctx, id.UserID(userID))
+	var txn id.VerificationTransactionID
+	err := m.verifyLocked(func() (err error) {
+		txn, err = m.vh.StartVerification(ctx, id.UserID(userID))
+		return err
+	})
 	return txn.String(), err
 }
 
@@ -165,18 +188,24 @@ func (m *mautrixCrypto) startInRoom(ctx context.Context, to id.UserID, roomID id
 		Methods:    []event.VerificationMethod{event.VerificationMethodSAS},
 		To:         to,
 	}
-	resp, err := m.mx.SendMessageEvent(ctx, roomID, event.EventMessage, &content)
-	if err != nil {
-		return "", err
-	}
-	txnID := id.VerificationTransactionID(resp.EventID)
-	return txnID.String(), m.vstore.SaveVerificationTransaction(ctx, verificationhelper.VerificationTransaction{
-		ExpirationTime:    jsontime.UnixMilli{Time: time.Now().Add(10 * time.Minute)},
-		RoomID:            roomID,
-		VerificationState: verificationhelper.VerificationStateRequested,
-		TransactionID:     txnID,
-		TheirUserID:       to,
+	// Sent and recorded under the helper's lock: the answer, which can
+	// come back in the next sync, finds the transaction.
+	var txnID id.VerificationTransactionID
+	err := m.verifyLocked(func() error {
+		resp, err := m.mx.SendMessageEvent(ctx, roomID, event.EventMessage, &content)
+		if err != nil {
+			return err
+		}
+		txnID = id.VerificationTransactionID(resp.EventID)
+		return m.vstore.SaveVerificationTransaction(ctx, verificationhelper.VerificationTransaction{
+			ExpirationTime:    jsontime.UnixMilli{Time: time.Now().Add(10 * time.Minute)},
+			RoomID:            roomID,
+			VerificationState: verificationhelper.VerificationStateRequested,
+			TransactionID:     txnID,
+			TheirUserID:       to,
+		})
 	})
+	return txnID.String(), err
 }
 
 func (m *mautrixCrypto) refresh(ctx context.Context, userID string) error {
@@ -185,19 +214,21 @@ func (m *mautrixCrypto) refresh(ctx context.Context, userID string) error {
 }
 
 func (m *mautrixCrypto) accept(ctx context.Context, txnID string) error {
-	return m.vh.AcceptVerification(ctx, id.VerificationTransactionID(txnID))
+	return m.verifyLocked(func() error { return m.vh.AcceptVerification(ctx, id.VerificationTransactionID(txnID)) })
 }
 
 func (m *mautrixCrypto) startSAS(ctx context.Context, txnID string) error {
-	return m.vh.StartSAS(ctx, id.VerificationTransactionID(txnID))
+	return m.verifyLocked(func() error { return m.vh.StartSAS(ctx, id.VerificationTransactionID(txnID)) })
 }
 
 func (m *mautrixCrypto) confirm(ctx context.Context, txnID string) error {
-	return m.vh.ConfirmSAS(ctx, id.VerificationTransactionID(txnID))
+	return m.verifyLocked(func() error { return m.vh.ConfirmSAS(ctx, id.VerificationTransactionID(txnID)) })
 }
 
 func (m *mautrixCrypto) cancel(ctx context.Context, txnID, code, reason string) error {
-	return m.vh.CancelVerification(ctx, id.VerificationTransactionID(txnID), event.VerificationCancelCode(code), reason)
+	return m.verifyLocked(func() error {
+		return m.vh.CancelVerification(ctx, id.VerificationTransactionID(txnID), event.VerificationCancelCode(code), reason)
+	})
 }
 
 // dispatchRequest hands an incoming request to the helper unless the
@@ -207,7 +238,7 @@ func (m *mautrixCrypto) dispatchRequest(ctx context.Context, evt *event.Event) {
 		m.log.Warn("too many verification requests; dropped one", "sender", evt.Sender.String())
 		return
 	}
-	m.vsync.Dispatch(ctx, evt)
+	m.dispatch(ctx, evt)
 }
 
 // dispatchVerification hands a decrypted to-device verification event to
