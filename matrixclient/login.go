@@ -148,7 +148,9 @@ func (c *Client) Login(ctx context.Context, userID, password, homeserverURL stri
 // expired token). With no usable keyring it returns an error wrapping
 // ErrNoKeyring, and Status().Keyring says so too.
 func (c *Client) Restore(ctx context.Context) (bool, error) {
+	began := time.Now()
 	s, found, err := loadSession(c.cfg.keyring, c.cfg.service)
+	keyringRead := time.Since(began)
 	c.mu.Lock()
 	c.keyringErr = err
 	c.mu.Unlock()
@@ -175,7 +177,8 @@ func (c *Client) Restore(ctx context.Context) (bool, error) {
 	c.mx, c.sess, c.expired = mx, s, false
 	c.rooms, c.since = rooms, since
 	c.mu.Unlock()
-	c.log.Info("session restored", "session", s, "cached_rooms", len(rooms.rooms))
+	c.log.Info("session restored", "session", s, "cached_rooms", len(rooms.rooms),
+		"keyring_read", keyringRead.Round(time.Millisecond), "took", time.Since(began).Round(time.Millisecond))
 	c.notify(ChangeSession)
 	if since != "" {
 		c.notify(ChangeRooms)

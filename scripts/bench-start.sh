@@ -9,6 +9,9 @@
 # paint of the list.
 #
 #   scripts/bench-start.sh [N]
+#   MXCALL_BENCH_WRAP="perf record -g -o /tmp/start.data --" scripts/bench-start.sh 1
+#                     # runs each start under a wrapper (a profiler); the
+#                     # last start's profile is what is left
 #
 # Artifacts and start-times.txt in ./.cache/start-run.
 set -euo pipefail
@@ -60,7 +63,7 @@ export MXCALL_DATA_DIR="$work/data"
 run() { # run LABEL [env...]: start the app, wait for the room list, quit it
   local label="$1" log="$work/$1.log"
   shift
-  env "$@" "$root/.cache/bin/mxcall" >"$log" 2>&1 &
+  env "$@" ${MXCALL_BENCH_WRAP:-} "$root/.cache/bin/mxcall" >"$log" 2>&1 &
   app_pid=$!
   for _ in $(seq 1 300); do
     grep -q "room list shown" "$log" && break

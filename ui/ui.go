@@ -116,7 +116,10 @@ func (u *UI) catchSignals(stop <-chan struct{}) {
 // login screen) without running the event loop; tests and Run use it.
 func (u *UI) Start() {
 	u.setScreen(container.NewCenter(widget.NewLabel("Starting…")), nil)
-	u.win.Show()
+	// The session is restored while the window is made: showing it the
+	// first time creates the GL context, which takes most of a second
+	// under a software painter, and the restore does not need it.
+	defer u.win.Show()
 	u.cfg.run(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
