@@ -153,7 +153,15 @@ func (b *Backend) newSource(video bool) (*media.Source, error) {
 			opts = append(opts, media.WithVideoSize(s.Resolution.Width, s.Resolution.Height))
 		}
 	}
-	return media.NewSource(append(opts, b.cfg.MediaOptions...)...)
+	src, err := media.NewSource(append(opts, b.cfg.MediaOptions...)...)
+	if err == nil && video {
+		// The camera and the encoder start now, not when the connection
+		// is up: the self-view shows while the call rings, and the first
+		// frame sent is a key frame the moment media can flow (on a first
+		// call, opening the camera and the encoder then took 190 ms).
+		src.SetPreviewing(true)
+	}
+	return src, err
 }
 
 func tracks(src *media.Source, video bool) callengine.Media {
