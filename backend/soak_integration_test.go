@@ -132,6 +132,12 @@ func soakSetup(ctx context.Context, t *testing.T, hs string, appLog, partnerLog 
 		t.Fatal(err)
 	}
 	waitIT(ctx, t, "bob in the encrypted DM", func() bool { _, err := a.mc.CallPeer(roomID); return err == nil })
+	// Both clients share their room keys for the DM in the background as
+	// soon as it has two members (about 0.1 s here); a person clicks later
+	// than that. Without this wait the first call raced the sharing.
+	waitIT(ctx, t, "room keys shared in advance", func() bool {
+		return a.mc.RoomKeySharedAhead(roomID) && p.mc.RoomKeySharedAhead(roomID)
+	})
 	return a, p, roomID, bob
 }
 

@@ -270,7 +270,8 @@ type Client struct {
 	since   string
 	savedAt time.Time
 
-	crypto        cryptoBackend // nil without E2EE
+	crypto        cryptoBackend   // nil without E2EE
+	sharedAhead   map[string]bool // rooms whose key shareLoop has shared
 	e2eeErr       error
 	undecryptable []Undecryptable
 	late          lateEvents

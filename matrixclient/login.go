@@ -221,6 +221,7 @@ func (c *Client) clearSession(expired bool) {
 	c.mx, c.sess, c.expired = nil, Session{}, expired
 	c.rooms, c.since = newRoomModel(), ""
 	c.ice, c.turn = nil, TURNStatus{}
+	c.sharedAhead = nil
 	c.mu.Unlock()
 	c.notify(ChangeSession)
 	c.notify(ChangeRooms)
