@@ -133,6 +133,24 @@ func TestIntegrationVerifySAS(t *testing.T) {
 	}
 }
 
+// toEmoji has a ask b to verify (to-device, in a DM it makes first) and b
+// accept, and returns each side's verification once both show the emoji.
+func toEmoji(t *testing.T, a, b *device) (sa, sb Verification) {
+	t.Helper()
+	watchVerifications(a)
+	watchVerifications(b)
+	dm(t, a, b)
+	ctx := context.Background()
+	if _, err := a.c.StartVerification(ctx, b.c.UserID(), ""); err != nil {
+		t.Fatal(err)
+	}
+	req := waitVerify(b, a.c.UserID(), VerifyRequested)
+	if err := b.c.AcceptVerification(ctx, req.ID); err != nil {
+		t.Fatal(err)
+	}
+	return waitVerify(a, b.c.UserID(), VerifyShowSAS), waitVerify(b, a.c.UserID(), VerifyShowSAS)
+}
+
 // macArrives is a zerolog hook that runs its armed function once, when
 // mautrix's verification helper logs that the other side's MAC arrived:
 // the helper has loaded the transaction for that event and is about to
@@ -162,19 +180,8 @@ func TestIntegrationVerifyConfirmAsTheirMACArrives(t *testing.T) {
 	hook := &macArrives{}
 	a := login(t, "alice", alice, devOpts{mxHook: hook})
 	b := login(t, "bob", bob, devOpts{})
-	watchVerifications(a)
-	watchVerifications(b)
-	dm(t, a, b)
 	ctx := context.Background()
-	if _, err := a.c.StartVerification(ctx, bob.userID, ""); err != nil {
-		t.Fatal(err)
-	}
-	req := waitVerify(b, alice.userID, VerifyRequested)
-	if err := b.c.AcceptVerification(ctx, req.ID); err != nil {
-		t.Fatal(err)
-	}
-	sa := waitVerify(a, bob.userID, VerifyShowSAS)
-	sb := waitVerify(b, alice.userID, VerifyShowSAS)
+	sa, sb := toEmoji(t, a, b)
 	confirmed := make(chan error, 1)
 	confirm := func() {
 		go func() { confirmed <- a.c.ConfirmSAS(context.Background(), sa.ID) }()
@@ -212,23 +219,12 @@ func TestIntegrationVerifyMismatch(t *testing.T) {
 	alice, bob := register(t, "alice"), register(t, "bob")
 	a := login(t, "alice", alice, devOpts{})
 	b := login(t, "bob", bob, devOpts{})
-	watchVerifications(a)
-	watchVerifications(b)
-	dm(t, a, b)
 	ctx := context.Background()
-	if _, err := a.c.StartVerification(ctx, bob.userID, ""); err != nil {
-		t.Fatal(err)
-	}
-	req := waitVerify(b, alice.userID, VerifyRequested)
-	if err := b.c.AcceptVerification(ctx, req.ID); err != nil {
-		t.Fatal(err)
-	}
-	sa := waitVerify(a, bob.userID, VerifyShowSAS)
-	waitVerify(b, alice.userID, VerifyShowSAS)
+	sa, sb := toEmoji(t, a, b)
 	if err := a.c.ConfirmSAS(ctx, sa.ID); err != nil { // alice wrongly confirms
 		t.Fatal(err)
 	}
-	if err := b.c.CancelVerification(ctx, req.ID, true); err != nil {
+	if err := b.c.CancelVerification(ctx, sb.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	ca := waitVerify(a, bob.userID, VerifyCancelled)
