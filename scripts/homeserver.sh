@@ -3,7 +3,7 @@
 # scripts/build-homeserver.sh) and a TURN server (coturn) on 127.0.0.1 for
 # mxcall's integration tests and demo.
 #
-#   scripts/homeserver.sh start|stop|status|restart-dendrite [DATA_DIR]
+#   scripts/homeserver.sh start|stop|status|restart-dendrite|forget [DATA_DIR]
 #
 # DATA_DIR (or $MXCALL_HS_DIR; default ./.cache/homeserver) receives the
 # generated config, databases, logs and pid files. The first start
@@ -31,7 +31,9 @@
 # `start` waits until both servers answer, then prints shell assignments
 # (MXCALL_HS_URL, MXCALL_HS_DIR, MXCALL_SERVER_NAME, MXCALL_TURN_URI) and
 # writes them to DATA_DIR/env. `stop` ends both (TERM, then KILL after 10 s)
-# and leaves no process behind. Both are idempotent.
+# and leaves no process behind. `forget` stops them and deletes the
+# in-memory databases DATA_DIR's config names (call it before deleting
+# DATA_DIR: they outlive it, in RAM, until a reboot). All are idempotent.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/.cache/bin"
@@ -173,6 +175,17 @@ case "$cmd" in
     stop_one "$data/dendrite.pid"
     stop_one "$data/turnserver.pid"
     ;;
+  forget)
+    [ -d "$data" ] || exit 0
+    stop_one "$data/dendrite.pid"
+    stop_one "$data/turnserver.pid"
+    kept=""
+    [ -f "$data/dendrite.yaml" ] &&
+      kept="$(sed -n 's|^    connection_string: file:\(.*\)/dendrite_roomserver.db$|\1|p' "$data/dendrite.yaml")"
+    case "$kept" in
+      /dev/shm/mxcall-hs-*) rm -rf "$kept" ;;
+    esac
+    ;;
   restart-dendrite)
     data="$(cd "$data" && pwd)"
     stop_one "$data/dendrite.pid"
@@ -195,5 +208,5 @@ case "$cmd" in
     else echo "coturn: stopped"; ok=1; fi
     exit $ok
     ;;
-  *) die "usage: $0 start|stop|status|restart-dendrite|stop-dendrite|start-dendrite [DATA_DIR]" ;;
+  *) die "usage: $0 start|stop|status|forget|restart-dendrite|stop-dendrite|start-dendrite [DATA_DIR]" ;;
 esac

@@ -28,6 +28,19 @@ http_ok() {
   [[ "$line" == *" 200 "* ]]
 }
 
+# clean_work DIR: deletes a run's work directory, first forgetting every
+# homeserver kept under it (homeserver.sh forget: its databases live in
+# /dev/shm, outside DIR).
+clean_work() {
+  local dir="$1" cfg
+  if [ -d "$dir" ]; then
+    while IFS= read -r cfg; do
+      "$(dirname "${BASH_SOURCE[0]}")/homeserver.sh" forget "$(dirname "$cfg")" >/dev/null 2>&1 || true
+    done < <(find "$dir" -maxdepth 3 -name dendrite.yaml 2>/dev/null)
+  fi
+  rm -rf "$dir"
+}
+
 # gui_outer NAME WORK STRAY SCRIPT: the outer half of a GUI test. Builds the
 # homeserver, the LiveKit SFU and the app, runs "SCRIPT --inner" in a loopback-only network
 # namespace under a private D-Bus session and Xvfb (1280x800), keeping the
@@ -37,7 +50,7 @@ gui_outer() {
   local name="$1" work="$2" stray_re="$3" script="$4" root rc stray
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   cd "$root"
-  rm -rf "$work" && mkdir -p "$work/home/run" && chmod 700 "$work/home/run"
+  clean_work "$work" && mkdir -p "$work/home/run" && chmod 700 "$work/home/run"
   ./scripts/build-homeserver.sh
   ./scripts/build-livekit.sh # demo.sh starts the SFU too
   go build -tags goolm -o "$root/.cache/bin/mxcall" . # the namespace has no Go proxy

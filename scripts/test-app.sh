@@ -39,7 +39,8 @@ export MXCALL_DEMO_DIR="$root/.cache/demo-test" MXCALL_ICE_LOOPBACK=1 MXCALL_TES
 # Without MXCALL_APP_RTC the first room (the encrypted DM) gets a legacy
 # call, the one-to-one view this script checks.
 [ -n "${MXCALL_APP_RTC:-}" ] || export MXCALL_LEGACY_CALLS=1
-rm -rf "$MXCALL_DEMO_DIR"
+. "$root/scripts/lib.sh"
+clean_work "$MXCALL_DEMO_DIR"
 log="$work/demo.log"
 [ -n "${MXCALL_MEASURE:-}" ] && export MXCALL_PROFILE="$work" # SIGUSR1: heap profile and a "memory" log line
 ./scripts/demo.sh >"$log" 2>&1 &

@@ -23,7 +23,8 @@ if [ "${1:-}" != "--inner" ]; then
   cd "$root"
   ./scripts/build-homeserver.sh
   work="$root/.cache/it-run"
-  rm -rf "$work"
+  . "$root/scripts/lib.sh"
+  clean_work "$work"
   mkdir -p "$work/logs"
   # The js-sdk peer of the verification test (skipped without it).
   if command -v npm >/dev/null && [ ! -d matrixclient/testdata/jsverify/node_modules ]; then

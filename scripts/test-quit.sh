@@ -33,7 +33,8 @@ export MXCALL_DEMO_DIR="$root/.cache/demo-quit" MXCALL_ICE_LOOPBACK=1 MXCALL_TES
 # These are legacy (m.call.invite) calls: the demo's encrypted DM would
 # otherwise place MatrixRTC calls.
 export MXCALL_LEGACY_CALLS=1
-rm -rf "$MXCALL_DEMO_DIR"
+. "$root/scripts/lib.sh"
+clean_work "$MXCALL_DEMO_DIR"
 password="mxcall-demo-password" # demo.sh's local accounts
 mxcall="$root/.cache/bin/mxcall"
 demo="" caller=""

@@ -24,7 +24,8 @@ if [ "${1:-}" != "--inner" ]; then
   ./scripts/build-homeserver.sh
   ./scripts/build-livekit.sh
   work="$root/.cache/rtc-run"
-  rm -rf "$work"
+  . "$root/scripts/lib.sh"
+  clean_work "$work"
   mkdir -p "$work/logs"
   # Build outside the namespace: it has no network for the Go proxy.
   race=()
