@@ -127,3 +127,33 @@ func TestAnswerFailureReleasesSource(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A call's video source runs its camera from the start, before its track
+// is bound to a connected peer: the self-view shows while the call rings,
+// and the encoder is warm when media can flow.
+func TestCallSourceShowsSelfViewBeforeConnect(t *testing.T) {
+	defer checkRoutines(t)()
+	keyring.MockInit()
+	b, err := New(Config{Keyring: matrixclient.NewMemoryKeyring(),
+		MediaOptions: []media.Option{media.WithTestPattern(), media.WithTone(440)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.Close() }()
+	src, err := b.newSource(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = src.Close() }()
+	view := slotSource(src.Preview())
+	deadline := time.Now().Add(10 * time.Second) // a hang guard, not a timing check
+	for {
+		if _, _, ok := view.FrameInto(nil, 0); ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no self-view frame from a call's source before its track was bound")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
