@@ -31,9 +31,10 @@
 # `start` waits until both servers answer, then prints shell assignments
 # (MXCALL_HS_URL, MXCALL_HS_DIR, MXCALL_SERVER_NAME, MXCALL_TURN_URI) and
 # writes them to DATA_DIR/env. `stop` ends both (TERM, then KILL after 10 s)
-# and leaves no process behind. `forget` stops them and deletes the
-# in-memory databases DATA_DIR's config names (call it before deleting
-# DATA_DIR: they outlive it, in RAM, until a reboot). All are idempotent.
+# and leaves no process behind. `forget` deletes the in-memory databases
+# DATA_DIR's config names, once the servers are stopped (call it before
+# deleting DATA_DIR: they outlive it, in RAM, until a reboot). All are
+# idempotent.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/.cache/bin"
@@ -176,9 +177,9 @@ case "$cmd" in
     stop_one "$data/turnserver.pid"
     ;;
   forget)
+    # No process is stopped here: the pid files of a run made in a network
+    # (and pid) namespace name other processes outside it.
     [ -d "$data" ] || exit 0
-    stop_one "$data/dendrite.pid"
-    stop_one "$data/turnserver.pid"
     kept=""
     [ -f "$data/dendrite.yaml" ] &&
       kept="$(sed -n 's|^    connection_string: file:\(.*\)/dendrite_roomserver.db$|\1|p' "$data/dendrite.yaml")"

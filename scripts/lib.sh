@@ -28,9 +28,9 @@ http_ok() {
   [[ "$line" == *" 200 "* ]]
 }
 
-# clean_work DIR: deletes a run's work directory, first forgetting every
-# homeserver kept under it (homeserver.sh forget: its databases live in
-# /dev/shm, outside DIR).
+# clean_work DIR: deletes a run's work directory (of a run that has ended),
+# first forgetting every homeserver kept under it (homeserver.sh forget:
+# its databases live in /dev/shm, outside DIR).
 clean_work() {
   local dir="$1" cfg
   if [ -d "$dir" ]; then
