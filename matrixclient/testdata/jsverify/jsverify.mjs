@@ -2,7 +2,8 @@
 // with mxcall by comparing emoji (SAS), for matrixclient's integration
 // test (integration_jsverify_test.go). It speaks line-delimited JSON:
 // on stdout {"ev":"ready","device":…}, {"ev":"request","id":…},
-// {"ev":"emoji","emoji":[[emoji, name]…]}, {"ev":"done"}, {"ev":"cancelled"},
+// {"ev":"emoji","emoji":[[emoji, name]…]}, {"ev":"confirmed"} (our MAC is
+// sent), {"ev":"done"}, {"ev":"cancelled"},
 // {"ev":"joined","id":room}, {"ev":"error","msg":…}; on stdin "go" (ask
 // mode: start now), then "confirm" or "mismatch" after "emoji".
 //
@@ -25,8 +26,10 @@ async function runVerifier(verifier) {
   verifier.on(VerifierEvent.ShowSas, async (sas) => {
     out({ ev: "emoji", emoji: sas.sas.emoji });
     const answer = (await nextLine()).trim();
-    if (answer === "confirm") await sas.confirm();
-    else sas.mismatch();
+    if (answer === "confirm") {
+      await sas.confirm();
+      out({ ev: "confirmed" });
+    } else sas.mismatch();
   });
   await verifier.verify();
 }
