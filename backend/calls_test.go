@@ -94,16 +94,24 @@ type nopSignaller struct{}
 
 func (nopSignaller) SendCallEvent(context.Context, string, string, any) error { return nil }
 
-// An Answer that fails closes the media source it opened (no camera left
-// on) and keeps no media record for a call that is not live.
-func TestAnswerFailureReleasesSource(t *testing.T) {
-	defer checkRoutines(t)()
+// patternBackend is a logged-out Backend whose media are the test pattern
+// and a tone.
+func patternBackend(t *testing.T) *Backend {
+	t.Helper()
 	keyring.MockInit()
 	b, err := New(Config{Keyring: matrixclient.NewMemoryKeyring(),
 		MediaOptions: []media.Option{media.WithTestPattern(), media.WithTone(440)}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+// An Answer that fails closes the media source it opened (no camera left
+// on) and keeps no media record for a call that is not live.
+func TestAnswerFailureReleasesSource(t *testing.T) {
+	defer checkRoutines(t)()
+	b := patternBackend(t)
 	eng, err := callengine.New("@me:hs", nopSignaller{})
 	if err != nil {
 		t.Fatal(err)
@@ -133,12 +141,7 @@ func TestAnswerFailureReleasesSource(t *testing.T) {
 // and the encoder is warm when media can flow.
 func TestCallSourceShowsSelfViewBeforeConnect(t *testing.T) {
 	defer checkRoutines(t)()
-	keyring.MockInit()
-	b, err := New(Config{Keyring: matrixclient.NewMemoryKeyring(),
-		MediaOptions: []media.Option{media.WithTestPattern(), media.WithTone(440)}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := patternBackend(t)
 	defer func() { _ = b.Close() }()
 	src, err := b.newSource(true)
 	if err != nil {
