@@ -39,9 +39,13 @@ type mautrixCrypto struct {
 	// vmu serialises everything that drives the helper: the events handed
 	// to it and our calls (accept, start, confirm, cancel). See
 	// verifyLocked.
-	vmu    sync.Mutex
-	vlimit requestLimiter // incoming requests
-	wg     sync.WaitGroup // goroutines started by verification callbacks
+	vmu sync.Mutex
+	// held is the other side's MAC per transaction, kept (under vmu)
+	// until we confirm; see holdMAC. theyConfirmed reports one.
+	held          map[id.VerificationTransactionID]*event.Event
+	theyConfirmed func(txnID string)
+	vlimit        requestLimiter // incoming requests
+	wg            sync.WaitGroup // goroutines started by verification callbacks
 }
 
 // initCrypto opens the session's crypto store, loads or creates the Olm

@@ -176,14 +176,13 @@ func TestIntegrationVerifyJSSDK(t *testing.T) {
 				}
 			}
 			t.Logf("both show %v", mx.Emoji)
-			// The js-sdk confirms first and mxcall once it has: when both
-			// confirmed at the same moment, the js-sdk side twice (in CI)
-			// never sent m.key.verification.done after mxcall had sent its
-			// own, and the verification hung on both sides. mxcall's half
-			// of that moment (our confirmation as their MAC arrives) is
-			// TestIntegrationVerifyConfirmAsTheirMACArrives.
+			// The js-sdk confirms first and mxcall once it has seen that,
+			// as people do. When both confirmed at the same moment, the
+			// js-sdk side once (in CI) never sent m.key.verification.done
+			// after mxcall had sent its own, and the verification hung.
 			js.say("confirm")
 			js.next("confirmed")
+			waitVerifyThat(a, "the js-sdk confirmed", func(v Verification) bool { return v.ID == mx.ID && v.TheyConfirmed })
 			if err := a.c.ConfirmSAS(ctx, mx.ID); err != nil {
 				t.Fatal(err)
 			}

@@ -177,8 +177,7 @@ type devOpts struct {
 	service     string       // and its service name
 	http        *http.Client // custom transport (late-key test)
 	syncTimeout time.Duration
-	restore     bool         // Restore instead of Login
-	mxHook      zerolog.Hook // sees what mautrix logs (verification race test)
+	restore     bool // Restore instead of Login
 }
 
 func login(t *testing.T, name string, a account, o devOpts) *device {
@@ -187,9 +186,6 @@ func login(t *testing.T, name string, a account, o devOpts) *device {
 		"audio": {}, "video": {},
 	}}
 	sl, zl := testLog(name)
-	if o.mxHook != nil {
-		zl = zl.Hook(o.mxHook)
-	}
 	d.svc = cmpOr(o.service, "mxcall-it-"+randomID(8))
 	d.kr = NewMemoryKeyring()
 	if o.realKeyring {

@@ -87,6 +87,9 @@ type Verification struct {
 	Reason     string
 	// ByUs is set when we cancelled.
 	ByUs bool
+	// TheyConfirmed is set when the other side confirmed the emoji before
+	// we did (their confirmation waits for ours).
+	TheyConfirmed bool
 }
 
 // maxVerifications bounds how many verifications the client remembers;

@@ -102,6 +102,9 @@ func (m *mautrixCrypto) initVerification(ctx context.Context, c *Client, mx *mau
 	}
 	m.vsync = mautrix.NewDefaultSyncer()
 	cb := verifyCallbacks{c: c, ctx: ctx, startSAS: m.startSAS, wg: &m.wg}
+	m.theyConfirmed = func(txnID string) {
+		c.updateVerification(txnID, func(x *Verification) { x.TheyConfirmed = true })
+	}
 	m.vstore = verificationhelper.NewInMemoryVerificationStore()
 	m.vh = verificationhelper.NewVerificationHelper(mx, m.helper.Machine(), m.vstore, cb, false, false, true)
 	mx.Syncer = m.vsync
@@ -128,9 +131,49 @@ func (m *mautrixCrypto) verifyLocked(f func() error) error {
 	return f()
 }
 
-// dispatch hands one event to the helper's handlers.
+// dispatch hands one event to the helper's handlers (or holds it: see
+// holdMAC).
 func (m *mautrixCrypto) dispatch(ctx context.Context, evt *event.Event) {
-	_ = m.verifyLocked(func() error { m.vsync.Dispatch(ctx, evt); return nil })
+	_ = m.verifyLocked(func() error {
+		if !m.holdMAC(ctx, evt) {
+			m.vsync.Dispatch(ctx, evt)
+		}
+		return nil
+	})
+}
+
+// holdMAC keeps the other side's MAC (their confirmation) while we have
+// not confirmed yet, and hands it to the helper right after our
+// ConfirmSAS; it reports whether it kept evt. Called with vmu held.
+//
+// mautrix's ConfirmSAS, when their MAC came first, trusts their keys with
+// the wrong master key: ours, where its MAC handler passes theirs. With
+// cross-signing set up on our side it then dereferences the nil keys of a
+// peer without cross-signing (a crash), or refuses the peer's with "master
+// keys do not match". Their MAC handled after our confirmation takes the
+// path that passes their key. v0.32.0 and v0.33.0 both do this.
+func (m *mautrixCrypto) holdMAC(ctx context.Context, evt *event.Event) bool {
+	if evt.Type.Type != event.ToDeviceVerificationMAC.Type {
+		return false
+	}
+	txnID := id.VerificationTransactionID(evt.ID)
+	if txnID == "" {
+		t, ok := evt.Content.Parsed.(event.VerificationTransactionable)
+		if !ok {
+			return false
+		}
+		txnID = t.GetTransactionID()
+	}
+	txn, err := m.vstore.GetVerificationTransaction(ctx, txnID)
+	if err != nil || txn.VerificationState != verificationhelper.VerificationStateSASKeysExchanged || txn.SentOurMAC {
+		return false
+	}
+	if m.held == nil {
+		m.held = map[id.VerificationTransactionID]*event.Event{}
+	}
+	m.held[txnID] = evt
+	m.theyConfirmed(txnID.String())
+	return true
 }
 
 // forwardVerification hands the helper the verification events of a sync:
@@ -222,11 +265,22 @@ func (m *mautrixCrypto) startSAS(ctx context.Context, txnID string) error {
 }
 
 func (m *mautrixCrypto) confirm(ctx context.Context, txnID string) error {
-	return m.verifyLocked(func() error { return m.vh.ConfirmSAS(ctx, id.VerificationTransactionID(txnID)) })
+	t := id.VerificationTransactionID(txnID)
+	return m.verifyLocked(func() error {
+		if err := m.vh.ConfirmSAS(ctx, t); err != nil {
+			return err
+		}
+		if evt := m.held[t]; evt != nil { // their MAC came first
+			delete(m.held, t)
+			m.vsync.Dispatch(ctx, evt)
+		}
+		return nil
+	})
 }
 
 func (m *mautrixCrypto) cancel(ctx context.Context, txnID, code, reason string) error {
 	return m.verifyLocked(func() error {
+		delete(m.held, id.VerificationTransactionID(txnID))
 		return m.vh.CancelVerification(ctx, id.VerificationTransactionID(txnID), event.VerificationCancelCode(code), reason)
 	})
 }
