@@ -44,8 +44,9 @@ type mautrixCrypto struct {
 	// until we confirm; see holdMAC. theyConfirmed reports one.
 	held          map[id.VerificationTransactionID]*event.Event
 	theyConfirmed func(txnID string)
-	vlimit        requestLimiter // incoming requests
-	wg            sync.WaitGroup // goroutines started by verification callbacks
+	vlimit        requestLimiter            // incoming requests
+	vq            verifyQueue[*event.Event] // the sync's verification events, for the worker that feeds the helper
+	wg            sync.WaitGroup            // that worker and the goroutines started by verification callbacks
 }
 
 // initCrypto opens the session's crypto store, loads or creates the Olm

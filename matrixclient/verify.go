@@ -339,3 +339,45 @@ func (l *requestLimiter) allow() bool {
 	l.seen = append(l.seen, now)
 	return true
 }
+
+// verifyQueueLen bounds the verification events waiting for the helper.
+// A verification takes about ten events; more than this in flight means
+// a peer is flooding us, and the rest are dropped.
+const verifyQueueLen = 64
+
+// verifyQueue hands verification events from the sync to one worker, in
+// the order they came. mautrix's helper answers most events with a
+// request to the homeserver (accept, key, MAC, done, cancel), and our
+// own calls into it (see verifyLocked) can hold it for as long as a send
+// takes: run on the sync goroutine, that stalled the other events of the
+// sync behind them, call invites among them, and a peer sending
+// verification events in a loop could keep it stalled. push never
+// blocks: when the queue is full the event is dropped.
+type verifyQueue[T any] struct {
+	ch chan T
+}
+
+func newVerifyQueue[T any](n int) verifyQueue[T] { return verifyQueue[T]{ch: make(chan T, n)} }
+
+// push queues v; false means the queue was full and v was dropped.
+func (q verifyQueue[T]) push(v T) bool {
+	select {
+	case q.ch <- v:
+		return true
+	default:
+		return false
+	}
+}
+
+// run hands the queued events to handle, one at a time and in order,
+// until ctx ends; what is still queued then is dropped.
+func (q verifyQueue[T]) run(ctx context.Context, handle func(T)) {
+	for {
+		select {
+		case v := <-q.ch:
+			handle(v)
+		case <-ctx.Done():
+			return
+		}
+	}
+}

@@ -19,9 +19,10 @@ import (
 )
 
 // verifyCallbacks turns mautrix's verification callbacks into Verification
-// snapshots. mautrix calls them on the sync goroutine with its transaction
-// lock held, so whatever they start (the SAS start after the other side
-// accepted our request) runs on a goroutine of its own.
+// snapshots. mautrix calls them with its transaction lock held, and ours
+// (vmu): on the verification worker (see verifyQueue) or in one of our
+// calls into the helper. Whatever they start (the SAS start after the
+// other side accepted our request) runs on a goroutine of its own.
 type verifyCallbacks struct {
 	c        *Client
 	ctx      context.Context // the client's run context
@@ -113,6 +114,12 @@ func (m *mautrixCrypto) initVerification(ctx context.Context, c *Client, mx *mau
 	if err != nil {
 		return err
 	}
+	m.vq = newVerifyQueue[*event.Event](verifyQueueLen)
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.vq.run(ctx, func(evt *event.Event) { m.dispatch(ctx, evt) })
+	}()
 	ext.OnEvent(m.forwardVerification)
 	return nil
 }
@@ -176,19 +183,19 @@ func (m *mautrixCrypto) holdMAC(ctx context.Context, evt *event.Event) bool {
 	return true
 }
 
-// forwardVerification hands the helper the verification events of a sync:
-// to-device ones as they are, in-room ones from others with the request's
-// event ID as their ID.
-func (m *mautrixCrypto) forwardVerification(ctx context.Context, evt *event.Event) {
+// forwardVerification queues the verification events of a sync for the
+// helper (see verifyQueue): to-device ones as they are, in-room ones from
+// others with the request's event ID as their ID.
+func (m *mautrixCrypto) forwardVerification(_ context.Context, evt *event.Event) {
 	switch {
 	case evt.RoomID == "" && evt.Type == event.ToDeviceVerificationRequest:
-		m.dispatchRequest(ctx, evt)
+		m.queue(evt, true)
 	case evt.RoomID == "" && strings.HasPrefix(evt.Type.Type, "m.key.verification."):
-		m.dispatch(ctx, evt)
+		m.queue(evt, false)
 	case evt.RoomID == "" || evt.Sender == m.mx.UserID:
 	case evt.Type == event.EventMessage:
 		if msg := evt.Content.AsMessage(); msg.MsgType == event.MsgVerificationRequest && msg.To == m.mx.UserID {
-			m.dispatchRequest(ctx, evt)
+			m.queue(evt, true)
 		}
 	case strings.HasPrefix(evt.Type.Type, "m.key.verification."):
 		var rel struct {
@@ -201,7 +208,7 @@ func (m *mautrixCrypto) forwardVerification(ctx context.Context, evt *event.Even
 		}
 		cp := *evt
 		cp.ID = rel.RelatesTo.EventID
-		m.dispatch(ctx, &cp)
+		m.queue(&cp, false)
 	}
 }
 
@@ -285,18 +292,21 @@ func (m *mautrixCrypto) cancel(ctx context.Context, txnID, code, reason string) 
 	})
 }
 
-// dispatchRequest hands an incoming request to the helper unless the
-// limit of requests is reached.
-func (m *mautrixCrypto) dispatchRequest(ctx context.Context, evt *event.Event) {
-	if !m.vlimit.allow() {
+// queue queues evt for the helper's worker; an incoming request
+// (request) only while the limit of requests is not reached.
+func (m *mautrixCrypto) queue(evt *event.Event, request bool) {
+	if request && !m.vlimit.allow() {
 		m.log.Warn("too many verification requests; dropped one", "sender", evt.Sender.String())
 		return
 	}
-	m.dispatch(ctx, evt)
+	if !m.vq.push(evt) {
+		m.log.Warn("verification events are coming faster than they are handled; dropped one",
+			"sender", evt.Sender.String(), "type", evt.Type.Type)
+	}
 }
 
-// dispatchVerification hands a decrypted to-device verification event to
-// the syncer, where the verification helper listens. mautrix itself drops
+// dispatchVerification queues a decrypted to-device verification event
+// for the verification helper. mautrix itself drops
 // Olm-encrypted to-device events it does not know (HandleEncryptedEvent
 // returns them and its cryptohelper ignores them), so encrypted
 // verification messages, which matrix-rust-sdk may send, would never

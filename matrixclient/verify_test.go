@@ -157,3 +157,51 @@ func TestDevicesChangedCallback(t *testing.T) {
 	}
 	New(WithKeyring(NewMemoryKeyring())).devicesChanged([]id.UserID{"@bob:hs"}) // no callback: no panic
 }
+
+// The sync hands verification events to the queue and goes on: a worker
+// held up (a send to a slow homeserver) never blocks it; a full queue
+// drops; the worker takes the events in order and stops with its context.
+func TestVerifyQueue(t *testing.T) {
+	q := newVerifyQueue[int](3)
+	for i := range 3 {
+		if !q.push(i) {
+			t.Fatalf("push %d refused with room in the queue", i)
+		}
+	}
+	if q.push(3) {
+		t.Fatal("push into a full queue was taken")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan int)
+	release := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		q.run(ctx, func(v int) {
+			got <- v
+			<-release // the helper busy with a send
+		})
+	}()
+	if v := <-got; v != 0 {
+		t.Fatalf("first handled: %d, want 0", v)
+	}
+	if !q.push(4) { // the worker holds one, the queue has room for one more
+		t.Fatal("push refused while the worker was busy and the queue had room")
+	}
+	if q.push(5) {
+		t.Fatal("push into a full queue was taken while the worker was busy")
+	}
+	for _, want := range []int{1, 2, 4} { // 3 and 5 were dropped
+		release <- struct{}{}
+		if v := <-got; v != want {
+			t.Fatalf("handled %d, want %d", v, want)
+		}
+	}
+	cancel()
+	close(release)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker did not stop with its context")
+	}
+}
