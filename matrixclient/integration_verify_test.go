@@ -187,6 +187,36 @@ func TestIntegrationVerifyTheyConfirmFirst(t *testing.T) {
 	}
 }
 
+// TestIntegrationVerifyTheyConfirmThenCancel: bob confirms, alice holds
+// his MAC (see holdMAC), then bob cancels: alice sees the verification
+// cancelled and lets the MAC go.
+func TestIntegrationVerifyTheyConfirmThenCancel(t *testing.T) {
+	itLeakCheck(t, verifyExpiry)
+	alice, bob := register(t, "alice"), register(t, "bob")
+	a := login(t, "alice", alice, devOpts{})
+	b := login(t, "bob", bob, devOpts{})
+	ctx := context.Background()
+	sa, sb := toEmoji(t, a, b)
+	if err := b.c.ConfirmSAS(ctx, sb.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitVerifyThat(a, "bob confirmed", func(v Verification) bool { return v.ID == sa.ID && v.TheyConfirmed })
+	held := func() int {
+		m := a.c.crypto.(*mautrixCrypto)
+		m.vmu.Lock()
+		defer m.vmu.Unlock()
+		return len(m.held)
+	}
+	if n := held(); n != 1 {
+		t.Fatalf("alice holds %d MACs after bob confirmed, want 1", n)
+	}
+	if err := b.c.CancelVerification(ctx, sb.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	waitVerify(a, bob.userID, VerifyCancelled)
+	a.waitFor("bob's MAC let go", func() bool { return held() == 0 })
+}
+
 // waitVerifyThat waits until one of d's verifications satisfies ok.
 func waitVerifyThat(d *device, what string, ok func(Verification) bool) {
 	d.t.Helper()

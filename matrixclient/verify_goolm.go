@@ -139,14 +139,30 @@ func (m *mautrixCrypto) verifyLocked(f func() error) error {
 }
 
 // dispatch hands one event to the helper's handlers (or holds it: see
-// holdMAC).
+// holdMAC). The other side's cancellation drops a MAC of theirs we held.
 func (m *mautrixCrypto) dispatch(ctx context.Context, evt *event.Event) {
 	_ = m.verifyLocked(func() error {
+		if evt.Type.Type == event.ToDeviceVerificationCancel.Type {
+			delete(m.held, verifyTxnID(evt))
+		}
 		if !m.holdMAC(ctx, evt) {
 			m.vsync.Dispatch(ctx, evt)
 		}
 		return nil
 	})
+}
+
+// verifyTxnID is the transaction of a verification event as the helper
+// sees it: an in-room event's ID (forwardVerification set it to the
+// request's), else the transaction_id of its content.
+func verifyTxnID(evt *event.Event) id.VerificationTransactionID {
+	if evt.ID != "" {
+		return id.VerificationTransactionID(evt.ID)
+	}
+	if t, ok := evt.Content.Parsed.(event.VerificationTransactionable); ok {
+		return t.GetTransactionID()
+	}
+	return ""
 }
 
 // holdMAC keeps the other side's MAC (their confirmation) while we have
@@ -163,13 +179,9 @@ func (m *mautrixCrypto) holdMAC(ctx context.Context, evt *event.Event) bool {
 	if evt.Type.Type != event.ToDeviceVerificationMAC.Type {
 		return false
 	}
-	txnID := id.VerificationTransactionID(evt.ID)
+	txnID := verifyTxnID(evt)
 	if txnID == "" {
-		t, ok := evt.Content.Parsed.(event.VerificationTransactionable)
-		if !ok {
-			return false
-		}
-		txnID = t.GetTransactionID()
+		return false
 	}
 	txn, err := m.vstore.GetVerificationTransaction(ctx, txnID)
 	if err != nil || txn.VerificationState != verificationhelper.VerificationStateSASKeysExchanged || txn.SentOurMAC {
