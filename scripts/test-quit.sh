@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quitting the real app with SIGTERM (as a session logout or `kill` does)
 # in the four moments that broke before: as caller and as callee, while
-# the call rings and once it is connected. Each run starts the README's
+# the call rings and once it is connected; and twice in a row in a call. Each run starts the README's
 # demo (scripts/demo.sh) under Xvfb in a loopback-only network namespace,
 # brings the call to that moment, sends SIGTERM to the app and checks:
 #   - the app exits with status 0, without a panic;
@@ -63,12 +63,14 @@ start() {
   app=$(pgrep -f -n "^$mxcall\$")
 }
 
-# quit NAME PEERLOG: SIGTERM the app; check its exit and log, and that
-# the peer (whose log is PEERLOG) saw the call end by the remote side.
+# quit NAME PEERLOG [twice]: SIGTERM the app (twice: two SIGTERMs, the
+# second while the first one's hangup runs); check its exit and log, and
+# that the peer (whose log is PEERLOG) saw the call end by the remote side.
 quit() {
   local t0 rc took ok=1
   t0=$(ms)
   kill -TERM "$app"
+  if [ "${3:-}" = twice ]; then sleep 0.02; kill -TERM "$app" 2>/dev/null || true; fi
   rc=0
   while kill -0 "$app" 2>/dev/null; do sleep 0.05; done # not our child: poll
   took=$(($(ms) - t0))
@@ -85,7 +87,7 @@ quit() {
     echo "FAIL $1: the app's log has:"; grep -m5 "$bad" "$log"; ok=0
   fi
   if [ $ok = 1 ]; then
-    echo "ok   $1: app exited (status 0) $took ms after SIGTERM; peer: $(grep -m1 'call ended.*by=remote' "$2" | grep -o 'reason=[a-z_]*')"
+    echo "ok   $1: app exited (status 0) $took ms after SIGTERM${3:+ ($3)}; peer: $(grep -m1 'call ended.*by=remote' "$2" | grep -o 'reason=[a-z_]*')"
   else
     fail=1
   fi
@@ -107,6 +109,14 @@ start caller-connected ""
 click_video_call caller-connected
 waitlog "$log" "call connected" 20
 quit caller-connected "$MXCALL_DEMO_DIR/echo.log"
+
+# 1b. Caller, connected, two SIGTERMs: the second ends the event loop at
+# once, and the end of the first one's hangup must not quit again.
+# Before the callee runs: their missed-call entry moves the room list down.
+start caller-twice ""
+click_video_call caller-twice
+waitlog "$log" "call connected" 20
+quit caller-twice "$MXCALL_DEMO_DIR/echo.log" twice
 
 # 2. Caller, ringing: the partner lets it ring.
 start caller-ringing "--answer-after 60s"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -26,6 +27,11 @@ type UI struct {
 	win fyne.Window
 	be  Backend
 	cfg *config
+	// endOnce ends the event loop once: a second SIGTERM ends it while
+	// quit's hangups still run, and their own end (after the loop, where
+	// fyne.Do runs on the caller's goroutine against a terminated GLFW)
+	// must not quit again.
+	endOnce sync.Once
 
 	session     Session
 	login       *LoginScreen
@@ -105,7 +111,7 @@ func (u *UI) catchSignals(stop <-chan struct{}) {
 				if n == 0 {
 					fyne.Do(u.quit)
 				} else {
-					fyne.Do(u.app.Quit)
+					u.endLoop()
 				}
 			}
 		}
@@ -368,6 +374,12 @@ func (u *UI) quit() {
 		if id != "" {
 			_ = u.be.Calls.Hangup(ctx, id)
 		}
-		fyne.Do(u.app.Quit) // not u.cfg.do: this one must run
+		u.endLoop()
 	})
+}
+
+// endLoop ends Fyne's event loop, the first time only (see endOnce). Not
+// through u.cfg.do, which drops everything once quitting: this must run.
+func (u *UI) endLoop() {
+	u.endOnce.Do(func() { fyne.Do(u.app.Quit) })
 }
