@@ -48,7 +48,7 @@ func (b *Backend) onVerification(v matrixclient.Verification) {
 
 func uiVerification(v matrixclient.Verification) ui.Verification {
 	out := ui.Verification{ID: v.ID, Peer: v.Peer, Incoming: v.Incoming, State: uiVerifyState(v.State),
-		Mismatch: v.CancelCode == "m.mismatched_sas", Reason: v.Reason}
+		TheyConfirmed: v.TheyConfirmed, Mismatch: v.CancelCode == "m.mismatched_sas", Reason: v.Reason}
 	for _, e := range v.Emoji {
 		out.Emoji = append(out.Emoji, ui.SASEmoji{Emoji: e.Emoji, Name: e.Name})
 	}

@@ -63,4 +63,29 @@ func buttons(o fyne.CanvasObject, match func(*widget.Button) bool) []*widget.But
 	return found
 }
 
+// hasLabel reports whether a visible label under o starts with text.
+func hasLabel(o fyne.CanvasObject, text string) bool {
+	found := false
+	var walk func(fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if found || o == nil || !o.Visible() {
+			return
+		}
+		switch v := o.(type) {
+		case *widget.Label:
+			found = strings.HasPrefix(v.Text, text)
+		case *fyne.Container:
+			for _, c := range v.Objects {
+				walk(c)
+			}
+		case fyne.Widget:
+			for _, c := range cacheRenderer(v).Objects() {
+				walk(c)
+			}
+		}
+	}
+	walk(o)
+	return found
+}
+
 func cacheRenderer(w fyne.Widget) fyne.WidgetRenderer { return test.WidgetRenderer(w) }

@@ -91,6 +91,9 @@ func (w *VerifyView) Update(v Verification) {
 			buttons = append(buttons, cancel())
 			break
 		}
+		if v.TheyConfirmed {
+			body = append(body, text(who+" says the emoji match. Confirm if you see the same."))
+		}
 		w.Mismatch = widget.NewButton("They don't match", func() { w.act.cancel(true) })
 		w.Mismatch.Importance = widget.DangerImportance
 		w.Confirm = widget.NewButton("Confirm", w.act.confirm)

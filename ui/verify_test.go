@@ -55,6 +55,42 @@ func TestVerifyIncomingEmoji(t *testing.T) {
 	}
 }
 
+// When Bob has confirmed first, the dialog says so above the buttons.
+func TestVerifyTheyConfirmedFirst(t *testing.T) {
+	e := newVerifyEnv(t)
+	e.be.PushVerification(ui.Verification{ID: "t1", Peer: bob.Peer, Incoming: true, State: ui.VerifyRequested})
+	v := verifyView(t, e, "t1")
+	test.Tap(v.Accept)
+	shown := v.Verification()
+	if shown.State != ui.VerifyShowSAS {
+		t.Fatalf("after accept: %+v", shown)
+	}
+	const says = "Bob says the emoji match."
+	if hasLabel(e.ui.Window().Canvas().Content(), says) || hasOverlayLabel(e, says) {
+		t.Fatal("says Bob confirmed before he did")
+	}
+	shown.TheyConfirmed = true
+	e.be.PushVerification(shown)
+	if !hasOverlayLabel(e, says) {
+		t.Fatalf("no %q once Bob confirmed", says)
+	}
+	if v.Confirm == nil || v.Mismatch == nil {
+		t.Fatal("no Confirm / They don't match once Bob confirmed")
+	}
+	e.assertScreen("verify_they_confirmed", e.ui.Window().Canvas())
+}
+
+// hasOverlayLabel reports whether a dialog over the main window shows a
+// label starting with text.
+func hasOverlayLabel(e *env, text string) bool {
+	for _, o := range e.ui.Window().Canvas().Overlays().List() {
+		if hasLabel(o, text) {
+			return true
+		}
+	}
+	return false
+}
+
 func verifyActions(e *env) []string {
 	var out []string
 	for _, a := range e.be.Actions() {

@@ -55,6 +55,9 @@ type Verification struct {
 	Incoming bool   // they asked
 	State    VerifyState
 	Emoji    []SASEmoji // from VerifyShowSAS on: seven of them
+	// TheyConfirmed is set when the other side has said the emoji match
+	// and we have not yet.
+	TheyConfirmed bool
 	// Mismatch is set when cancelled because the emoji did not match;
 	// Reason says in words why it was cancelled.
 	Mismatch bool
