@@ -7,7 +7,6 @@ package matrixrtc_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/mxcall/mxcall/internal/rtctest"
 	"github.com/mxcall/mxcall/matrixrtc"
 	"github.com/mxcall/mxcall/rtcauth"
 )
@@ -86,30 +86,24 @@ func (p *peer) onParticipants(parts []matrixrtc.Participant) {
 }
 
 // onTrack counts the packets of every sender by the identity in their
-// payload (0xF8, "mx:", identity).
+// payload (rtctest.OpusFrame).
 func (p *peer) onTrack(rt matrixrtc.RemoteTrack) {
-	go func() {
-		for {
-			pkt, _, err := rt.Track.ReadRTP()
-			if err != nil {
-				return
-			}
-			id, ok := bytes.CutPrefix(pkt.Payload, []byte("\xF8mx:"))
-			if !ok {
-				continue
-			}
-			p.mu.Lock()
-			p.got[string(id)]++
-			p.mu.Unlock()
-			p.poke()
+	rtctest.Read(rt.Track, func(payload []byte) {
+		id, ok := rtctest.Identity(payload)
+		if !ok {
+			return
 		}
-	}()
+		p.mu.Lock()
+		p.got[id]++
+		p.mu.Unlock()
+		p.poke()
+	})
 }
 
 // send writes a 20 ms frame with p's identity until ctx ends (through
 // reconnections: the track is bound again to each new connection).
 func (p *peer) send(ctx context.Context) {
-	sendSamples(ctx, p.tr, append([]byte("\xF8mx:"), p.identity...), 20*time.Millisecond)
+	sendSamples(ctx, p.tr, rtctest.OpusFrame(p.identity), 20*time.Millisecond)
 }
 
 // counts is a copy of the packet counts.

@@ -31,11 +31,11 @@ import (
 
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
-	protoLogger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
+	"github.com/mxcall/mxcall/internal/rtctest"
 	"github.com/mxcall/mxcall/matrixclient"
 	"github.com/mxcall/mxcall/matrixrtc"
 	"github.com/mxcall/mxcall/rtcauth"
@@ -44,26 +44,12 @@ import (
 var hsURL, authURL, lkURL, apiKey, apiSecret string
 
 func TestMain(m *testing.M) {
-	hsURL = os.Getenv("MXCALL_HS_URL")
-	authURL = os.Getenv("MXCALL_RTC_AUTH_URL")
-	lkURL = os.Getenv("MXCALL_RTC_LIVEKIT_URL")
-	apiKey, apiSecret = os.Getenv("MXCALL_RTC_API_KEY"), os.Getenv("MXCALL_RTC_API_SECRET")
-	if hsURL == "" || authURL == "" || lkURL == "" || apiSecret == "" {
-		fmt.Fprintln(os.Stderr, "MXCALL_HS_URL / MXCALL_RTC_* not set: run scripts/test-rtc.sh")
-		os.Exit(2)
-	}
-	if l, err := protoLogger.NewZapLogger(&protoLogger.Config{Level: "warn"}); err == nil {
-		lksdk.SetLogger(l)
-	}
+	e := rtctest.Setup()
+	hsURL, authURL, lkURL, apiKey, apiSecret = e.HS, e.Auth, e.LiveKit, e.APIKey, e.APISecret
 	os.Exit(m.Run())
 }
 
-func guard(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
+func guard(t *testing.T) context.Context { return rtctest.Guard(t) }
 
 // hsClient is a minimal client-server API client implementing
 // matrixrtc.Matrix over plain HTTP (matrixclient will implement it with
@@ -262,8 +248,6 @@ type member struct {
 
 const wantPackets = 25
 
-func marker(identity string) []byte { return []byte("mx:" + identity) }
-
 func newMember(t *testing.T, name string, mx *hsClient, room string, refresh time.Duration) *member {
 	t.Helper()
 	tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic-"+name, "stream-"+name)
@@ -285,47 +269,27 @@ func newMember(t *testing.T, name string, mx *hsClient, room string, refresh tim
 }
 
 func (m *member) onTrack(rt matrixrtc.RemoteTrack) {
-	identity, track := rt.Identity, rt.Track
-	want := marker(identity)
-	go func() {
-		for {
-			pkt, _, err := track.ReadRTP()
-			if err != nil {
-				return
-			}
-			if !bytes.Contains(pkt.Payload, want) {
-				continue
-			}
-			m.mu.Lock()
-			m.got[identity]++
-			if m.got[m.want] == wantPackets {
-				close(m.received)
-			}
-			m.mu.Unlock()
+	identity := rt.Identity
+	rtctest.CountMarked(rt.Track, identity, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.got[identity]++
+		if m.got[m.want] == wantPackets {
+			close(m.received)
 		}
-	}()
+	})
 }
 
 func (m *member) send(ctx context.Context) {
-	sendSamples(ctx, m.tr, append([]byte{0xF8}, marker(m.mx.user+":"+m.mx.device)...), 20*time.Millisecond)
+	sendSamples(ctx, m.tr, rtctest.OpusFrame(m.mx.user+":"+m.mx.device), 20*time.Millisecond)
 }
 
 // sendSamples writes frame to tr every period, on a goroutine of its own,
 // until ctx ends; through reconnections too (a write with the track bound
-// to no connection sends nothing and fails nothing).
+// to no connection sends nothing and fails nothing, and a failed one is
+// not the end).
 func sendSamples(ctx context.Context, tr *webrtc.TrackLocalStaticSample, frame []byte, period time.Duration) {
-	go func() {
-		tick := time.NewTicker(period)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				_ = tr.WriteSample(media.Sample{Data: frame, Duration: period})
-			}
-		}
-	}()
+	rtctest.Send(ctx, func(s media.Sample) error { _ = tr.WriteSample(s); return nil }, frame, period)
 }
 
 // membership returns user's live call membership in room, if any.

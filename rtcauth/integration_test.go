@@ -30,40 +30,23 @@ import (
 
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
-	protoLogger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
+	"github.com/mxcall/mxcall/internal/rtctest"
 	"github.com/mxcall/mxcall/rtcauth"
 )
 
 var hsURL, authURL, lkURL, apiKey, apiSecret string
 
 func TestMain(m *testing.M) {
-	hsURL = os.Getenv("MXCALL_HS_URL")
-	authURL = os.Getenv("MXCALL_RTC_AUTH_URL")
-	lkURL = os.Getenv("MXCALL_RTC_LIVEKIT_URL")
-	apiKey, apiSecret = os.Getenv("MXCALL_RTC_API_KEY"), os.Getenv("MXCALL_RTC_API_SECRET")
-	if hsURL == "" || authURL == "" || lkURL == "" || apiSecret == "" {
-		fmt.Fprintln(os.Stderr, "MXCALL_HS_URL / MXCALL_RTC_* not set: run scripts/test-rtc.sh")
-		os.Exit(2)
-	}
-	// LiveKit's client (and the pion inside it) logs every state change at
-	// info level: keep warnings and errors only.
-	if l, err := protoLogger.NewZapLogger(&protoLogger.Config{Level: "warn"}); err == nil {
-		lksdk.SetLogger(l)
-	}
+	e := rtctest.Setup()
+	hsURL, authURL, lkURL, apiKey, apiSecret = e.HS, e.Auth, e.LiveKit, e.APIKey, e.APISecret
 	os.Exit(m.Run())
 }
 
-// guard fails the test instead of letting it hang.
-func guard(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
+func guard(t *testing.T) context.Context { return rtctest.Guard(t) }
 
 func postJSON(ctx context.Context, t *testing.T, u, bearer string, body any, out any) int {
 	t.Helper()
@@ -282,34 +265,20 @@ type participant struct {
 
 const wantPackets = 25 // half a second of 20 ms frames
 
-func marker(identity string) []byte {
-	return []byte("mx:" + identity)
-}
-
 func (p *participant) onTrack(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
-	want := marker(rp.Identity())
-	go func() {
-		for {
-			pkt, _, err := track.ReadRTP()
-			if err != nil {
-				return
-			}
-			if !bytes.Contains(pkt.Payload, want) {
-				continue
-			}
-			p.mu.Lock()
-			p.got[rp.Identity()]++
-			done := !p.closed
-			for _, peer := range p.peers {
-				done = done && p.got[peer] >= wantPackets
-			}
-			if done {
-				p.closed = true
-				close(p.received)
-			}
-			p.mu.Unlock()
+	rtctest.CountMarked(track, rp.Identity(), func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.got[rp.Identity()]++
+		done := !p.closed
+		for _, peer := range p.peers {
+			done = done && p.got[peer] >= wantPackets
 		}
-	}()
+		if done {
+			p.closed = true
+			close(p.received)
+		}
+	})
 }
 
 func join(t *testing.T, name, url, jwt, identity string) *participant {
@@ -326,9 +295,8 @@ func join(t *testing.T, name, url, jwt, identity string) *participant {
 	return p
 }
 
-// publish sends Opus frames carrying p's marker until ctx ends. The SFU
-// forwards Opus payloads untouched; the frames are valid Opus packets
-// (TOC 0xF8: CELT fullband 20 ms, one frame) with arbitrary frame bytes.
+// publish sends Opus frames carrying p's marker until ctx ends (see
+// rtctest.OpusFrame).
 func (p *participant) publish(ctx context.Context, t *testing.T) {
 	t.Helper()
 	track, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2})
@@ -338,21 +306,7 @@ func (p *participant) publish(ctx context.Context, t *testing.T) {
 	if _, err := p.room.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{Name: "mic", Source: livekit.TrackSource_MICROPHONE}); err != nil {
 		t.Fatalf("%s: publish: %v", p.name, err)
 	}
-	frame := append([]byte{0xF8}, marker(p.identity)...)
-	go func() {
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				if err := track.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond}, nil); err != nil {
-					return
-				}
-			}
-		}
-	}()
+	rtctest.Send(ctx, func(s media.Sample) error { return track.WriteSample(s, nil) }, rtctest.OpusFrame(p.identity), 20*time.Millisecond)
 }
 
 // exchange joins two participants, each with its own token service and SFU
