@@ -7,12 +7,31 @@
 # CPU time and RSS of the process (app backend and partner share it).
 #
 #   scripts/bench-call.sh [N]
+#   scripts/bench-call.sh --soak [N]
+#
+# --soak runs the soak test instead (TestIntegrationSoakCallsReleaseMemory,
+# N calls, default 50; the test command runs 12): the live Go heap and the
+# goroutines after the first call and after the last, which must be back
+# within a few MB of each other; heap profiles of both stay in
+# .cache/it-run/logs/soak (`go tool pprof -base heap-first.pb.gz
+# heap-last.pb.gz`).
 #
 # The figures also stay in .cache/it-run/logs/call-steps.txt. Run it on a
 # quiet machine: other load shows up in every step.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+if [ "${1:-}" = --soak ]; then
+  n="${2:-50}"
+  if ! MXCALL_SOAK_CALLS="$n" MXCALL_IT_RUN='^TestIntegrationSoakCallsReleaseMemory$' ./scripts/test-integration.sh >"$root/.cache/bench-soak.log" 2>&1; then
+    tail -40 "$root/.cache/bench-soak.log" >&2
+    echo "bench-call.sh: the soak run failed (log: .cache/bench-soak.log)" >&2
+    exit 1
+  fi
+  echo "soak: $n video calls in a row to the echo partner (one process: app backend + partner)"
+  grep -o 'after call [0-9]*: .*' "$root/.cache/bench-soak.log"
+  exit 0
+fi
 n="${1:-20}"
 if ! MXCALL_BENCH_CALLS="$n" MXCALL_IT_RUN='^TestIntegrationCallSteps$' ./scripts/test-integration.sh >"$root/.cache/bench-call.log" 2>&1; then
   tail -40 "$root/.cache/bench-call.log" >&2
