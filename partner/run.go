@@ -99,6 +99,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	echo.SetEngine(eng)
 	mc.SetCallHandler(eng)
+	eng.WarmUp()
 	rcfg := RTCConfig{
 		Matrix: mc, Log: log, AnswerAfter: cfg.AnswerAfter,
 		Encrypted: func(roomID string) bool {
