@@ -267,7 +267,8 @@ func (b *Backend) startSession(ctx context.Context) (ui.Session, error) {
 	b.eng = eng
 	b.mu.Unlock()
 	b.mc.SetCallHandler(eng)
-	eng.WarmUp()                           // the first call as fast as the ones after it
+	// The first call as fast as the ones after it.
+	eng.WarmUp()
 	b.startTracker(st.UserID, st.DeviceID) //nolint:contextcheck // the tracker outlives the login request
 	if err := b.mc.Start(ctx); err != nil && !errors.Is(err, matrixclient.ErrAlreadyStarted) {
 		return ui.Session{}, uiErr(err)
