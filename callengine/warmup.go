@@ -39,7 +39,7 @@ func (e *Engine) warmUp(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("callengine: warm-up: %w", err)
 	}
-	defer pc.Close()
+	defer func() { _ = pc.Close() }()
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		if _, err := pc.AddTransceiverFromKind(kind); err != nil {
 			return fmt.Errorf("callengine: warm-up: %w", err)

@@ -2,6 +2,7 @@ package callengine
 
 import (
 	"context"
+	"errors"
 	"testing"
 )
 
@@ -40,7 +41,7 @@ func TestWarmUpCancelled(t *testing.T) {
 	alice := r.join(t, "@alice:test")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := alice.eng.warmUp(ctx); err != nil && err != context.Canceled {
+	if err := alice.eng.warmUp(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("warmUp with a cancelled context: %v", err)
 	}
 }

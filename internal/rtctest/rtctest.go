@@ -48,10 +48,10 @@ func Setup() Env {
 
 // Guard is the test's context: it fails the test after three minutes
 // instead of letting it hang.
-func Guard(t testing.TB) context.Context {
-	t.Helper()
+func Guard(tb testing.TB) context.Context {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	t.Cleanup(cancel)
+	tb.Cleanup(cancel)
 	return ctx
 }
 
