@@ -2,8 +2,9 @@
 // with mxcall by comparing emoji (SAS), for matrixclient's integration
 // test (integration_jsverify_test.go). It speaks line-delimited JSON:
 // on stdout {"ev":"ready","device":…}, {"ev":"request","id":…},
-// {"ev":"emoji","emoji":[[emoji, name]…]}, {"ev":"confirmed"} (our MAC is
-// sent), {"ev":"done"}, {"ev":"cancelled"},
+// {"ev":"emoji","emoji":[[emoji, name]…]}, {"ev":"mac"} (a to-device MAC
+// of the other side's came in), {"ev":"confirmed"} (our MAC is sent),
+// {"ev":"done"}, {"ev":"cancelled"},
 // {"ev":"joined","id":room}, {"ev":"error","msg":…}; on stdin "go" (ask
 // mode: start now), then "confirm" or "mismatch" after "emoji".
 //
@@ -22,16 +23,23 @@ if (!process.env.JSVERIFY_DEBUG) logger.disableAll();
 const lines = readline.createInterface({ input: process.stdin });
 const nextLine = () => new Promise((resolve) => lines.once("line", resolve));
 
+// runVerifier shows the emoji, answers as told, and returns once the
+// verification is over and our answer is out (the verification can end
+// before our confirm call returns, when the other side's MAC came first).
 async function runVerifier(verifier) {
-  verifier.on(VerifierEvent.ShowSas, async (sas) => {
-    out({ ev: "emoji", emoji: sas.sas.emoji });
-    const answer = (await nextLine()).trim();
-    if (answer === "confirm") {
-      await sas.confirm();
-      out({ ev: "confirmed" });
-    } else sas.mismatch();
+  let answered = Promise.resolve();
+  verifier.on(VerifierEvent.ShowSas, (sas) => {
+    answered = (async () => {
+      out({ ev: "emoji", emoji: sas.sas.emoji });
+      const answer = (await nextLine()).trim();
+      if (answer === "confirm") {
+        await sas.confirm();
+        out({ ev: "confirmed" });
+      } else sas.mismatch();
+    })();
   });
   await verifier.verify();
+  await answered;
 }
 
 async function main() {
@@ -42,6 +50,20 @@ async function main() {
   const client = sdk.createClient({ baseUrl: hs, userId: login.user_id, accessToken: login.access_token, deviceId: login.device_id });
   await client.initRustCrypto({ useIndexedDB: false });
   const crypto = client.getCrypto();
+  // The other side's MAC (its confirmation) has reached us: to-device, or
+  // in the DM once decrypted.
+  let macSeen = false;
+  const checkMAC = (ev) => {
+    if (!macSeen && ev.getType() === "m.key.verification.mac" && ev.getSender() !== login.user_id) {
+      macSeen = true;
+      out({ ev: "mac" });
+    }
+  };
+  client.on(sdk.ClientEvent.ToDeviceEvent, checkMAC);
+  client.on(sdk.RoomEvent.Timeline, (ev) => {
+    if (ev.getType() === "m.room.encrypted") ev.once(sdk.MatrixEventEvent.Decrypted, checkMAC); // not decrypted yet
+    else checkMAC(ev);
+  });
   // Join every room we are invited to (the test's DM: device lists are
   // tracked, and verification possible, between users who share a room).
   let dmRoom;
