@@ -70,9 +70,7 @@ func TestIntegrationVerifySAS(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			itLeakCheck(t, verifyExpiry)
-			alice, bob := register(t, "alice"), register(t, "bob")
-			a := login(t, "alice", alice, devOpts{})
-			b := login(t, "bob", bob, devOpts{})
+			alice, bob, a, b := aliceAndBob(t)
 			watchVerifications(a)
 			watchVerifications(b)
 			roomID := dm(t, a, b)
@@ -155,9 +153,7 @@ func toEmoji(t *testing.T, a, b *device) (sa, sb Verification) {
 // confirmation.
 func TestIntegrationVerifyTheyConfirmFirst(t *testing.T) {
 	itLeakCheck(t, verifyExpiry)
-	alice, bob := register(t, "alice"), register(t, "bob")
-	a := login(t, "alice", alice, devOpts{})
-	b := login(t, "bob", bob, devOpts{})
+	alice, bob, a, b := aliceAndBob(t)
 	ctx := context.Background()
 	for _, x := range []struct {
 		d  *device
@@ -192,9 +188,7 @@ func TestIntegrationVerifyTheyConfirmFirst(t *testing.T) {
 // cancelled and lets the MAC go.
 func TestIntegrationVerifyTheyConfirmThenCancel(t *testing.T) {
 	itLeakCheck(t, verifyExpiry)
-	alice, bob := register(t, "alice"), register(t, "bob")
-	a := login(t, "alice", alice, devOpts{})
-	b := login(t, "bob", bob, devOpts{})
+	_, bob, a, b := aliceAndBob(t)
 	ctx := context.Background()
 	sa, sb := toEmoji(t, a, b)
 	if err := b.c.ConfirmSAS(ctx, sb.ID); err != nil {
@@ -217,6 +211,13 @@ func TestIntegrationVerifyTheyConfirmThenCancel(t *testing.T) {
 	a.waitFor("bob's MAC let go", func() bool { return held() == 0 })
 }
 
+// aliceAndBob registers alice and bob and logs each in on one device.
+func aliceAndBob(t *testing.T) (alice, bob account, a, b *device) {
+	t.Helper()
+	alice, bob = register(t, "alice"), register(t, "bob")
+	return alice, bob, login(t, "alice", alice, devOpts{}), login(t, "bob", bob, devOpts{})
+}
+
 // waitVerifyThat waits until one of d's verifications satisfies ok.
 func waitVerifyThat(d *device, what string, ok func(Verification) bool) {
 	d.t.Helper()
@@ -227,9 +228,7 @@ func waitVerifyThat(d *device, what string, ok func(Verification) bool) {
 // says so, both see the verification cancelled and nothing is trusted.
 func TestIntegrationVerifyMismatch(t *testing.T) {
 	itLeakCheck(t, verifyExpiry)
-	alice, bob := register(t, "alice"), register(t, "bob")
-	a := login(t, "alice", alice, devOpts{})
-	b := login(t, "bob", bob, devOpts{})
+	alice, bob, a, b := aliceAndBob(t)
 	ctx := context.Background()
 	sa, sb := toEmoji(t, a, b)
 	if err := a.c.ConfirmSAS(ctx, sa.ID); err != nil { // alice wrongly confirms

@@ -21,21 +21,22 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-if [ "${1:-}" = --soak ]; then
-  n="${2:-50}"
-  if ! MXCALL_SOAK_CALLS="$n" MXCALL_IT_RUN='^TestIntegrationSoakCallsReleaseMemory$' ./scripts/test-integration.sh >"$root/.cache/bench-soak.log" 2>&1; then
-    tail -40 "$root/.cache/bench-soak.log" >&2
-    echo "bench-call.sh: the soak run failed (log: .cache/bench-soak.log)" >&2
+run() { # run LOG VAR=VALUE...: scripts/test-integration.sh with those variables, its output in .cache/LOG
+  local log="$1"
+  shift
+  if ! env "$@" ./scripts/test-integration.sh >"$root/.cache/$log" 2>&1; then
+    tail -40 "$root/.cache/$log" >&2
+    echo "bench-call.sh: the run failed (log: .cache/$log)" >&2
     exit 1
   fi
+}
+if [ "${1:-}" = --soak ]; then
+  n="${2:-50}"
+  run bench-soak.log MXCALL_SOAK_CALLS="$n" MXCALL_IT_RUN='^TestIntegrationSoakCallsReleaseMemory$'
   echo "soak: $n video calls in a row to the echo partner (one process: app backend + partner)"
   grep -o 'after call [0-9]*: .*' "$root/.cache/bench-soak.log"
   exit 0
 fi
 n="${1:-20}"
-if ! MXCALL_BENCH_CALLS="$n" MXCALL_IT_RUN='^TestIntegrationCallSteps$' ./scripts/test-integration.sh >"$root/.cache/bench-call.log" 2>&1; then
-  tail -40 "$root/.cache/bench-call.log" >&2
-  echo "bench-call.sh: the run failed (log: .cache/bench-call.log)" >&2
-  exit 1
-fi
+run bench-call.log MXCALL_BENCH_CALLS="$n" MXCALL_IT_RUN='^TestIntegrationCallSteps$'
 cat "$root/.cache/it-run/logs/call-steps.txt"
