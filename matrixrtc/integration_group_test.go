@@ -210,7 +210,7 @@ func callRoom(ctx context.Context, t *testing.T, users ...string) (string, []*hs
 // audio of the other three and list exactly them as participants, with
 // user and device parsed from the identity.
 func TestGroupOfFour(t *testing.T) {
-	ctx := guard(t)
+	ctx := rtctest.Guard(t)
 	room, mxs := callRoom(ctx, t, "alice", "bob", "carol", "dave")
 	var ps []*peer
 	for i, name := range []string{"alice", "bob", "carol", "dave"} {
@@ -248,7 +248,7 @@ func TestGroupOfFour(t *testing.T) {
 // participants and memberships; when it joins again it is back, and
 // media flows again both ways.
 func TestLeaveRejoin(t *testing.T) {
-	ctx := guard(t)
+	ctx := rtctest.Guard(t)
 	room, mxs := callRoom(ctx, t, "alice", "bob", "carol")
 	ps := []*peer{newPeer(t, "alice", mxs[0], room, authURL, nil), newPeer(t, "bob", mxs[1], room, authURL, nil), newPeer(t, "carol", mxs[2], room, authURL, nil)}
 	sendCtx, stop := context.WithCancel(ctx)
@@ -321,7 +321,7 @@ const childExpires = 9 * time.Second
 // LiveKit notices; its membership stays in the room state (nobody left
 // it) but drops out of the live memberships once it expires.
 func TestKilledMember(t *testing.T) {
-	ctx := guard(t)
+	ctx := rtctest.Guard(t)
 	room, mxs := callRoom(ctx, t, "alice", "bob", "kid")
 	a, b := newPeer(t, "alice", mxs[0], room, authURL, nil), newPeer(t, "bob", mxs[1], room, authURL, nil)
 	sendCtx, stop := context.WithCancel(ctx)
@@ -424,7 +424,7 @@ func TestSFURestart(t *testing.T) {
 	if os.Getenv("MXCALL_RTC_DIR") == "" {
 		t.Skip("needs the stack of scripts/test-rtc.sh (MXCALL_RTC_DIR)")
 	}
-	ctx := guard(t)
+	ctx := rtctest.Guard(t)
 	room, mxs := callRoom(ctx, t, "alice", "bob")
 	a, b := newPeer(t, "alice", mxs[0], room, authURL, nil), newPeer(t, "bob", mxs[1], room, authURL, nil)
 	sendCtx, stop := context.WithCancel(ctx)
@@ -492,7 +492,7 @@ func TestTwoNodes(t *testing.T) {
 	if auth2 == "" {
 		t.Skip("one SFU node only (MXCALL_RTC_NODES=2 starts two)")
 	}
-	ctx := guard(t)
+	ctx := rtctest.Guard(t)
 	room, mxs := callRoom(ctx, t, "alice", "bob")
 	a := newPeer(t, "alice", mxs[0], room, authURL, nil)
 	b := newPeer(t, "bob", mxs[1], room, authURL, func(c *matrixrtc.SessionConfig) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/mxcall/mxcall/internal/rtctest"
 	"github.com/mxcall/mxcall/matrixrtc"
 )
 
@@ -31,7 +32,7 @@ var vp8Key = []byte{0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x10, 0x00, 0x10, 0x00, 
 // SFU (with one peer connection for both directions, lksdk's own PLI
 // writer has no connection to write on).
 func TestRemoteKeyframeRequestReachesThePublisher(t *testing.T) {
-	ctx := guard(t)
+	ctx := rtctest.Guard(t)
 	alice, bob := register(ctx, t, "alice"), register(ctx, t, "bob")
 	room := alice.createRoom(ctx, t, map[string]any{"events": map[string]any{matrixrtc.TypeCallMember: 0}})
 	bob.joinRoom(ctx, t, room)
@@ -98,7 +99,7 @@ func TestRemoteKeyframeRequestReachesThePublisher(t *testing.T) {
 // TestMuteReachesTheOthers: SetMuted on alice's session shows as a muted
 // microphone in bob's participant list, and unmuting shows again.
 func TestMuteReachesTheOthers(t *testing.T) {
-	ctx := guard(t)
+	ctx := rtctest.Guard(t)
 	alice, bob := register(ctx, t, "alice"), register(ctx, t, "bob")
 	room := alice.createRoom(ctx, t, map[string]any{"events": map[string]any{matrixrtc.TypeCallMember: 0}})
 	bob.joinRoom(ctx, t, room)

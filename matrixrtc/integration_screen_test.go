@@ -14,6 +14,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/mxcall/mxcall/internal/rtctest"
 	"github.com/mxcall/mxcall/matrixrtc"
 	"github.com/mxcall/mxcall/media"
 	"github.com/mxcall/mxcall/media/framecrypt"
@@ -143,7 +144,7 @@ func near(a, b uint8) bool { return int(a)-int(b) < 40 && int(b)-int(a) < 40 }
 func TestScreenshare(t *testing.T) {
 	for _, encrypted := range []bool{false, true} {
 		t.Run(fmt.Sprintf("encrypted=%v", encrypted), func(t *testing.T) {
-			ctx := guard(t)
+			ctx := rtctest.Guard(t)
 			alice, bob := register(ctx, t, "alice"), register(ctx, t, "bob")
 			room := alice.createRoom(ctx, t, map[string]any{"events": map[string]any{matrixrtc.TypeCallMember: 0}})
 			bob.joinRoom(ctx, t, room)

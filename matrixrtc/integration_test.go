@@ -49,8 +49,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func guard(t *testing.T) context.Context { return rtctest.Guard(t) }
-
 // hsClient is a minimal client-server API client implementing
 // matrixrtc.Matrix over plain HTTP (matrixclient will implement it with
 // mautrix).
@@ -187,7 +185,7 @@ func (c *hsClient) joinRoom(ctx context.Context, t *testing.T, roomID string) {
 // TestSFUGetReal trades a real Dendrite OpenID token at the real token
 // service, and sees a bad one refused.
 func TestSFUGetReal(t *testing.T) {
-	ctx := guard(t)
+	ctx := rtctest.Guard(t)
 	alice := register(ctx, t, "alice")
 	room := alice.createRoom(ctx, t, nil)
 	tok, err := alice.OpenIDToken(ctx)
@@ -218,7 +216,7 @@ func TestSFUGetReal(t *testing.T) {
 // TestSessionPowerLevels: a room whose power levels keep call membership
 // events from ordinary users refuses bob's Join with ErrNoPermission.
 func TestSessionPowerLevels(t *testing.T) {
-	ctx := guard(t)
+	ctx := rtctest.Guard(t)
 	alice, bob := register(ctx, t, "alice"), register(ctx, t, "bob")
 	room := alice.createRoom(ctx, t, map[string]any{"events": map[string]any{matrixrtc.TypeCallMember: 100}})
 	bob.joinRoom(ctx, t, room)
@@ -313,7 +311,7 @@ func membership(ctx context.Context, t *testing.T, mx *hsClient, room, user stri
 // visible while joined, refreshed with created_ts kept, and gone after
 // Leave.
 func TestSessionsExchangeRTP(t *testing.T) {
-	ctx := guard(t)
+	ctx := rtctest.Guard(t)
 	alice, bob := register(ctx, t, "alice"), register(ctx, t, "bob")
 	room := alice.createRoom(ctx, t, map[string]any{"events": map[string]any{matrixrtc.TypeCallMember: 0}})
 	bob.joinRoom(ctx, t, room)
@@ -381,7 +379,7 @@ func TestSessionsExchangeRTP(t *testing.T) {
 // TestSessionRemovedBySFU: when the SFU removes a participant, its session
 // ends by itself (OnEnded with ErrDisconnected) and leaves the call.
 func TestSessionRemovedBySFU(t *testing.T) {
-	ctx := guard(t)
+	ctx := rtctest.Guard(t)
 	alice := register(ctx, t, "alice")
 	room := alice.createRoom(ctx, t, nil)
 	ended := make(chan error, 1)
@@ -428,7 +426,7 @@ func TestSessionRemovedBySFU(t *testing.T) {
 // client (matrixclient, mautrix) as the Matrix: membership sent and seen,
 // OpenID token accepted, leave sent.
 func TestSessionOverMatrixclient(t *testing.T) {
-	ctx := guard(t)
+	ctx := rtctest.Guard(t)
 	reg := register(ctx, t, "carol")
 	room := reg.createRoom(ctx, t, nil)
 	local := strings.TrimPrefix(strings.SplitN(reg.user, ":", 2)[0], "@")

@@ -46,8 +46,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func guard(t *testing.T) context.Context { return rtctest.Guard(t) }
-
 func postJSON(ctx context.Context, t *testing.T, u, bearer string, body any, out any) int {
 	t.Helper()
 	b, err := json.Marshal(body)
@@ -180,7 +178,7 @@ func checkGrant(t *testing.T, jwt, room, identity string) {
 // refused.
 func TestTokenService(t *testing.T) {
 	t.Parallel() // the expiry check waits for the token to expire: overlap it with the SFU tests
-	ctx := guard(t)
+	ctx := rtctest.Guard(t)
 	alice, bob := register(ctx, t, "alice"), register(ctx, t, "bob")
 	room := alice.createRoom(ctx, t)
 	lkRoom := rtcauth.RoomName(room, rtcauth.SlotRoom)
@@ -314,7 +312,7 @@ func (p *participant) publish(ctx context.Context, t *testing.T) {
 // It returns the SFU URL Bob was given.
 func exchange(t *testing.T, authA, authB string) string {
 	t.Helper()
-	ctx := guard(t)
+	ctx := rtctest.Guard(t)
 	alice, bob := register(ctx, t, "alice"), register(ctx, t, "bob")
 	room := alice.createRoom(ctx, t)
 	// Alice uses the legacy endpoint, Bob the MSC4195 one: both must land in the same LiveKit room.
