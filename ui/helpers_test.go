@@ -36,56 +36,44 @@ func callButtons(o fyne.CanvasObject) []*widget.Button {
 // tree order.
 func buttons(o fyne.CanvasObject, match func(*widget.Button) bool) []*widget.Button {
 	var found []*widget.Button
-	var walk func(fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		if o == nil || !o.Visible() {
-			return
+	walkVisible(o, func(o fyne.CanvasObject) bool {
+		b, ok := o.(*widget.Button)
+		if ok && match(b) {
+			found = append(found, b)
 		}
-		switch v := o.(type) {
-		case *widget.Button:
-			if match(v) {
-				found = append(found, v)
-			}
-			return
-		case *fyne.Container:
-			for _, c := range v.Objects {
-				walk(c)
-			}
-			return
-		case fyne.Widget:
-			r := cacheRenderer(v)
-			for _, c := range r.Objects() {
-				walk(c)
-			}
-		}
-	}
-	walk(o)
+		return ok
+	})
 	return found
 }
 
 // hasLabel reports whether a visible label under o starts with text.
 func hasLabel(o fyne.CanvasObject, text string) bool {
 	found := false
-	var walk func(fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		if found || o == nil || !o.Visible() {
-			return
+	walkVisible(o, func(o fyne.CanvasObject) bool {
+		l, ok := o.(*widget.Label)
+		found = found || ok && strings.HasPrefix(l.Text, text)
+		return ok
+	})
+	return found
+}
+
+// walkVisible calls leaf for every visible object under o, in tree order,
+// and goes into containers and widgets' renderers, except where leaf
+// reports that it took the object as a leaf.
+func walkVisible(o fyne.CanvasObject, leaf func(fyne.CanvasObject) bool) {
+	if o == nil || !o.Visible() || leaf(o) {
+		return
+	}
+	switch v := o.(type) {
+	case *fyne.Container:
+		for _, c := range v.Objects {
+			walkVisible(c, leaf)
 		}
-		switch v := o.(type) {
-		case *widget.Label:
-			found = strings.HasPrefix(v.Text, text)
-		case *fyne.Container:
-			for _, c := range v.Objects {
-				walk(c)
-			}
-		case fyne.Widget:
-			for _, c := range cacheRenderer(v).Objects() {
-				walk(c)
-			}
+	case fyne.Widget:
+		for _, c := range cacheRenderer(v).Objects() {
+			walkVisible(c, leaf)
 		}
 	}
-	walk(o)
-	return found
 }
 
 func cacheRenderer(w fyne.Widget) fyne.WidgetRenderer { return test.WidgetRenderer(w) }
