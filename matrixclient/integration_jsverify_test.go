@@ -125,11 +125,7 @@ func TestIntegrationVerifyJSSDK(t *testing.T) {
 			if tc.inDM {
 				// In a DM, a user (their cross-signing identity) is
 				// verified: the js-sdk asks only users who have one.
-				rk, err := a.c.SetUpCrossSigning(ctx, alice.password)
-				if err != nil {
-					t.Fatal(err)
-				}
-				addSecret(rk, "alice's recovery key")
+				setUpCrossSigning(t, a, alice.password)
 			}
 			var js *jsPeer
 			if mxAsks {

@@ -155,16 +155,8 @@ func TestIntegrationVerifyTheyConfirmFirst(t *testing.T) {
 	itLeakCheck(t, verifyExpiry)
 	alice, bob, a, b := aliceAndBob(t)
 	ctx := context.Background()
-	for _, x := range []struct {
-		d  *device
-		pw string
-	}{{a, alice.password}, {b, bob.password}} {
-		rk, err := x.d.c.SetUpCrossSigning(ctx, x.pw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		addSecret(rk, x.d.name+"'s recovery key")
-	}
+	setUpCrossSigning(t, a, alice.password)
+	setUpCrossSigning(t, b, bob.password)
 	sa, sb := toEmoji(t, a, b)
 	if err := b.c.ConfirmSAS(ctx, sb.ID); err != nil {
 		t.Fatal(err)
@@ -216,6 +208,17 @@ func aliceAndBob(t *testing.T) (alice, bob account, a, b *device) {
 	t.Helper()
 	alice, bob = register(t, "alice"), register(t, "bob")
 	return alice, bob, login(t, "alice", alice, devOpts{}), login(t, "bob", bob, devOpts{})
+}
+
+// setUpCrossSigning sets up d's cross-signing (its recovery key kept out
+// of the logs).
+func setUpCrossSigning(t *testing.T, d *device, password string) {
+	t.Helper()
+	rk, err := d.c.SetUpCrossSigning(context.Background(), password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addSecret(rk, d.name+"'s recovery key")
 }
 
 // waitVerifyThat waits until one of d's verifications satisfies ok.

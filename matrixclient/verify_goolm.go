@@ -318,11 +318,11 @@ func (m *mautrixCrypto) queue(evt *event.Event, request bool) {
 }
 
 // dispatchVerification queues a decrypted to-device verification event
-// for the verification helper. mautrix itself drops
-// Olm-encrypted to-device events it does not know (HandleEncryptedEvent
-// returns them and its cryptohelper ignores them), so encrypted
-// verification messages, which matrix-rust-sdk may send, would never
-// reach the helper: this is written by hand for that reason.
+// for the verification helper. mautrix itself drops Olm-encrypted
+// to-device events it does not know (HandleEncryptedEvent returns them and
+// its cryptohelper ignores them), so encrypted verification messages,
+// which matrix-rust-sdk may send, would never reach the helper: this is
+// written by hand for that reason.
 func (m *mautrixCrypto) dispatchVerification(ctx context.Context, sender id.UserID, typ string, content event.Content) bool {
 	if !strings.HasPrefix(typ, "m.key.verification.") || m.vh == nil {
 		return false
