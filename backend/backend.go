@@ -257,6 +257,7 @@ func (b *Backend) startSession(ctx context.Context) (ui.Session, error) {
 		callengine.WithOnUpdate(b.onCallUpdate),
 		callengine.WithOnTrack(b.onTrack),
 		callengine.WithICEServers(b.mc.ICEServers()),
+		callengine.WithWarmUp(b.warmUpCodec),
 	}, b.cfg.EngineOptions...)
 	eng, err := callengine.New(st.UserID, b.mc, opts...)
 	if err != nil {
@@ -274,6 +275,17 @@ func (b *Backend) startSession(ctx context.Context) (ui.Session, error) {
 		return ui.Session{}, uiErr(err)
 	}
 	return ui.Session{UserID: st.UserID, DeviceID: st.DeviceID, Homeserver: st.HomeserverURL}, nil
+}
+
+// warmUpCodec runs the video codec once at the capture size set (see
+// media.WarmUpCodec); the engine's WarmUp calls it.
+func (b *Backend) warmUpCodec() {
+	b.mu.Lock()
+	r := b.settings.Resolution
+	b.mu.Unlock()
+	if err := media.WarmUpCodec(r.Width, r.Height); err != nil {
+		b.log.Debug("codec warm-up", "err", err)
+	}
 }
 
 // stopEngine hangs up and closes the engine; it outlives any request

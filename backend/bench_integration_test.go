@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mxcall/mxcall/callengine"
+	"github.com/mxcall/mxcall/internal/cmem"
 )
 
 // callSteps are the times of one call's steps after PlaceCall was called.
@@ -58,10 +60,12 @@ func TestIntegrationCallSteps(t *testing.T) {
 
 	var steps []callSteps
 	var rss []int64
+	var cost []usage
 	cpu0 := cpuTime()
 	var dst *image.RGBA
 	for i := 1; i <= n; i++ {
 		var s callSteps
+		u0 := usageNow()
 		start := time.Now()
 		id, err := a.PlaceCall(ctx, roomID, bob, true)
 		if err != nil {
@@ -105,6 +109,7 @@ func TestIntegrationCallSteps(t *testing.T) {
 			}
 		}
 		steps = append(steps, s)
+		cost = append(cost, usageNow().since(u0))
 		rss = append(rss, rssKB())
 		if err := a.Hangup(ctx, id); err != nil {
 			t.Fatalf("call %d: hangup: %v", i, err)
@@ -114,6 +119,7 @@ func TestIntegrationCallSteps(t *testing.T) {
 			return ok && ci.State == callengine.StateEnded
 		})
 		waitIT(ctx, t, fmt.Sprintf("call %d: media released", i), func() bool { return a.existingMedia(id) == nil })
+		giveBack()
 	}
 	cpu := cpuTime() - cpu0
 	table := make([][]time.Duration, len(steps))
@@ -121,7 +127,7 @@ func TestIntegrationCallSteps(t *testing.T) {
 		table[i] = []time.Duration{s.created, s.inviteSent, s.answered, s.connected, s.firstFrame}
 	}
 	writeSteps(t, "call-steps.txt", formatSteps("call steps over real Dendrite to the echo partner",
-		[]string{"created", "invite sent", "answered", "connected", "first frame"}, table, rss, cpu))
+		[]string{"created", "invite sent", "answered", "connected", "first frame"}, table, cost, rss, cpu))
 }
 
 // writeSteps logs a report and writes it to name in MXCALL_BENCH_OUT's
@@ -145,7 +151,7 @@ func cmpOr(a, b string) string {
 // formatSteps reports, for each named step (times after the click, in
 // order), the median over calls 2..n (warm) and call 1 on its own (a fresh
 // client's first call); steps[i][j] is call i's step j.
-func formatSteps(title string, names []string, steps [][]time.Duration, rss []int64, cpu time.Duration) string {
+func formatSteps(title string, names []string, steps [][]time.Duration, cost []usage, rss []int64, cpu time.Duration) string {
 	var b strings.Builder
 	warm := steps
 	if len(steps) > 1 {
@@ -168,6 +174,21 @@ func formatSteps(title string, names []string, steps [][]time.Duration, rss []in
 		fmt.Fprintf(&b, "  %-12s %7.1f ms after the click (step %+7.1f ms); first call %7.1f ms\n", name,
 			ms(m), ms(step), ms(steps[0][j]))
 	}
+	if len(cost) == len(steps) {
+		wc := cost
+		if len(cost) > 1 {
+			wc = cost[1:]
+		}
+		cpus := make([]time.Duration, len(wc))
+		faults := make([]int64, len(wc))
+		for i, c := range wc {
+			cpus[i], faults[i] = c.cpu, c.faults
+		}
+		slices.Sort(cpus)
+		slices.Sort(faults)
+		fmt.Fprintf(&b, "  click → first frame: CPU %.0f ms, %d page faults (medians; first call %.0f ms, %d)\n",
+			ms(cpus[len(cpus)/2]), faults[len(faults)/2], ms(cost[0].cpu), cost[0].faults)
+	}
 	fmt.Fprintf(&b, "  CPU %.0f ms per call (user+system, whole process); RSS after each call %v MB\n",
 		ms(cpu)/float64(len(steps)), mbList(rss))
 	return b.String()
@@ -181,6 +202,32 @@ func mbList(kb []int64) []string {
 		out[i] = fmt.Sprintf("%.0f", float64(k)/1024)
 	}
 	return out
+}
+
+// usage is the process's CPU time (user and system) and minor page
+// faults so far, or between two points (since).
+type usage struct {
+	cpu    time.Duration
+	faults int64
+}
+
+func usageNow() usage {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return usage{}
+	}
+	return usage{cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), faults: ru.Minflt}
+}
+
+func (u usage) since(v usage) usage { return usage{cpu: u.cpu - v.cpu, faults: u.faults - v.faults} }
+
+// giveBack does what the app does once a call's screen is gone
+// (giveBackAfterCall in main.go): the Go heap's free pages and the C
+// heap's free space go back to the system, so the next call finds no more
+// warm memory than it would in the app.
+func giveBack() {
+	debug.FreeOSMemory()
+	cmem.Trim()
 }
 
 func cpuTime() time.Duration {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -402,7 +403,7 @@ func (b *Backend) onTrack(rt callengine.RemoteTrack) {
 		cm.frames.set(sink.Frames())
 		select {
 		case <-sink.Frames().Updated():
-			b.log.Info("first remote video frame", "call_id", rt.CallID, "since_start", time.Since(start).Round(time.Millisecond))
+			logFirstFrame(b.log.With("call_id", rt.CallID), sink, start)
 		case <-sink.Done():
 		}
 	case webrtc.RTPCodecTypeAudio:
@@ -425,6 +426,21 @@ func (b *Backend) onTrack(rt callengine.RemoteTrack) {
 		}
 		cm.setAudio(sink, player)
 	}
+}
+
+// logFirstFrame logs a remote video's first picture: when, after the
+// call's start, and (at debug level) where the time went since its sink
+// started.
+func logFirstFrame(log *slog.Logger, sink *media.VideoSink, start time.Time) {
+	log.Info("first remote video frame", "since_start", time.Since(start).Round(time.Millisecond))
+	if !log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	st := sink.Stats()
+	since := func(t time.Time) time.Duration { return t.Sub(st.Start).Round(100 * time.Microsecond) }
+	log.Debug("first remote video frame: steps since the sink started",
+		"first_packet", since(st.FirstPacket), "first_keyframe", since(st.FirstKeyframe),
+		"first_frame", since(st.FirstFrame), "skipped", st.Skipped, "plis", st.PLIs)
 }
 
 // ---- Media ----

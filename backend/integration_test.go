@@ -12,6 +12,7 @@ import (
 
 	"maunium.net/go/mautrix"
 
+	"github.com/mxcall/mxcall/internal/cmem"
 	"github.com/mxcall/mxcall/matrixclient"
 	"github.com/mxcall/mxcall/ui"
 )
@@ -88,6 +89,9 @@ func startIT(t *testing.T) (context.Context, string) {
 	if hs == "" {
 		t.Fatal("MXCALL_HS_URL not set: run against the local Dendrite (scripts/homeserver.sh start)")
 	}
+	// As the app (main.go): two malloc arenas, so that what the calls'
+	// C libraries free is found again as it is there.
+	cmem.LimitArenas(2)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx, hs

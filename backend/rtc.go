@@ -1023,13 +1023,7 @@ func (c *rtcCall) decode(rt matrixrtc.RemoteTrack) {
 		c.r.cfg.onParticipants(c.id)
 		select {
 		case <-sink.Frames().Updated():
-			st := sink.Stats()
-			since := func(t time.Time) time.Duration { return t.Sub(st.Start).Round(time.Millisecond) }
-			log.Info("first remote video frame", "call_id", c.id, "identity", rt.Identity, "screen", rt.Screen,
-				"since_start", time.Since(start).Round(time.Millisecond))
-			log.Debug("first remote video frame: steps since subscribed", "call_id", c.id, "identity", rt.Identity,
-				"first_packet", since(st.FirstPacket), "first_keyframe", since(st.FirstKeyframe),
-				"first_frame", since(st.FirstFrame), "skipped", st.Skipped, "plis", st.PLIs)
+			logFirstFrame(log.With("call_id", c.id, "identity", rt.Identity, "screen", rt.Screen), sink, start)
 		case <-sink.Done():
 		}
 		if rt.Screen {

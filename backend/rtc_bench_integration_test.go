@@ -81,6 +81,7 @@ func rtcCallSteps(ctx context.Context, t *testing.T, alice *rtcUser, room, peer 
 	t.Helper()
 	var steps [][]time.Duration
 	var rss []int64
+	var cost []usage
 	cpu0 := cpuTime()
 	for i := 1; i <= n; i++ {
 		answered := make(chan error, 1)
@@ -89,6 +90,7 @@ func rtcCallSteps(ctx context.Context, t *testing.T, alice *rtcUser, room, peer 
 		} else {
 			answered <- nil
 		}
+		u0 := usageNow()
 		start := time.Now()
 		if itLogLevel() == slog.LevelDebug { // the click, for the debug log's timeline
 			fmt.Fprintf(os.Stderr, "time=%s level=DEBUG msg=\"bench: click\" call=%d\n", start.UTC().Format("2006-01-02T15:04:05.000Z"), i)
@@ -108,6 +110,7 @@ func rtcCallSteps(ctx context.Context, t *testing.T, alice *rtcUser, room, peer 
 		connected := time.Since(start)
 		alice.frames(ctx, t, id, 1)
 		first := time.Since(start)
+		cost = append(cost, usageNow().since(u0))
 		if ringing == 0 { // the partner was seen before the ring was out
 			ringing = connected
 		}
@@ -121,6 +124,7 @@ func rtcCallSteps(ctx context.Context, t *testing.T, alice *rtcUser, room, peer 
 		}
 		alice.ended(ctx, t, id, callengine.PartyLocal, callengine.ReasonUserHangup)
 		waitIT(ctx, t, fmt.Sprintf("call %d: the partner gone", i), func() bool { return alice.b.callMembers(room) == 0 })
+		giveBack()
 	}
-	writeSteps(t, file, formatSteps(title, []string{"created", "ringing", "connected", "first frame"}, steps, rss, cpuTime()-cpu0))
+	writeSteps(t, file, formatSteps(title, []string{"created", "ringing", "connected", "first frame"}, steps, cost, rss, cpuTime()-cpu0))
 }

@@ -27,6 +27,7 @@ type options struct {
 	log               *slog.Logger
 	onUpdate          func(CallInfo)
 	onTrack           func(RemoteTrack)
+	warmUp            func()
 	inviteLifetime    time.Duration
 	minRingTime       time.Duration
 	gatherWait        time.Duration
@@ -71,6 +72,11 @@ func WithOnUpdate(f func(CallInfo)) Option { return func(o *options) { o.onUpdat
 // WithOnTrack sets the function that receives remote tracks. It runs on a
 // goroutine of its own per track and may read the track until it ends.
 func WithOnTrack(f func(RemoteTrack)) Option { return func(o *options) { o.onTrack = f } }
+
+// WithWarmUp adds f to WarmUp: it runs on WarmUp's goroutine once the
+// peer connection's warm-up is done (the media side's own warm-up, such
+// as the video codec's).
+func WithWarmUp(f func()) Option { return func(o *options) { o.warmUp = f } }
 
 // WithInviteLifetime sets the lifetime of our invites (default 90 s).
 func WithInviteLifetime(d time.Duration) Option { return func(o *options) { o.inviteLifetime = d } }
