@@ -24,8 +24,9 @@ import (
 	"github.com/mxcall/mxcall/callengine"
 )
 
-// pliInterval is how often the echo asks the caller for a keyframe, so the
-// caller's decoder recovers quickly from loss on the way back.
+// pliInterval is how often the MatrixRTC echo asks the caller for a key
+// frame, so receivers recover quickly from loss on the way back (the
+// legacy echo passes its receiver's own requests on instead).
 const pliInterval = 2 * time.Second
 
 // Engine is the part of callengine the echo drives.
@@ -51,7 +52,8 @@ type Echo struct {
 }
 
 type echoCall struct {
-	audio, video *webrtc.TrackLocalStaticRTP
+	audio *webrtc.TrackLocalStaticRTP
+	video *pliTrack
 	sharing      bool // the caller shares a screen (CallInfo.RemoteScreenshare)
 }
 
@@ -140,7 +142,7 @@ func newEchoCall(callID string) (*echoCall, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &echoCall{audio: a, video: v}, nil
+	return &echoCall{audio: a, video: newPLITrack(v)}, nil
 }
 
 // OnTrack forwards a remote track's packets into the matching echo track
@@ -159,41 +161,34 @@ func (e *Echo) OnTrack(rt callengine.RemoteTrack) {
 		}
 		return
 	}
-	out := ec.audio
-	if rt.Track.Kind() == webrtc.RTPCodecTypeVideo {
-		out = ec.video
-		stop := make(chan struct{})
-		defer close(stop)
-		go askKeyframes(rt, stop)
-	}
-	buf := make([]byte, 1500)
-	for {
-		n, _, err := rt.Track.Read(buf)
-		if err != nil {
-			return
-		}
-		if _, err := out.Write(buf[:n]); err != nil && !errors.Is(err, io.ErrClosedPipe) {
-			e.log.Debug("echo: write", "err", err)
-		}
-	}
-}
-
-// askKeyframes sends a PLI for the caller's video now and then.
-func askKeyframes(rt callengine.RemoteTrack, stop <-chan struct{}) {
-	t := time.NewTicker(pliInterval)
-	defer t.Stop()
+	var out interface{ Write([]byte) (int, error) } = ec.audio
+	video := rt.Track.Kind() == webrtc.RTPCodecTypeVideo
 	pli := func() {
 		if tr := rt.Receiver.Transport(); tr != nil {
 			_, _ = tr.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(rt.Track.SSRC())}})
 		}
 	}
-	pli() // the echo's receiver may have joined mid-GOP: start on a keyframe
-	for {
-		select {
-		case <-stop:
+	if video {
+		out = ec.video
+		// The caller's decoder asks the echo for key frames (loss on the
+		// way back); its encoder makes them.
+		ec.video.setOnKeyframe(pli)
+		defer ec.video.setOnKeyframe(nil)
+	}
+	buf := make([]byte, 1500)
+	for first := true; ; first = false {
+		n, _, err := rt.Track.Read(buf)
+		if err != nil {
 			return
-		case <-t.C:
+		}
+		if first && video && !vp8Keyframe(buf[:n]) {
+			// The caller sends a key frame the moment the connection is
+			// up; if its start was lost, ask for another. (Asking every
+			// time made the caller encode two key frames per call.)
 			pli()
+		}
+		if _, err := out.Write(buf[:n]); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			e.log.Debug("echo: write", "err", err)
 		}
 	}
 }

@@ -196,7 +196,7 @@ func TestEchoReleasesEndedCalls(t *testing.T) {
 		if ec == nil {
 			t.Fatalf("call %d: the echo has no record of it", i)
 		}
-		kept = append(kept, weak.Make(ec.audio), weak.Make(ec.video))
+		kept = append(kept, weak.Make(ec.audio), weak.Make(ec.video.TrackLocalStaticRTP))
 		ec = nil
 		if err := caller.Hangup(context.Background(), id); err != nil {
 			t.Fatal(err)

@@ -33,7 +33,7 @@ func TestPLITrackPassesKeyframeRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := newPLITrack(tracks.video)
+	tr := tracks.video
 	requested := make(chan struct{}, 16)
 	tr.setOnKeyframe(func() { requested <- struct{}{} })
 	if _, err := pub.AddTrack(tr); err != nil {

@@ -124,7 +124,7 @@ func (e *RTCEcho) OnRing(r matrixrtc.Ring) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &rtcEchoCall{ring: r, audio: tracks.audio, video: newPLITrack(tracks.video), cancel: cancel, leave: make(chan struct{})}
+	c := &rtcEchoCall{ring: r, audio: tracks.audio, video: tracks.video, cancel: cancel, leave: make(chan struct{})}
 	if encrypted {
 		km, err := e.mirrorKeys(r)
 		if err != nil {
