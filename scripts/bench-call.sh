@@ -3,17 +3,20 @@
 # app's backend to the echo partner over the real Dendrite (test pattern and
 # tone, loopback-only namespace; scripts/test-integration.sh sets it up) and
 # prints the median time after the click of each step (created, invite sent,
-# answered, connected, first remote frame), the first call apart, and the
-# CPU time and RSS of the process (app backend and partner share it).
+# answered, connected, first remote frame), the first call apart, the CPU
+# time and page faults from click to first frame, and the CPU time and RSS
+# of the process (app backend and partner share it). After each call the
+# Go heap's free pages and the C heap's free space go back to the system,
+# as the app does once a call's screen is gone.
 #
 #   scripts/bench-call.sh [N]
 #   scripts/bench-call.sh --soak [N]
 #
 # --soak runs the soak test instead (TestIntegrationSoakCallsReleaseMemory,
-# N calls, default 50; the test command runs 12): the live Go heap and the
-# goroutines after the first call and after the last, which must be back
-# within a few MB of each other; heap profiles of both stay in
-# .cache/it-run/logs/soak (`go tool pprof -base heap-first.pb.gz
+# N calls, default 50; the test command runs 12): the live Go heap, the C
+# heap in use and the goroutines after the first call and after the last,
+# which must be back within a few MB of each other; heap profiles of both
+# stay in .cache/it-run/logs/soak (`go tool pprof -base heap-first.pb.gz
 # heap-last.pb.gz`).
 #
 # The figures also stay in .cache/it-run/logs/call-steps.txt. Run it on a
