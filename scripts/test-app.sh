@@ -252,7 +252,7 @@ if [ -n "${MXCALL_MEASURE:-}" ]; then
     ./scripts/proc-sample.sh "$app" "$MXCALL_MEASURE" "in call"
     ./scripts/proc-sample.sh "$echo_pid" "$MXCALL_MEASURE" "echo partner in call"
     memory "in call"
-    grep -h "video repaint" "$log" | tail -2
+    grep -h "video repaint" "$log" | tail -2 || true # only with MXCALL_STATS=1
     if [ -n "${MXCALL_PERF:-}" ] && command -v perf >/dev/null; then # where the CPU goes, by thread and library
       perf record -q -F 499 -p "$app" -o "$work/perf.data" -- sleep "$MXCALL_MEASURE" >/dev/null 2>&1 || true
       perf report -q -i "$work/perf.data" --sort comm,dso --stdio 2>/dev/null | grep -v '^$' | awk 'NR <= 25' || true
@@ -267,7 +267,7 @@ if [ -n "${MXCALL_MEASURE:-}" ]; then
       sleep 1
       echo "window $(xwininfo -id "$win" | grep -o 'Map State: .*')"
       ./scripts/proc-sample.sh "$app" "$MXCALL_MEASURE" "in call, window minimised"
-      grep -h "video repaint" "$log" | tail -1
+      grep -h "video repaint" "$log" | tail -1 || true
       xdotool windowactivate --sync "$win" 2>/dev/null || true
       sleep 1
     fi
