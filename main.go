@@ -126,7 +126,8 @@ func runApp(log *slog.Logger) int {
 	cmem.LimitArenas(2)
 	profileOnSignal(log)
 	ui.RouteFyneLog(log)
-	cfg := backend.Config{Log: log, Keyring: keyring(), SettingEngine: settingEngine(), DataDir: os.Getenv(envDataDir)}
+	cfg := backend.Config{Log: log, Keyring: keyring(), SettingEngine: settingEngine(), DataDir: os.Getenv(envDataDir),
+		ShareReleased: giveBack}
 	if _, err := fmt.Sscanf(os.Getenv(envResolution), "%dx%d", &cfg.Resolution.Width, &cfg.Resolution.Height); err != nil {
 		cfg.Resolution = ui.Resolution{}
 	}
@@ -154,7 +155,7 @@ func runApp(log *slog.Logger) int {
 			log.Error("login from the environment failed", "user", user, "err", err)
 		}
 	}
-	opts := []ui.Option{ui.WithRoomsShown(logRoomsShown(log)), ui.WithCallScreenGone(giveBackAfterCall)}
+	opts := []ui.Option{ui.WithRoomsShown(logRoomsShown(log)), ui.WithCallScreenGone(giveBack)}
 	if os.Getenv(envStats) == "1" {
 		opts = append(opts, ui.WithStatsLog(log, 5*time.Second))
 	}

@@ -62,6 +62,12 @@ type Config struct {
 	// ScreenCapture opens what a screen share shares; nil: media's screen
 	// capture (media.OpenScreenTrack).
 	ScreenCapture ScreenCapture
+	// ShareReleased, if set, is called once a screen share's pipeline was
+	// closed in a call that goes on (ours stopped, or the peer's ended):
+	// its frames and its codec, tens of MB at 1080p, are back in the
+	// heaps, and the app may hand them to the system (main.go). It must
+	// not block.
+	ShareReleased func()
 }
 
 // Backend is the app's core: Matrix client, call engine and media.
@@ -135,6 +141,7 @@ func New(cfg Config) (*Backend, error) {
 		speaker:        func() string { return b.Settings().Speaker },
 		onUpdate:       b.callSubs.send,
 		onParticipants: b.partSubs.send,
+		shareReleased:  b.shareReleased,
 		ringLifetime:   cfg.RingLifetime,
 		encrypted: func(roomID string) bool {
 			room, ok := b.mc.Room(roomID)

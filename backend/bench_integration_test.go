@@ -222,7 +222,7 @@ func usageNow() usage {
 func (u usage) since(v usage) usage { return usage{cpu: u.cpu - v.cpu, faults: u.faults - v.faults} }
 
 // giveBack does what the app does once a call's screen is gone
-// (giveBackAfterCall in main.go): the Go heap's free pages and the C
+// (giveBack in main.go): the Go heap's free pages and the C
 // heap's free space go back to the system, so the next call finds no more
 // warm memory than it would in the app.
 func giveBack() {

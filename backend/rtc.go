@@ -64,6 +64,9 @@ type rtcConfig struct {
 	onUpdate func(callengine.CallInfo)
 	// onParticipants is told when a call's Participants change.
 	onParticipants func(callID string)
+	// shareReleased is told when a peer's screen share ended and its
+	// pipeline was closed (Config.ShareReleased); nil: nothing.
+	shareReleased func()
 	// ringLifetime is how long our rings last (default
 	// matrixrtc.DefaultRingLifetime).
 	ringLifetime time.Duration
@@ -1035,6 +1038,9 @@ func (c *rtcCall) decode(rt matrixrtc.RemoteTrack) {
 			log.Info("remote screen share ended", "call_id", c.id, "identity", rt.Identity)
 			c.media.dropPeer(key, p)
 			c.r.cfg.onParticipants(c.id)
+			if c.r.cfg.shareReleased != nil {
+				c.r.cfg.shareReleased()
+			}
 		}
 	case webrtc.RTPCodecTypeAudio:
 		player, err := media.NewPlayer(c.r.cfg.speaker())

@@ -103,6 +103,7 @@ func (b *Backend) ShareScreen(ctx context.Context, callID string, src ScreenSour
 // unpublishing it in a MatrixRTC call) and closes its source. Without a
 // share it does nothing.
 func (b *Backend) StopScreenshare(ctx context.Context, callID string) error {
+	defer b.shareReleased()
 	if b.rtc.has(callID) {
 		return b.rtc.stopScreenshare(ctx, callID)
 	}
@@ -151,6 +152,15 @@ func (b *Backend) onScreenTrack(cm *callMedia, rt callengine.RemoteTrack) {
 	b.log.Info("remote screen share", "call_id", rt.CallID, "stream", rt.Track.StreamID())
 	<-sink.Done()
 	cm.dropScreenVideo(sink)
+	b.shareReleased()
+}
+
+// shareReleased tells Config.ShareReleased that a share's pipeline is
+// closed.
+func (b *Backend) shareReleased() {
+	if b.cfg.ShareReleased != nil {
+		b.cfg.ShareReleased()
+	}
 }
 
 // setScreen makes src (nil: none) our screen share's source, closing the

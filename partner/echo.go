@@ -52,9 +52,9 @@ type Echo struct {
 }
 
 type echoCall struct {
-	audio *webrtc.TrackLocalStaticRTP
-	video *pliTrack
-	sharing      bool // the caller shares a screen (CallInfo.RemoteScreenshare)
+	audio   *webrtc.TrackLocalStaticRTP
+	video   *pliTrack
+	sharing bool // the caller shares a screen (CallInfo.RemoteScreenshare)
 }
 
 // New returns an Echo; attach its engine with SetEngine before calls come.
