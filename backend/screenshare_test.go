@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,11 +73,13 @@ func TestCallMediaScreenLifecycle(t *testing.T) {
 }
 
 // ShareScreen owns the source it is given: it closes it when the
-// share cannot start. RemoteScreen is nil without a call.
+// share cannot start. RemoteScreen is nil without a call. A stop tells
+// Config.ShareReleased.
 func TestStartScreenshareFailureClosesSource(t *testing.T) {
 	defer checkRoutines(t)()
 	keyring.MockInit()
-	b, err := New(Config{Keyring: matrixclient.NewMemoryKeyring()})
+	var released atomic.Int32
+	b, err := New(Config{Keyring: matrixclient.NewMemoryKeyring(), ShareReleased: func() { released.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +105,9 @@ func TestStartScreenshareFailureClosesSource(t *testing.T) {
 	}
 	if err := b.StopScreenshare(ctx, "no-such-call"); !errors.Is(err, callengine.ErrNoSuchCall) {
 		t.Fatalf("stop in no call: %v", err)
+	}
+	if n := released.Load(); n != 1 { // the app gives memory back after every stop
+		t.Fatalf("ShareReleased called %d times after a stop, want 1", n)
 	}
 	if b.RemoteScreen("no-such-call") != nil {
 		t.Fatal("RemoteScreen of no call")
