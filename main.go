@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -155,14 +156,36 @@ func runApp(log *slog.Logger) int {
 			log.Error("login from the environment failed", "user", user, "err", err)
 		}
 	}
-	opts := []ui.Option{ui.WithRoomsShown(logRoomsShown(log)), ui.WithCallScreenGone(giveBack)}
+	opts := []ui.Option{ui.WithRoomsShown(logRoomsShown(log)), ui.WithCallScreenGone(giveBack),
+		ui.WithQuitting(func() { exitIfStuck(log, shutdownLimit) })}
 	if os.Getenv(envStats) == "1" {
 		opts = append(opts, ui.WithStatsLog(log, 5*time.Second))
 	}
 	u := ui.New(app.NewWithID("im.mxcall.app"), be.UI(), opts...)
 	log.Info("window created", "since_exec", sinceExec())
 	u.Run()
+	exitIfStuck(log, shutdownLimit) // also when the loop ended some other way
+	_ = be.Close()
 	return 0
+}
+
+// shutdownLimit is how long quitting may take before exitIfStuck ends the
+// process. A normal quit takes well under a second (a hangup bounded at
+// 3 s, the engine's Close bounding its own).
+const shutdownLimit = 15 * time.Second
+
+// exitIfStuck ends the process with status 1 if it is still running limit
+// after the call, having logged every goroutine's stack: a quit must never
+// leave a window-less process behind (once in CI, under Wine, the app
+// still ran 20 s after its window was closed, and nothing said where it
+// waited). The process exits on its own long before, normally.
+func exitIfStuck(log *slog.Logger, limit time.Duration) {
+	time.AfterFunc(limit, func() {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		log.Error("quitting takes too long: exiting anyway", "after", limit, "goroutines", string(buf))
+		os.Exit(1)
+	})
 }
 
 func runEcho(log *slog.Logger, args []string) int {

@@ -21,6 +21,8 @@ type config struct {
 	roomsShown func(rooms int)
 	// callGone is called when a call screen is taken down.
 	callGone func()
+	// quittingFn is called once when quitting starts (WithQuitting).
+	quittingFn func()
 	// quitting is set once the app starts to quit; see do.
 	quitting atomic.Bool
 	// hidden is set while the main window is minimised or hidden
@@ -100,4 +102,12 @@ func WithRoomsShown(fn func(rooms int)) Option {
 // system. main.go does that with it.
 func WithCallScreenGone(fn func()) Option {
 	return func(c *config) { c.callGone = fn }
+}
+
+// WithQuitting makes the UI call fn (on the UI goroutine; it must not
+// block) once, when quitting starts: the main window was closed or a
+// signal came. main.go bounds how long the rest of the shutdown may take
+// with it.
+func WithQuitting(fn func()) Option {
+	return func(c *config) { c.quittingFn = fn }
 }

@@ -56,3 +56,22 @@ func TestCallScreenGoneOnce(t *testing.T) {
 		t.Fatalf("hook ran %d times, want 1", gone)
 	}
 }
+
+// The quitting hook runs once, when quitting starts, however often quit
+// is asked for.
+func TestQuittingOnce(t *testing.T) {
+	app := test.NewTempApp(t)
+	be := fake.New()
+	be.Stored = &ui.Session{UserID: "@me:example.org", Homeserver: "https://example.org"}
+	n := 0
+	u := ui.New(app, be.UI(), ui.WithRunner(func(f func()) { f() }), ui.WithStatic(), ui.WithQuitting(func() { n++ }))
+	u.Start()
+	if n != 0 {
+		t.Fatal("hook ran before quitting")
+	}
+	ui.Quit(u)
+	ui.Quit(u)
+	if n != 1 {
+		t.Fatalf("hook ran %d times, want 1", n)
+	}
+}

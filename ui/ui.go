@@ -343,6 +343,9 @@ func (u *UI) quit() {
 	if u.cfg.quitting.Swap(true) {
 		return
 	}
+	if u.cfg.quittingFn != nil {
+		u.cfg.quittingFn()
+	}
 	u.win.Hide()
 	u.closePicker() // stops its thumbnails
 	if u.share.bar != nil {
