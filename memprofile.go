@@ -7,7 +7,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"time"
 
@@ -61,15 +60,7 @@ func logMemory(log *slog.Logger, path string) {
 }
 
 // giveBack hands the memory a finished call or screen share used back to
-// the system, a moment after its screen was taken down or its pipeline
-// closed (when the engine has closed its connections, and the last frames
-// have left the screen): the Go heap it grew (debug.FreeOSMemory: a
-// collection, then the free pages returned at once instead of over
-// minutes) and the C heap's free space (malloc_trim: what libvpx, Opus
-// and Mesa freed stays in glibc's arenas otherwise).
-func giveBack() {
-	time.AfterFunc(3*time.Second, func() {
-		debug.FreeOSMemory()
-		cmem.Trim()
-	})
-}
+// the system (cmem.GiveBack), a moment after its screen was taken down or
+// its pipeline closed: when the engine has closed its connections and the
+// last frames have left the screen.
+func giveBack() { time.AfterFunc(3*time.Second, cmem.GiveBack) }

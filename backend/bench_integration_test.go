@@ -3,12 +3,12 @@
 package backend
 
 import (
+	"cmp"
 	"fmt"
 	"image"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,7 +61,7 @@ func TestIntegrationCallSteps(t *testing.T) {
 	var steps []callSteps
 	var rss []int64
 	var cost []usage
-	cpu0 := cpuTime()
+	cpu0 := usageNow().cpu
 	var dst *image.RGBA
 	for i := 1; i <= n; i++ {
 		var s callSteps
@@ -119,9 +119,9 @@ func TestIntegrationCallSteps(t *testing.T) {
 			return ok && ci.State == callengine.StateEnded
 		})
 		waitIT(ctx, t, fmt.Sprintf("call %d: media released", i), func() bool { return a.existingMedia(id) == nil })
-		giveBack()
+		cmem.GiveBack() // as the app after a call: the next call finds no warmer memory than there
 	}
-	cpu := cpuTime() - cpu0
+	cpu := usageNow().cpu - cpu0
 	table := make([][]time.Duration, len(steps))
 	for i, s := range steps {
 		table[i] = []time.Duration{s.created, s.inviteSent, s.answered, s.connected, s.firstFrame}
@@ -158,12 +158,7 @@ func formatSteps(title string, names []string, steps [][]time.Duration, cost []u
 		warm = steps[1:]
 	}
 	med := func(j int) time.Duration {
-		d := make([]time.Duration, len(warm))
-		for i, s := range warm {
-			d[i] = s[j]
-		}
-		slices.Sort(d)
-		return d[len(d)/2]
+		return median(warm, func(s []time.Duration) time.Duration { return s[j] })
 	}
 	fmt.Fprintf(&b, "%s, %d calls (medians of calls 2..%d; one process: app backend + partner):\n", title, len(steps), len(steps))
 	for j, name := range names {
@@ -179,19 +174,23 @@ func formatSteps(title string, names []string, steps [][]time.Duration, cost []u
 		if len(cost) > 1 {
 			wc = cost[1:]
 		}
-		cpus := make([]time.Duration, len(wc))
-		faults := make([]int64, len(wc))
-		for i, c := range wc {
-			cpus[i], faults[i] = c.cpu, c.faults
-		}
-		slices.Sort(cpus)
-		slices.Sort(faults)
 		fmt.Fprintf(&b, "  click → first frame: CPU %.0f ms, %d page faults (medians; first call %.0f ms, %d)\n",
-			ms(cpus[len(cpus)/2]), faults[len(faults)/2], ms(cost[0].cpu), cost[0].faults)
+			ms(median(wc, func(c usage) time.Duration { return c.cpu })), median(wc, func(c usage) int64 { return c.faults }),
+			ms(cost[0].cpu), cost[0].faults)
 	}
 	fmt.Fprintf(&b, "  CPU %.0f ms per call (user+system, whole process); RSS after each call %v MB\n",
 		ms(cpu)/float64(len(steps)), mbList(rss))
 	return b.String()
+}
+
+// median is the median of field over xs (the upper one of an even count).
+func median[X any, T cmp.Ordered](xs []X, field func(X) T) T {
+	v := make([]T, len(xs))
+	for i, x := range xs {
+		v[i] = field(x)
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -220,23 +219,6 @@ func usageNow() usage {
 }
 
 func (u usage) since(v usage) usage { return usage{cpu: u.cpu - v.cpu, faults: u.faults - v.faults} }
-
-// giveBack does what the app does once a call's screen is gone
-// (giveBack in main.go): the Go heap's free pages and the C
-// heap's free space go back to the system, so the next call finds no more
-// warm memory than it would in the app.
-func giveBack() {
-	debug.FreeOSMemory()
-	cmem.Trim()
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 func rssKB() int64 {
 	b, err := os.ReadFile("/proc/self/status")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mxcall/mxcall/callengine"
+	"github.com/mxcall/mxcall/internal/cmem"
 )
 
 // TestIntegrationRTCCallSteps measures where the time of a MatrixRTC DM
@@ -82,7 +83,7 @@ func rtcCallSteps(ctx context.Context, t *testing.T, alice *rtcUser, room, peer 
 	var steps [][]time.Duration
 	var rss []int64
 	var cost []usage
-	cpu0 := cpuTime()
+	cpu0 := usageNow().cpu
 	for i := 1; i <= n; i++ {
 		answered := make(chan error, 1)
 		if answer != nil {
@@ -124,7 +125,7 @@ func rtcCallSteps(ctx context.Context, t *testing.T, alice *rtcUser, room, peer 
 		}
 		alice.ended(ctx, t, id, callengine.PartyLocal, callengine.ReasonUserHangup)
 		waitIT(ctx, t, fmt.Sprintf("call %d: the partner gone", i), func() bool { return alice.b.callMembers(room) == 0 })
-		giveBack()
+		cmem.GiveBack() // as the app after a call
 	}
-	writeSteps(t, file, formatSteps(title, []string{"created", "ringing", "connected", "first frame"}, steps, cost, rss, cpuTime()-cpu0))
+	writeSteps(t, file, formatSteps(title, []string{"created", "ringing", "connected", "first frame"}, steps, cost, rss, usageNow().cpu-cpu0))
 }
