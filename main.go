@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"syscall"
 	"time"
 
@@ -156,15 +157,16 @@ func runApp(log *slog.Logger) int {
 			log.Error("login from the environment failed", "user", user, "err", err)
 		}
 	}
-	opts := []ui.Option{ui.WithRoomsShown(logRoomsShown(log)), ui.WithCallScreenGone(giveBack),
-		ui.WithQuitting(func() { exitIfStuck(log, shutdownLimit) })}
+	// Armed once: when quitting starts, or when the loop ended some other way.
+	bound := sync.OnceFunc(func() { exitIfStuck(log, shutdownLimit) })
+	opts := []ui.Option{ui.WithRoomsShown(logRoomsShown(log)), ui.WithCallScreenGone(giveBack), ui.WithQuitting(bound)}
 	if os.Getenv(envStats) == "1" {
 		opts = append(opts, ui.WithStatsLog(log, 5*time.Second))
 	}
 	u := ui.New(app.NewWithID("im.mxcall.app"), be.UI(), opts...)
 	log.Info("window created", "since_exec", sinceExec())
 	u.Run()
-	exitIfStuck(log, shutdownLimit) // also when the loop ended some other way
+	bound()
 	_ = be.Close()
 	return 0
 }
