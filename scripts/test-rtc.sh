@@ -12,6 +12,8 @@
 #   scripts/test-rtc.sh                       # all MatrixRTC integration tests
 #   MXCALL_RTC_RUN=TestSFU scripts/test-rtc.sh   # a -run filter (both rounds)
 #   MXCALL_RTC_RACE=1 scripts/test-rtc.sh         # with the race detector
+#   MXCALL_RTC_COUNT=20 MXCALL_RTC_RUN=TestIntegrationRTCDMCall scripts/test-rtc.sh
+#                         # each test 20 times (-test.count), to hunt a flake
 #   MXCALL_RTC_LAN=1 MXCALL_BENCH_CALLS=20 MXCALL_RTC_RUN=RTCCallSteps scripts/test-rtc.sh
 #                         # the MatrixRTC call-steps benchmark as on a LAN (see below)
 #
@@ -79,7 +81,8 @@ set -a
 . "$work/logs/homeserver.env"
 set +a
 
-args=(-test.v -test.timeout 10m)
+count=(-test.count "${MXCALL_RTC_COUNT:-1}")
+args=(-test.v -test.timeout 10m "${count[@]}")
 [ -n "${MXCALL_RTC_RUN:-}" ] && args+=(-test.run "$MXCALL_RTC_RUN")
 rc=0
 for nodes in 1 2; do
@@ -101,7 +104,7 @@ for nodes in 1 2; do
     # The MatrixRTC client (matrixrtc) against the same stack: everything
     # on one node (TestSFURestart restarts it), members on two nodes in
     # round 2.
-    mrun=(-test.v -test.timeout 10m)
+    mrun=(-test.v -test.timeout 10m "${count[@]}")
     if [ -n "${MXCALL_RTC_RUN:-}" ]; then
       mrun+=(-test.run "$MXCALL_RTC_RUN")
     elif [ "$nodes" = 2 ]; then
@@ -111,7 +114,7 @@ for nodes in 1 2; do
     # The app's MatrixRTC calls (ring, decline, timeout, answer, the echo
     # partner), one node.
     if [ "$nodes" = 1 ]; then
-      brun=(-test.v -test.timeout 10m -test.run "${MXCALL_RTC_RUN:-^TestIntegrationRTC}")
+      brun=(-test.v -test.timeout 30m "${count[@]}" -test.run "${MXCALL_RTC_RUN:-^TestIntegrationRTC}")
       cd "$root/backend" && exec "$work/backend.test" "${brun[@]}"
     fi
   ) 2>&1 | tee "$work/logs/test-$nodes.out"
