@@ -42,10 +42,11 @@ func countingFocus() (*httptest.Server, *atomic.Int32) {
 type fakeLiveKit struct {
 	fail func(n int) error
 
-	mu    sync.Mutex
-	rooms []*lksdk.Room
-	cbs   []*lksdk.RoomCallback
-	tries int
+	mu     sync.Mutex
+	rooms  []*lksdk.Room
+	cbs    []*lksdk.RoomCallback
+	failed []*lksdk.RoomCallback // the callbacks of failed connects
+	tries  int
 }
 
 func (f *fakeLiveKit) connect(_ context.Context, _, _ string, cb *lksdk.RoomCallback, _ ...lksdk.ConnectOption) (*lksdk.Room, error) {
@@ -54,6 +55,7 @@ func (f *fakeLiveKit) connect(_ context.Context, _, _ string, cb *lksdk.RoomCall
 	f.tries++
 	if f.fail != nil {
 		if err := f.fail(f.tries); err != nil {
+			f.failed = append(f.failed, cb)
 			return nil, err
 		}
 	}
@@ -196,6 +198,64 @@ func TestSessionReconnects(t *testing.T) {
 	}
 	if n := f.leaves(); n != 1 {
 		t.Errorf("%d leaves after Leave, want 1", n)
+	}
+}
+
+// TestSessionJoinRetriesAMediaTimeout: a join whose LiveKit connection
+// timed out (signal up, media path not) connects once more, with a fresh
+// token, and what the failed room reports afterwards is ignored. A second
+// timeout fails the join (and leaves); other errors are not retried.
+func TestSessionJoinRetriesAMediaTimeout(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	f := newReconnectFixture(t, time.Minute, func(n int) error {
+		if n == 1 {
+			return fmt.Errorf("wrapped: %w", lksdk.ErrConnectionTimeout)
+		}
+		return nil
+	})
+	defer f.close()
+	if n, gets := f.lk.attempts(), f.gets.Load(); n != 2 || gets != 2 {
+		t.Fatalf("%d connects and %d /sfu/get requests, want 2 and 2", n, gets)
+	}
+	f.lk.mu.Lock()
+	stale := f.lk.failed[0]
+	f.lk.mu.Unlock()
+	stale.OnDisconnectedWithReason(lksdk.Failed)
+	time.Sleep(50 * time.Millisecond) // time for the owner to (wrongly) act on it
+	if n := f.lk.attempts(); n != 2 {
+		t.Errorf("%d connects after the failed room reported its end, want 2 (it is not ours)", n)
+	}
+	if n := f.leaves(); n != 0 {
+		t.Errorf("%d leaves sent", n)
+	}
+
+	for _, c := range []struct {
+		name  string
+		err   error
+		tries int
+	}{
+		{"two timeouts", lksdk.ErrConnectionTimeout, 2},
+		{"refused", errors.New("connection refused"), 1},
+	} {
+		srv, _ := countingFocus()
+		mx := &fakeMatrix{hs: srv.URL}
+		lk := &fakeLiveKit{fail: func(int) error { return c.err }}
+		s, err := NewSession(SessionConfig{Matrix: mx, RoomID: roomID, Discovery: Discovery{Client: srv.Client()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.connect = lk.connect
+		if err := s.Join(context.Background()); !errors.Is(err, ErrUnreachable) || !errors.Is(err, c.err) {
+			t.Errorf("%s: Join: %v", c.name, err)
+		}
+		if n := lk.attempts(); n != c.tries {
+			t.Errorf("%s: %d connects, want %d", c.name, n, c.tries)
+		}
+		if sends := mx.sends(); len(sends) != 2 || sends[1] != TypeCallMember+"|"+aliceKey+"|{}" {
+			t.Errorf("%s: sent %q, want the membership then the leave", c.name, sends)
+		}
+		_ = s.Close()
+		srv.Close()
 	}
 }
 

@@ -151,7 +151,7 @@ type Session struct {
 
 	// Owned by the run goroutine.
 	joined bool
-	gen    int  // counts joins, so late LiveKit callbacks of old rooms are ignored
+	gen    int  // counts LiveKit rooms (joins, retries, reconnections), so late callbacks of old ones are ignored
 	sent   bool // a membership is out and must be left
 	// memberEvent is the event ID of our membership (rings relate to it).
 	memberEvent string
@@ -468,6 +468,17 @@ func (s *Session) join(ctx context.Context, ring *RingOptions) (_ string, err er
 	createdc := make(chan time.Time, 1)
 	steps.Go(func() { createdc <- s.sentAt(sctx) })
 	rc := <-roomc
+	if errors.Is(rc.err, lksdk.ErrConnectionTimeout) && sctx.Err() == nil {
+		// The SFU answered but the media path (ICE, DTLS) was not up
+		// within lksdk's connect timeout (5 s). It is rare, and gone on
+		// the next try (seen even on loopback, where the usual join takes
+		// 0.6 s): one more attempt, with a fresh token, before the call
+		// fails. A new generation, so that anything the failed room
+		// still reports is ignored.
+		s.cfg.Log.Info("matrixrtc: LiveKit connection timed out, connecting again", "room", s.cfg.RoomID, "err", rc.err)
+		s.gen++
+		rc.room, rc.err = s.connectRoom(sctx, s.gen, focus, sw, nil)
+	}
 	if rc.err != nil {
 		return "", rc.err
 	}
