@@ -20,7 +20,8 @@
 //     left ({}) on every exit path; with delayed events (MSC4140, an
 //     optional DelayedEvents of the Matrix) the leave is scheduled before
 //     joining and pushed back while joined. A lost LiveKit connection (an
-//     SFU restart) is retried for ReconnectTimeout, the membership kept.
+//     SFU restart) is retried for ReconnectTimeout, the membership kept;
+//     a first connection whose media path times out is tried once more.
 //     One goroutine owns a Session's state. Session.JoinRinging joins and
 //     sends the DM ring (MSC4075) as soon as the membership is out;
 //     Decline declines one (MSC4310).
