@@ -81,8 +81,9 @@ set -a
 . "$work/logs/homeserver.env"
 set +a
 
-count=(-test.count "${MXCALL_RTC_COUNT:-1}")
-args=(-test.v -test.timeout 10m "${count[@]}")
+# Each test binary's bound: 10 minutes per repetition.
+count=(-test.count "${MXCALL_RTC_COUNT:-1}" -test.timeout "$(( 10 * ${MXCALL_RTC_COUNT:-1} ))m")
+args=(-test.v "${count[@]}")
 [ -n "${MXCALL_RTC_RUN:-}" ] && args+=(-test.run "$MXCALL_RTC_RUN")
 rc=0
 for nodes in 1 2; do
@@ -104,7 +105,7 @@ for nodes in 1 2; do
     # The MatrixRTC client (matrixrtc) against the same stack: everything
     # on one node (TestSFURestart restarts it), members on two nodes in
     # round 2.
-    mrun=(-test.v -test.timeout 10m "${count[@]}")
+    mrun=(-test.v "${count[@]}")
     if [ -n "${MXCALL_RTC_RUN:-}" ]; then
       mrun+=(-test.run "$MXCALL_RTC_RUN")
     elif [ "$nodes" = 2 ]; then
@@ -114,7 +115,7 @@ for nodes in 1 2; do
     # The app's MatrixRTC calls (ring, decline, timeout, answer, the echo
     # partner), one node.
     if [ "$nodes" = 1 ]; then
-      brun=(-test.v -test.timeout 30m "${count[@]}" -test.run "${MXCALL_RTC_RUN:-^TestIntegrationRTC}")
+      brun=(-test.v "${count[@]}" -test.run "${MXCALL_RTC_RUN:-^TestIntegrationRTC}")
       cd "$root/backend" && exec "$work/backend.test" "${brun[@]}"
     fi
   ) 2>&1 | tee "$work/logs/test-$nodes.out"
